@@ -1,0 +1,154 @@
+"""`sanwang`: the hub's command line. Each subcommand is a thin shell over one package's API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from deploy.processes import ServiceError
+from deploy.settings import HubSettings
+
+DESCRIPTION = """Sanwang Hub (三网合一数据枢纽): departments publish their residents' records once;
+the hub merges them and shares them back.
+
+The local stack (Apache Kafka in KRaft mode, PostgreSQL, Prometheus) keeps its state in
+$SANWANG_HOME (default .sanwang/). Point the hub at external services with
+SANWANG_KAFKA_BOOTSTRAP and SANWANG_DATABASE_URL; `up` then starts neither.
+
+A first run:  sanwang up; sanwang process &; sanwang connect police --file F; sanwang wait"""
+
+
+def _up(args: argparse.Namespace, settings: HubSettings) -> int:
+    from deploy.stack import up
+
+    up(settings)
+    return 0
+
+
+def _down(args: argparse.Namespace, settings: HubSettings) -> int:
+    from deploy.stack import down
+
+    down(settings)
+    return 0
+
+
+def _status(args: argparse.Namespace, settings: HubSettings) -> int:
+    from deploy.stack import status_as_dicts
+
+    components = status_as_dicts(settings)
+    if args.json:
+        print(json.dumps({"components": components}, indent=2, ensure_ascii=False))
+    else:
+        for c in components:
+            state = f"up, version {c['version']}" if c["healthy"] else f"DOWN ({c['error']})"
+            print(f"{c['name']:<11} {c['managed']:<8} {c['endpoint']:<28} {state}")
+    return 0 if all(c["healthy"] for c in components) else 1
+
+
+def _connect(args: argparse.Namespace, settings: HubSettings) -> int:
+    from connectors.file_backfill import backfill_police_file
+
+    if not args.file.is_file():
+        print(f"sanwang connect: no such file: {args.file}", file=sys.stderr)
+        return 2
+    tally = backfill_police_file(settings, args.file, progress=not args.no_progress)
+    print(f"{args.department} {args.file.name}: {tally.summary()}")
+    return 0 if tally.reconciles else 1
+
+
+def _process(args: argparse.Namespace, settings: HubSettings) -> int:
+    from streams.app import run_worker
+
+    port = settings.processor_metrics_port if args.metrics_port is None else args.metrics_port
+    run_worker(settings, metrics_port=port, loglevel=args.loglevel)
+    return 0
+
+
+def _wait(args: argparse.Namespace, settings: HubSettings) -> int:
+    from streams.lag import wait_for_processor
+
+    try:
+        wait_for_processor(settings, args.timeout)
+    except TimeoutError as error:
+        print(f"sanwang wait: {error}", file=sys.stderr)
+        return 1
+    print("processor caught up: every published event is stored")
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: HubSettings) -> int:
+    from cli.demo import DEFAULT_SAMPLE, run_demo
+
+    return run_demo(settings, args.sample_dir or DEFAULT_SAMPLE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sanwang", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("demo", help="the whole flow on a local stack, start to end",
+                            description="Start the local stack, run a processor, publish the "
+                            "sample police export, wait until all of it is stored, and report.")
+    p.add_argument("--sample-dir", type=Path, default=None,
+                   help="folder with police_population.csv (default: the contract's sample, "
+                   "../shared/departments/sample beside the repository)")
+    p.set_defaults(run=_demo)
+
+    p = commands.add_parser("up", help="start the local stack (idempotent)",
+                            description="Start Kafka, PostgreSQL and Prometheus unless running; "
+                            "create topics, apply database migrations. Returns when all answer.")
+    p.set_defaults(run=_up)
+    p = commands.add_parser("down", help="stop everything `up` started",
+                            description="Stop the local Prometheus, PostgreSQL and Kafka; their "
+                            "data stays in $SANWANG_HOME for the next `up`.")
+    p.set_defaults(run=_down)
+    p = commands.add_parser("status", help="each component's endpoint, health and real version",
+                            description="Versions are the running services' own answers. "
+                            "Exit status 0 only when every component is healthy.")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_status)
+
+    p = commands.add_parser("connect", help="publish a department's records",
+                            description="Read a department's export and publish one canonical "
+                            "event per record; records that cannot be mapped go to the "
+                            "dead-letter topic with their reason. Prints read = published + "
+                            "dead-lettered. Sending the same file again stores nothing twice.")
+    p.add_argument("department", choices=["police"], help="which department's source")
+    p.add_argument("--file", type=Path, required=True,
+                   help="the department's full export (police: GB18030 CSV)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_connect)
+
+    p = commands.add_parser("process", help="run a processor worker (until Ctrl-C)",
+                            description="Consume every department's topic and store each event "
+                            "once in PostgreSQL. Start more workers for more throughput: they "
+                            "share the topics' partitions in one consumer group.")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="port of this worker's /metrics (default $SANWANG_PROCESSOR_METRICS_PORT;"
+                   " 0 = none; give each extra worker on one machine its own)")
+    p.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(run=_process)
+
+    p = commands.add_parser("wait", help="block until every published event is stored",
+                            description="Exit 0 when the processor's consumer lag is 0; exit 1 "
+                            "with how far behind it is when the timeout expires.")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds (default 120)")
+    p.set_defaults(run=_wait)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args, HubSettings())
+    except ServiceError as error:
+        print(f"sanwang {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

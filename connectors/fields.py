@@ -1,0 +1,186 @@
+"""Parse the raw text values the departments send into typed values (pure, no I/O).
+
+Every parser returns None for missing input (None, "", whitespace) and raises FieldError for
+a value it cannot read, except parse_id_number: a mistyped ID number is data, not an error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+MIN_YEAR, MAX_YEAR = 1880, 2100
+
+# Full-width ASCII (U+FF01..U+FF5E) and the ideographic space, as typed with Chinese input methods.
+_FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+_DATE_FORMATS = (
+    re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})"),
+    re.compile(r"(?P<y>[0-9]{4})(?P<sep>[-/])(?P<m>[0-9]{1,2})(?:(?P=sep)(?P<d>[0-9]{1,2}))?"),
+    re.compile(r"(?P<y>[0-9]{4})年(?:(?P<m>[0-9]{1,2})月(?:(?P<d>[0-9]{1,2})日)?)?"),
+)
+_ISO_DATE = re.compile(r"(?P<y>[0-9]{4})(?:-(?P<m>[0-9]{2})(?:-(?P<d>[0-9]{2}))?)?")
+_SEXES = {"男": "M", "男性": "M", "1": "M", "女": "F", "女性": "F", "2": "F"}
+
+
+class FieldError(ValueError):
+    """A department sent a value that cannot be read; the message quotes it."""
+
+
+def _clean(text: object) -> str | None:
+    """Strip and de-full-width text so every parser sees ASCII digits; None when blank."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise FieldError(f"expected text, got {type(text).__name__} {text!r}")
+    text = text.translate(_FULLWIDTH).strip()
+    return text or None
+
+
+@dataclass(frozen=True)
+class PartialDate:
+    """A date known to year, month or day precision: 1956年3月 must not become 1956-03-01."""
+
+    year: int
+    month: int | None = None
+    day: int | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse impossible dates so that every PartialDate is a real (partial) calendar day."""
+        ok = MIN_YEAR <= self.year <= MAX_YEAR and (self.month is not None or self.day is None)
+        if ok and self.month is not None:
+            ok = 1 <= self.month <= 12
+            if ok and self.day is not None:
+                try:
+                    date(self.year, self.month, self.day)
+                except ValueError:
+                    ok = False
+        if not ok:
+            raise FieldError(f"impossible date {self.iso()!r}")
+
+    def iso(self) -> str:
+        """The ISO 8601 form at this precision ("1956", "1956-03", "1956-03-12") for storage."""
+        parts = [f"{self.year:04d}"] + [f"{p:02d}" for p in (self.month, self.day) if p is not None]
+        return "-".join(parts)
+
+    @classmethod
+    def from_iso(cls, text: str) -> PartialDate:
+        """Read back what iso() wrote, so stored dates keep their precision."""
+        match = _ISO_DATE.fullmatch(text)
+        if match is None:
+            raise FieldError(f"not an ISO partial date {text!r}")
+        return cls(*(int(g) if g else None for g in match.group("y", "m", "d")))
+
+
+def parse_date(text: str | None) -> PartialDate | None:
+    """Read the departments' date spellings (20190203, 2019-02-03, 2019/2/3, 2019年2月3日, ...)."""
+    clean = _clean(text)
+    if clean is None:
+        return None
+    for pattern in _DATE_FORMATS:
+        match = pattern.fullmatch(clean)
+        if match is not None:
+            parts = [int(g) if g else None for g in match.group("y", "m", "d")]
+            try:
+                return PartialDate(*parts)
+            except FieldError:
+                raise FieldError(f"impossible date {text!r}") from None
+    raise FieldError(f"unrecognised date format {text!r}")
+
+
+def parse_sex(text: str | None) -> str | None:
+    """Map 男/女, 男性/女性 and the GB/T 2261.1 codes 1/2 to "M"/"F"."""
+    clean = _clean(text)
+    if clean is None:
+        return None
+    if clean not in _SEXES:
+        raise FieldError(f"unknown sex {text!r}")
+    return _SEXES[clean]
+
+
+@dataclass(frozen=True)
+class IdNumber:
+    """A citizen ID as sent (kept verbatim for audit) and its valid 18-character form, if any."""
+
+    original: str
+    normalized: str | None
+
+    @property
+    def valid(self) -> bool:
+        """Whether the number passed the GB 11643 checks and can be used to link records."""
+        return self.normalized is not None
+
+
+def _valid_18(number: str) -> bool:
+    """GB 11643 check: 17 digits, MOD 11-2 check character, real birth date (region unchecked)."""
+    # Not ric.validate: it also wants the region code to exist in the birth year, which rejects
+    # most real numbers (雨城区 511802 dates from 2000, yet people born in 1956 carry it).
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number) or ric.calc_check_digit(number) != number[-1]:
+        return False
+    try:
+        id_birth_date(number)
+    except (ValidationError, FieldError):
+        return False
+    return True
+
+
+def parse_id_number(text: str | None) -> IdNumber | None:
+    """Normalise a citizen ID (spaces, x, legacy 15 digits); a bad one is data, not an error."""
+    clean = _clean(text)
+    if text is None or clean is None:
+        return None
+    number = "".join(ric.compact(clean).split())
+    if re.fullmatch(r"[0-9]{15}", number):
+        number17 = number[:6] + "19" + number[6:]
+        number = number17 + ric.calc_check_digit(number17 + "0")
+    return IdNumber(text, number if _valid_18(number) else None)
+
+
+def id_birth_date(normalized: str) -> PartialDate:
+    """The birth date encoded in a valid 18-character ID number."""
+    born = ric.get_birth_date(normalized)
+    return PartialDate(born.year, born.month, born.day)
+
+
+def id_sex(normalized: str) -> str:
+    """The sex encoded in a valid ID number: odd 17th digit is "M", even is "F"."""
+    return "M" if int(normalized[16]) % 2 else "F"
+
+
+def parse_phone(text: str | None) -> str | None:
+    """Reduce a phone number to its digits: 11-digit mobiles, landlines with area code kept."""
+    clean = _clean(text)
+    if clean is None:
+        return None
+    digits = re.sub(r"[\s\-()]", "", clean)
+    if not re.fullmatch(r"\+?[0-9]+", digits):
+        raise FieldError(f"phone number contains non-digits {text!r}")
+    if digits.startswith(("+86", "0086")):
+        digits = digits.removeprefix("+86").removeprefix("0086")
+        if not digits.startswith(("0", "1")):  # +86 835 2222333: the trunk 0 is left out abroad
+            digits = "0" + digits
+    elif digits.startswith("+"):
+        raise FieldError(f"foreign phone number {text!r}")
+    if len(digits) < 7 or len(digits) > 12:
+        raise FieldError(f"phone number has {len(digits)} digits {text!r}")
+    if digits.startswith("1") and len(digits) != 11:
+        raise FieldError(f"mobile number does not have 11 digits {text!r}")
+    return digits
+
+
+def parse_timestamp(text: str | None) -> datetime | None:
+    """Read an ISO 8601 timestamp; one without a UTC offset is refused, never guessed."""
+    clean = _clean(text)
+    if clean is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(clean)
+    except ValueError:
+        raise FieldError(f"not an ISO 8601 timestamp {text!r}") from None
+    if moment.utcoffset() is None:
+        raise FieldError(f"timestamp without UTC offset {text!r}")
+    return moment

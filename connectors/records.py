@@ -1,0 +1,55 @@
+"""What a source yields: one record as read, with its columns or the reason it has none."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from connectors.fields import FieldError
+
+T = TypeVar("T")
+
+
+class MappingError(ValueError):
+    """A record that cannot become a canonical event; the message names the field and why."""
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One record as read: its raw bytes and origin always, its columns when they could be read.
+
+    When the record could not even be split into columns (wrong encoding, wrong column count,
+    broken JSON), `columns` is None, `reason` names the kind of damage (a metric label) and
+    `error` says what exactly; the record then goes to the dead-letter topic.
+    """
+
+    origin: dict[str, Any]
+    raw_bytes: bytes
+    columns: dict[str, Any] | None = None
+    reason: str = ""
+    error: str = ""
+
+
+def parse_column(columns: dict[str, Any], column: str, parser: Callable[[Any], T]) -> T:
+    """Run one field parser, naming the column in the error when the value cannot be read."""
+    try:
+        return parser(columns.get(column))
+    except FieldError as error:
+        raise MappingError(f"{column}: {error}") from error
+
+
+def required_text(columns: dict[str, Any], column: str) -> str:
+    value = columns.get(column)
+    if not isinstance(value, str) or not value.strip():
+        raise MappingError(f"{column}: missing")
+    return value.strip()
+
+
+def optional_text(value: Any) -> str | None:
+    """Blank or missing text becomes None; anything else is kept, stripped."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise FieldError(f"expected text, got {type(value).__name__} {value!r}")
+    return value.strip() or None

@@ -1,0 +1,186 @@
+"""The local Apache Kafka broker: jars from Maven Central, KRaft storage, start, health, version."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import urllib.request
+import uuid
+from pathlib import Path
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
+
+from deploy.processes import ServiceError, read_pid, start_detached, stop, wait_until
+from deploy.settings import HubSettings
+
+KAFKA_VERSION = "4.4.0"  # must equal <kafka.version> in deploy/kafka/pom.xml
+JOLOKIA_JAR_PREFIX = "jolokia-agent-jvm"
+
+
+def _asset(name: str) -> Path:
+    return Path(__file__).parent / "kafka" / name
+
+
+def jar_dir(settings: HubSettings) -> Path:
+    return settings.cache / f"kafka-{KAFKA_VERSION}"
+
+
+def ensure_jars(settings: HubSettings) -> Path:
+    """Fetch the broker's jars with Maven once; later runs reuse the cache (and ~/.m2)."""
+    target = jar_dir(settings)
+    if (target / ".complete").exists():
+        return target
+    if shutil.which("mvn") is None:
+        raise ServiceError("Maven (mvn) is needed to fetch Apache Kafka: apt-get install maven")
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(_asset("pom.xml"), target / "pom.xml")
+    print(f"Fetching Apache Kafka {KAFKA_VERSION} and its dependencies with Maven into {target}")
+    result = subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(target / "pom.xml"), "dependency:copy-dependencies",
+         f"-DoutputDirectory={target / 'lib'}", "-DincludeScope=runtime"],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise ServiceError(
+            f"Maven could not fetch org.apache.kafka:kafka_2.13:{KAFKA_VERSION}:\n"
+            + (result.stdout + result.stderr)[-3000:]
+        )
+    (target / ".complete").touch()
+    return target
+
+
+def _paths(settings: HubSettings) -> dict[str, Path]:
+    base = settings.home.resolve() / "kafka"
+    return {
+        "base": base,
+        "data": base / "data",
+        "config": base / "server.properties",
+        "pid": base / "kafka.pid",
+        "log": base / "kafka.out",
+    }
+
+
+def _server_properties(settings: HubSettings, data_dir: Path) -> str:
+    controller = f"127.0.0.1:{settings.kafka_controller_port}"
+    return "\n".join([
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.voters=1@{controller}",
+        f"listeners=PLAINTEXT://127.0.0.1:{settings.kafka_port},CONTROLLER://{controller}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{settings.kafka_port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        f"log.dirs={data_dir}",
+        f"num.partitions={settings.topic_partitions}",
+        "auto.create.topics.enable=false",
+        "offsets.topic.replication.factor=1",
+        "transaction.state.log.replication.factor=1",
+        "transaction.state.log.min.isr=1",
+        "share.coordinator.state.topic.replication.factor=1",
+        "group.initial.rebalance.delay.ms=0",
+        "log.retention.hours=-1",
+        "",
+    ])
+
+
+def _format_storage(settings: HubSettings, jars: Path, paths: dict[str, Path]) -> None:
+    if (paths["data"] / "meta.properties").exists():
+        return
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    result = subprocess.run(
+        ["java", "-cp", _classpath(jars), "kafka.tools.StorageTool", "format",
+         "-t", cluster_id, "-c", str(paths["config"])],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise ServiceError(f"Formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+
+def _classpath(jars: Path) -> str:
+    return ":".join(
+        str(p) for p in sorted((jars / "lib").glob("*.jar"))
+        if not p.name.startswith(JOLOKIA_JAR_PREFIX)
+    )
+
+
+def _jolokia_agent(settings: HubSettings, jars: Path) -> str:
+    agent = next((jars / "lib").glob(f"{JOLOKIA_JAR_PREFIX}-*-javaagent.jar"))
+    policy = _asset("jolokia-access.xml")
+    return (f"-javaagent:{agent}=host=127.0.0.1,port={settings.kafka_jolokia_port},"
+            f"policyLocation=file://{policy}")
+
+
+def start(settings: HubSettings, timeout: float = 90.0) -> bool:
+    """Start the local broker unless it runs already; True if this call started it."""
+    paths = _paths(settings)
+    if read_pid(paths["pid"]) is not None:
+        return False
+    jars = ensure_jars(settings)
+    paths["data"].mkdir(parents=True, exist_ok=True)
+    paths["config"].write_text(_server_properties(settings, paths["data"]))
+    _format_storage(settings, jars, paths)
+    argv = [
+        "java", f"-Xmx{settings.kafka_heap}", f"-Xms{settings.kafka_heap}", "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dkafka.logs.dir={paths['base']}",
+        f"-Dlog4j2.configurationFile={_asset('log4j2.yaml')}",
+        _jolokia_agent(settings, jars),
+        "-cp", _classpath(jars), "kafka.Kafka", str(paths["config"]),
+    ]
+    start_detached(argv, paths["pid"], paths["log"])
+    wait_until(
+        lambda: is_healthy(settings), timeout, "Apache Kafka",
+        alive=lambda: read_pid(paths["pid"]) is not None, log_file=paths["log"],
+    )
+    return True
+
+
+def stop_local(settings: HubSettings) -> bool:
+    return stop(_paths(settings)["pid"], timeout=60.0)
+
+
+def is_running_locally(settings: HubSettings) -> bool:
+    return read_pid(_paths(settings)["pid"]) is not None
+
+
+def is_healthy(settings: HubSettings) -> bool:
+    """The broker answers and has at least one unfenced broker registered."""
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=3000,
+            client_id="sanwang-health",
+        )
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        cluster = admin.describe_cluster()
+        return any(not b.get("is_fenced", False) for b in cluster.get("brokers", []))
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+def running_version(settings: HubSettings) -> str:
+    """The version the running broker reports about itself (its JMX app-info, via Jolokia).
+
+    An external broker has no agent of ours: then the newest API level it speaks, as kafka-python
+    infers it from the broker's ApiVersions answer, marked as such.
+    """
+    if not settings.external_kafka:
+        url = (f"http://127.0.0.1:{settings.kafka_jolokia_port}/jolokia/read/"
+               "kafka.server:type=app-info,id=1/Version")
+        with urllib.request.urlopen(url, timeout=5) as response:
+            answer = json.load(response)
+        if answer.get("status") != 200:
+            raise ServiceError(f"Kafka's Jolokia agent refused the version read: {answer}")
+        return str(answer["value"])
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=5000)
+    try:
+        api = admin._client.check_version()  # noqa: SLF001 - kafka-python's own API probe
+    finally:
+        admin.close()
+    return "api>=" + ".".join(str(part) for part in api)

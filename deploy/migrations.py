@@ -1,0 +1,42 @@
+"""Apply the numbered SQL files in schemas/sql once each, in order, recording what was applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg2
+
+import schemas
+
+LOCK_KEY = 7_303_240_001  # advisory lock: two `up`s at once apply each file once
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(version, sql) for every schemas/sql/NNN_name.sql, in version order."""
+    files = sorted((Path(schemas.__file__).parent / "sql").glob("*.sql"))
+    return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
+
+
+def apply_migrations(dsn: str) -> list[str]:
+    """Apply what is not applied yet, each file in its own transaction; returns their versions."""
+    conn = psycopg2.connect(dsn)
+    applied_now: list[str] = []
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+            cur.execute("CREATE SCHEMA IF NOT EXISTS hub")
+            cur.execute("CREATE TABLE IF NOT EXISTS hub.schema_migrations ("
+                        "version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        with conn.cursor() as cur:
+            cur.execute("SELECT version FROM hub.schema_migrations")
+            done = {row[0] for row in cur.fetchall()}
+        for version, text in migration_files():
+            if version in done:
+                continue
+            with conn, conn.cursor() as cur:
+                cur.execute(text)
+                cur.execute("INSERT INTO hub.schema_migrations (version) VALUES (%s)", (version,))
+            applied_now.append(version)
+    finally:
+        conn.close()  # closing the session releases the advisory lock
+    return applied_now

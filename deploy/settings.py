@@ -1,0 +1,49 @@
+"""Where the hub's state lives and which services it talks to: every env variable, one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HubSettings(BaseSettings):
+    """The hub's configuration, read from `SANWANG_*` environment variables.
+
+    Leave `kafka_bootstrap` / `database_url` empty to let `sanwang up` run Kafka and PostgreSQL
+    locally; set them to use external services, and `up` starts none of them.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SANWANG_", frozen=True)
+
+    home: Path = Field(Path(".sanwang"), description="State directory: data, logs, pid files.")
+    cache: Path = Field(
+        Path.home() / ".cache" / "sanwang",
+        description="Cache shared by every state directory (the Kafka jars Maven fetched).",
+    )
+    kafka_bootstrap: str = Field("", description="External Kafka bootstrap servers, host:port,..")
+    database_url: SecretStr = Field(SecretStr(""), description="External PostgreSQL URL (libpq).")
+    kafka_port: int = Field(19092, description="Local broker's client port on 127.0.0.1.")
+    kafka_controller_port: int = Field(19093, description="Local KRaft controller port.")
+    kafka_jolokia_port: int = Field(19095, description="Local broker's read-only JMX over HTTP.")
+    kafka_heap: str = Field("768m", description="Local broker's Java heap size.")
+    postgres_port: int = Field(15432, description="Local PostgreSQL port on 127.0.0.1.")
+    database: str = Field("sanwang", description="The hub's database on the local PostgreSQL.")
+    prometheus_port: int = Field(19090, description="Local Prometheus port on 127.0.0.1.")
+    processor_metrics_port: int = Field(19100, description="Processor's /metrics port.")
+    connector_metrics_port: int = Field(19101, description="Connectors' /metrics port.")
+    topic_prefix: str = Field("sanwang", description="Prefix of every topic and consumer group.")
+    topic_partitions: int = Field(6, description="Partitions of each topic the hub creates.")
+
+    @property
+    def external_kafka(self) -> bool:
+        return bool(self.kafka_bootstrap)
+
+    @property
+    def external_database(self) -> bool:
+        return bool(self.database_url.get_secret_value())
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"

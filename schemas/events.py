@@ -1,0 +1,53 @@
+"""The canonical event envelope (CloudEvents 1.0, JSON) every department publishes through.
+
+The id is deterministic: the same department record with the same content always gets the same
+id, so a record sent twice (a re-run backfill, a connector restarted after a crash) is stored once,
+while a record corrected in place gets a new id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+SPEC_VERSION = "1.0"
+
+
+def canonical_json(value: Any) -> bytes:
+    """One byte form per value: sorted keys, no spaces, UTF-8 (what ids are hashed over)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def event_id(department: str, record_id: str, raw: dict[str, Any]) -> str:
+    """sha256 of department, record id and the raw values the department sent."""
+    digest = hashlib.sha256()
+    for part in (department.encode(), record_id.encode(), canonical_json(raw)):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()[:32]
+
+
+def make_event(
+    *,
+    department: str,
+    event_type: str,
+    record_id: str,
+    raw: dict[str, Any],
+    parsed: dict[str, Any],
+    origin: dict[str, Any],
+    time: str | None = None,
+) -> dict[str, Any]:
+    """A canonical event: raw values verbatim beside the parsed ones, and where they came from."""
+    event: dict[str, Any] = {
+        "specversion": SPEC_VERSION,
+        "id": event_id(department, record_id, raw),
+        "source": f"/departments/{department}",
+        "type": event_type,
+        "subject": record_id,
+        "datacontenttype": "application/json",
+        "data": {"raw": raw, "parsed": parsed, "origin": origin},
+    }
+    if time is not None:
+        event["time"] = time
+    return event

@@ -1,0 +1,110 @@
+"""The faust-streaming processor: consume every department's raw topic, store each event once.
+
+Delivery is at-least-once: a batch is written to PostgreSQL in one transaction before its offsets
+are acknowledged, and the write skips event ids already stored, so a redelivered batch changes
+nothing. faust's exactly_once mode is not used (open bugs: faust-streaming #177, #323, #517).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from typing import Any
+
+import faust
+import psycopg2
+
+from deploy.postgres import dsn
+from deploy.settings import HubSettings
+from schemas.topics import dead_letter_topic, processor_group, raw_topics
+from streams.landing import ConsumedEvent, LandingStore
+from streams.metrics import EVENTS_CONSUMED, EVENTS_STORED
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 500
+BATCH_WITHIN_SECONDS = 0.5
+EXIT_CRASH = 70  # an unexpected error stops the worker before any offset moves past the batch
+
+
+def create_app(settings: HubSettings) -> faust.App:
+    """The processor app for these settings: one consumer group however many workers run."""
+    app = faust.App(
+        processor_group(settings.topic_prefix),
+        broker=f"kafka://{settings.bootstrap_servers}",
+        store="memory://",
+        datadir=str(settings.home.resolve() / "processor"),
+        autodiscover=False,
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+    )
+    raw = app.topic(*raw_topics(settings.topic_prefix), value_serializer="raw",
+                    key_serializer="raw", partitions=settings.topic_partitions)
+    dead_letters = app.topic(dead_letter_topic(settings.topic_prefix), value_serializer="raw",
+                             key_serializer="raw")
+    store = LandingStore(dsn(settings, "sanwang_processor"))
+
+    @app.agent(raw)
+    async def land_events(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_SECONDS):
+            try:
+                batch = []
+                for event in events:
+                    consumed = await _decode(event, dead_letters)
+                    if consumed is not None:
+                        batch.append(consumed)
+                if batch:
+                    await _store_until_done(store, batch)
+            except Exception:
+                log.exception("processor failed on a batch; stopping before it is acknowledged")
+                logging.shutdown()
+                os._exit(EXIT_CRASH)
+
+    return app
+
+
+async def _decode(event: Any, dead_letters: faust.TopicT) -> ConsumedEvent | None:
+    """The canonical event in a message, or None after dead-lettering a message that is not one."""
+    message = event.message
+    EVENTS_CONSUMED.labels(message.topic).inc()
+    try:
+        value = json.loads(message.value)
+        if not isinstance(value, dict) or not {"id", "source", "subject", "data"} <= value.keys():
+            raise ValueError("not a canonical event (id, source, subject, data required)")
+    except ValueError as error:
+        letter = {"reason": "not_canonical", "error": str(error), "origin": {
+            "topic": message.topic, "partition": message.partition, "offset": message.offset},
+            "raw": message.value.decode("utf-8", "replace")}
+        await dead_letters.send(key=b"processor", value=json.dumps(letter).encode())
+        return None
+    return ConsumedEvent(value, message.topic, message.partition, message.offset)
+
+
+async def _store_until_done(store: LandingStore, batch: list[ConsumedEvent]) -> None:
+    """Write the batch; while PostgreSQL is unreachable, wait and retry (never skip)."""
+    delay = 0.5
+    while True:
+        try:
+            stored = await asyncio.to_thread(store.store, batch)
+        except psycopg2.OperationalError as error:
+            log.warning("PostgreSQL unavailable (%s); retrying in %.1f s", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            continue
+        for department, count in stored.items():
+            EVENTS_STORED.labels(department).inc(count)
+        return
+
+
+def run_worker(settings: HubSettings, metrics_port: int, loglevel: str = "info") -> None:
+    """Run one worker until stopped (SIGTERM / Ctrl-C); more workers may join the same group."""
+    from prometheus_client import start_http_server
+
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1")
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()

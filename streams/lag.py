@@ -1,0 +1,71 @@
+"""How far the processor's consumer group is behind the raw topics; waiting until it is not."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from deploy.settings import HubSettings
+from schemas.topics import processor_group, raw_topics
+
+
+class LagProbe:
+    """Reads end offsets and the processor group's committed offsets over one pair of clients."""
+
+    def __init__(self, settings: HubSettings) -> None:
+        self._group = processor_group(settings.topic_prefix)
+        self._topics = raw_topics(settings.topic_prefix)
+        self._admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                                       client_id="sanwang-lag")
+        self._consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                       client_id="sanwang-lag", enable_auto_commit=False)
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Per partition of every raw topic: end offset minus the committed offset."""
+        existing = set(self._admin.list_topics())
+        partitions = [TopicPartition(topic, p) for topic in self._topics if topic in existing
+                      for p in sorted(self._consumer.partitions_for_topic(topic) or ())]
+        ends = self._consumer.end_offsets(partitions)
+        committed = self._admin.list_group_offsets(self._group).get(self._group, {})
+        return {tp: ends[tp] - (committed[tp].offset if tp in committed else 0)
+                for tp in partitions}
+
+    def close(self) -> None:
+        self._consumer.close()
+        self._admin.close()
+
+
+def wait_for_processor(settings: HubSettings, timeout: float,
+                       on_lag: Callable[[int], None] = lambda lag: None) -> None:
+    """Return once every event published so far is stored (lag 0); TimeoutError otherwise.
+
+    `on_lag` hears the total lag of each poll (-1 while the broker cannot tell it yet).
+    """
+    deadline = time.monotonic() + timeout
+    probe = LagProbe(settings)
+    try:
+        while True:
+            lag: dict[TopicPartition, int] | None
+            try:
+                lag = probe.lag()
+            except KafkaError as error:  # retriable: e.g. the group coordinator is being elected
+                if not error.retriable:
+                    raise
+                lag = None
+            total = -1 if lag is None else sum(lag.values())
+            on_lag(total)
+            if total == 0:
+                return
+            if time.monotonic() >= deadline:
+                behind = ", ".join(f"{tp.topic}[{tp.partition}]={n}"
+                                   for tp, n in (lag or {}).items() if n)
+                state = ("unable to read its lag" if lag is None
+                         else f"still {total} events behind ({behind})")
+                raise TimeoutError(f"after {timeout:.0f} s the processor is {state}; "
+                                   "is `sanwang process` running?")
+            time.sleep(0.5)
+    finally:
+        probe.close()

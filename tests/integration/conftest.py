@@ -1,0 +1,100 @@
+"""The real stack, started once per session; each test gets its own topics and database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import psycopg2
+import pytest
+
+from deploy import postgres
+from deploy.migrations import apply_migrations
+from deploy.settings import HubSettings
+from deploy.stack import down, up
+from deploy.topics import ensure_topics
+from schemas.topics import all_topics
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stack_settings(home: os.PathLike) -> HubSettings:
+    """Settings for a private stack: its own state directory and free ports."""
+    return HubSettings(
+        home=home, kafka_bootstrap="", database_url="", kafka_port=free_port(),
+        kafka_controller_port=free_port(), kafka_jolokia_port=free_port(),
+        postgres_port=free_port(), prometheus_port=free_port(),
+        processor_metrics_port=free_port(), connector_metrics_port=free_port(),
+        topic_partitions=3,
+    )
+
+
+def settings_env(settings: HubSettings) -> dict[str, str]:
+    """The environment that makes a `sanwang` subprocess use these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if name in ("kafka_bootstrap", "database_url"):
+            continue
+        env[f"SANWANG_{name.upper()}"] = str(value)
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSettings]:
+    settings = stack_settings(tmp_path_factory.mktemp("stack"))
+    up(settings, say=lambda line: None)
+    yield settings
+    down(settings, say=lambda line: None)
+    shutil.rmtree(postgres.cluster_dir(settings), ignore_errors=True)
+
+
+@pytest.fixture
+def hub(stack: HubSettings) -> HubSettings:
+    """The session stack with a topic prefix and a database of this test's own."""
+    suffix = uuid.uuid4().hex[:10]
+    settings = stack.model_copy(update={"topic_prefix": f"t{suffix}",
+                                        "database": f"test_{suffix}"})
+    ensure_topics(settings, all_topics(settings.topic_prefix))
+    postgres.ensure_database(settings)
+    apply_migrations(postgres.dsn(settings))
+    return settings
+
+
+@pytest.fixture
+def processor(hub: HubSettings) -> Iterator[subprocess.Popen]:
+    """A real `sanwang process` worker for this test's topics and database."""
+    log = open(hub.home / f"processor-{hub.topic_prefix}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "process", "--metrics-port", "0",
+         "--loglevel", "warning"],
+        env=settings_env(hub), stdout=log, stderr=subprocess.STDOUT,
+    )
+    yield proc
+    log.close()
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def query(settings: HubSettings, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = psycopg2.connect(postgres.dsn(settings))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()

@@ -1,0 +1,62 @@
+"""The first slice: the sample police export through the real broker into PostgreSQL, once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from connectors.file_backfill import backfill_police_file
+from deploy.settings import HubSettings
+from streams.lag import wait_for_processor
+from tests.integration.conftest import query, settings_env
+
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "departments" / "sample"
+POLICE_CSV = SAMPLE / "police_population.csv"
+
+
+def _record_ids_in_file() -> list[str]:
+    lines = POLICE_CSV.read_bytes().decode("gb18030").splitlines()[1:]
+    return [line.split(",")[0] for line in lines if line.strip()]
+
+
+def test_sample_police_file_is_stored_exactly_once_also_after_a_second_send(
+    hub: HubSettings, processor: subprocess.Popen
+) -> None:
+    expected = _record_ids_in_file()
+    assert len(expected) == len(set(expected)) == 467
+
+    first = backfill_police_file(hub, POLICE_CSV, progress=False)
+    assert (first.read, first.published, first.dead_lettered) == (467, 467, {})
+    wait_for_processor(hub, timeout=120)
+    stored = query(hub, "SELECT record_id, count(*) FROM hub.events GROUP BY record_id")
+    assert sorted(r for r, _ in stored) == sorted(expected)
+    assert all(n == 1 for _, n in stored)
+
+    second = backfill_police_file(hub, POLICE_CSV, progress=False)
+    assert second.published == 467
+    wait_for_processor(hub, timeout=120)
+    assert query(hub, "SELECT count(*), count(DISTINCT record_id) FROM hub.events") == [(467, 467)]
+    assert processor.poll() is None, "the processor must still be running"
+
+
+def test_the_cli_connects_and_waits(hub: HubSettings, processor: subprocess.Popen) -> None:
+    env = settings_env(hub)
+    sent = subprocess.run(
+        [sys.executable, "-m", "cli.main", "connect", "police", "--file", str(POLICE_CSV),
+         "--no-progress"], env=env, capture_output=True, text=True, timeout=120)
+    assert sent.returncode == 0, sent.stderr
+    assert "read 467 = published 467 + dead-lettered 0" in sent.stdout
+    waited = subprocess.run([sys.executable, "-m", "cli.main", "wait", "--timeout", "120"],
+                            env=env, capture_output=True, text=True, timeout=180)
+    assert waited.returncode == 0, waited.stderr
+    assert query(hub, "SELECT count(*) FROM hub.events") == [(467,)]
+
+
+def test_wait_times_out_with_a_clear_message_when_nothing_processes(hub: HubSettings) -> None:
+    backfill_police_file(hub, POLICE_CSV, progress=False)
+    waited = subprocess.run([sys.executable, "-m", "cli.main", "wait", "--timeout", "2"],
+                            env=settings_env(hub), capture_output=True, text=True, timeout=60)
+    assert waited.returncode == 1
+    assert "still 467 events behind" in waited.stderr
+    assert "sanwang process" in waited.stderr

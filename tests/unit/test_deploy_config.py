@@ -1,0 +1,51 @@
+"""The generated service configurations say what the settings say."""
+
+from pathlib import Path
+
+from cli.main import build_parser
+from deploy import kafka_broker, prometheus
+from deploy.settings import HubSettings
+from schemas.topics import DEPARTMENTS, all_topics, raw_topic
+
+
+def test_broker_config_is_single_node_kraft_on_loopback(tmp_path: Path) -> None:
+    settings = HubSettings(kafka_port=1234, kafka_controller_port=1235)
+    text = kafka_broker._server_properties(settings, tmp_path)
+    lines = dict(line.split("=", 1) for line in text.splitlines() if line)
+    assert lines["process.roles"] == "broker,controller"
+    assert lines["listeners"] == "PLAINTEXT://127.0.0.1:1234,CONTROLLER://127.0.0.1:1235"
+    assert lines["auto.create.topics.enable"] == "false"
+    assert lines["log.dirs"] == str(tmp_path)
+
+
+def test_pom_asks_for_the_version_the_code_expects() -> None:
+    pom = (Path(kafka_broker.__file__).parent / "kafka" / "pom.xml").read_text()
+    assert f"<kafka.version>{kafka_broker.KAFKA_VERSION}</kafka.version>" in pom
+    assert "<artifactId>kafka_2.13</artifactId>" in pom
+
+
+def test_prometheus_scrapes_the_hub_processes() -> None:
+    config = prometheus.scrape_config(HubSettings(processor_metrics_port=7001,
+                                                  connector_metrics_port=7002))
+    assert "'127.0.0.1:7001'" in config and "'127.0.0.1:7002'" in config
+
+
+def test_external_services_are_used_when_configured() -> None:
+    settings = HubSettings(kafka_bootstrap="kafka.example:9092",
+                           database_url="postgresql://u@db.example/hub")
+    assert settings.external_kafka and settings.external_database
+    assert settings.bootstrap_servers == "kafka.example:9092"
+    local = HubSettings(kafka_bootstrap="", database_url="")
+    assert not local.external_kafka and local.bootstrap_servers == "127.0.0.1:19092"
+
+
+def test_topic_names_come_from_one_prefix() -> None:
+    assert raw_topic("p", "police") == "p.raw.police"
+    assert len(set(all_topics("p"))) == len(DEPARTMENTS) + 1
+
+
+def test_every_command_explains_itself() -> None:
+    parser = build_parser()
+    help_text = parser.format_help()
+    for command in ("up", "down", "status", "connect", "process", "wait"):
+        assert command in help_text
