@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg2
 
-from connectors.file_backfill import backfill_police_file
+from connectors.file_backfill import backfill_file
 from deploy import postgres
 from deploy.settings import HubSettings
 from deploy.stack import up
@@ -35,7 +35,7 @@ def run_demo(settings: HubSettings, sample_dir: Path) -> int:
                                   stdout=log, stderr=subprocess.STDOUT)
     try:
         print(f"3/4 Publishing the police export {police_csv.name} (GB18030)")
-        tally = backfill_police_file(settings, police_csv)
+        tally = backfill_file(settings, "police", police_csv)
         print(f"    {tally.summary()}")
         print("4/4 Waiting until the processor has stored every event")
         wait_for_processor(settings, timeout=180)

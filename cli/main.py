@@ -48,12 +48,12 @@ def _status(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def _connect(args: argparse.Namespace, settings: HubSettings) -> int:
-    from connectors.file_backfill import backfill_police_file
+    from connectors.file_backfill import backfill_file
 
     if not args.file.is_file():
         print(f"sanwang connect: no such file: {args.file}", file=sys.stderr)
         return 2
-    tally = backfill_police_file(settings, args.file, progress=not args.no_progress)
+    tally = backfill_file(settings, args.department, args.file, progress=not args.no_progress)
     print(f"{args.department} {args.file.name}: {tally.summary()}")
     return 0 if tally.reconciles else 1
 

@@ -1,4 +1,4 @@
-"""Read a department's CSV export line by line, keeping each line's bytes and number.
+"""Read a department's CSV export line by line, keeping each line's bytes, number and offset.
 
 Lines are decoded one at a time so that one badly encoded line is dead-lettered on its own
 instead of stopping the file.
@@ -9,47 +9,54 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from connectors.records import SourceRecord
 
 MAX_LINE_BYTES = 1 << 20  # a line over 1 MiB is no department's record: dead-lettered
 
 
-def read_csv(path: Path, encoding: str, expected_header: list[str]) -> Iterator[SourceRecord]:
-    """Yield every data line of `path` as a SourceRecord with columns by header name."""
+def read_csv(path: Path, encoding: str, expected_header: list[str], start: int = 0
+             ) -> Iterator[SourceRecord]:
+    """Yield every data line of `path` with columns by header name, from byte `start` on.
+
+    `start` is a `position` an earlier read yielded (0: from the first data line).
+    """
     with open(path, "rb") as file:
-        header_line = file.readline()
-        header = _split(header_line.decode(encoding).lstrip("\ufeff"))
+        header = _split(file.readline().decode(encoding).lstrip("\ufeff"))
         if header != expected_header:
-            raise ValueError(
-                f"{path}: header {header} is not the expected {expected_header}"
-            )
-        for number, line in enumerate(file, start=2):
-            origin = {"file": path.name, "line": number}
+            raise ValueError(f"{path}: header {header} is not the expected {expected_header}")
+        number = 1
+        if start:
+            number += file.read(start - file.tell()).count(b"\n")
+        for line in iter(file.readline, b""):
+            number += 1
             if not line.strip():
                 continue
-            yield _record(line, origin, encoding, header)
+            origin = {"file": path.name, "line": number}
+            yield _record(line, origin, encoding, header, file.tell())
 
 
-def _record(line: bytes, origin: dict, encoding: str, header: list[str]) -> SourceRecord:
+def _record(line: bytes, origin: dict[str, Any], encoding: str, header: list[str],
+            position: int) -> SourceRecord:
     if len(line) > MAX_LINE_BYTES:
-        return SourceRecord(origin, line[:MAX_LINE_BYTES], error=f"line of {len(line)} bytes "
-                            f"exceeds {MAX_LINE_BYTES}", reason="oversized")
-    if not line.endswith(b"\n"):
-        line += b"\n"  # the last line of a file may lack its newline
+        return SourceRecord(origin, line[:MAX_LINE_BYTES], reason="oversized", position=position,
+                            error=f"line of {len(line)} bytes exceeds {MAX_LINE_BYTES}")
     try:
         text = line.decode(encoding)
     except UnicodeDecodeError as error:
-        return SourceRecord(origin, line, error=f"not {encoding}: {error.reason} at byte "
-                            f"{error.start}", reason="encoding")
+        return SourceRecord(origin, line, reason="encoding", position=position,
+                            error=f"not {encoding}: {error.reason} at byte {error.start}")
     try:
         values = _split(text)
     except csv.Error as error:
-        return SourceRecord(origin, line, error=f"unreadable CSV: {error}", reason="csv")
+        return SourceRecord(origin, line, reason="csv", position=position,
+                            error=f"unreadable CSV: {error}")
     if len(values) != len(header):
-        return SourceRecord(origin, line, error=f"{len(values)} columns, expected {len(header)}",
-                            reason="column_count")
-    return SourceRecord(origin, line, columns=dict(zip(header, values, strict=True)))
+        return SourceRecord(origin, line, reason="column_count", position=position,
+                            error=f"{len(values)} columns, expected {len(header)}")
+    return SourceRecord(origin, line, columns=dict(zip(header, values, strict=True)),
+                        position=position)
 
 
 def _split(text: str) -> list[str]:

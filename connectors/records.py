@@ -22,6 +22,7 @@ class SourceRecord:
     When the record could not even be split into columns (wrong encoding, wrong column count,
     broken JSON), `columns` is None, `reason` names the kind of damage (a metric label) and
     `error` says what exactly; the record then goes to the dead-letter topic.
+    `position` is where reading resumes after this record (a byte offset in a file).
     """
 
     origin: dict[str, Any]
@@ -29,6 +30,7 @@ class SourceRecord:
     columns: dict[str, Any] | None = None
     reason: str = ""
     error: str = ""
+    position: int = 0
 
 
 def parse_column(columns: dict[str, Any], column: str, parser: Callable[[Any], T]) -> T:

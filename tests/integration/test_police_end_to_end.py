@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-from connectors.file_backfill import backfill_police_file
+from connectors.file_backfill import backfill_file
 from deploy.settings import HubSettings
 from streams.lag import wait_for_processor
 from tests.integration.conftest import query, settings_env
+from tests.samples import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "departments" / "sample"
 POLICE_CSV = SAMPLE / "police_population.csv"
 
 
@@ -26,14 +25,14 @@ def test_sample_police_file_is_stored_exactly_once_also_after_a_second_send(
     expected = _record_ids_in_file()
     assert len(expected) == len(set(expected)) == 467
 
-    first = backfill_police_file(hub, POLICE_CSV, progress=False)
+    first = backfill_file(hub, "police", POLICE_CSV, progress=False)
     assert (first.read, first.published, first.dead_lettered) == (467, 467, {})
     wait_for_processor(hub, timeout=120)
     stored = query(hub, "SELECT record_id, count(*) FROM hub.events GROUP BY record_id")
     assert sorted(r for r, _ in stored) == sorted(expected)
     assert all(n == 1 for _, n in stored)
 
-    second = backfill_police_file(hub, POLICE_CSV, progress=False)
+    second = backfill_file(hub, "police", POLICE_CSV, progress=False)
     assert second.published == 467
     wait_for_processor(hub, timeout=120)
     assert query(hub, "SELECT count(*), count(DISTINCT record_id) FROM hub.events") == [(467, 467)]
@@ -54,7 +53,7 @@ def test_the_cli_connects_and_waits(hub: HubSettings, processor: subprocess.Pope
 
 
 def test_wait_times_out_with_a_clear_message_when_nothing_processes(hub: HubSettings) -> None:
-    backfill_police_file(hub, POLICE_CSV, progress=False)
+    backfill_file(hub, "police", POLICE_CSV, progress=False)
     waited = subprocess.run([sys.executable, "-m", "cli.main", "wait", "--timeout", "2"],
                             env=settings_env(hub), capture_output=True, text=True, timeout=60)
     assert waited.returncode == 1

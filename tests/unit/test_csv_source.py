@@ -49,3 +49,11 @@ def test_a_wrong_header_stops_before_any_record(tmp_path: Path) -> None:
     path.write_bytes(b"x,y\n1,2\n")
     with pytest.raises(ValueError, match="header"):
         list(read_csv(path, "utf-8", HEADER))
+
+
+def test_reading_resumes_at_a_position_it_yielded(tmp_path: Path) -> None:
+    path = _write(tmp_path, "1,张三,3\n4,5,6\n\n7,8,9\n".encode("gb18030"))
+    records = list(read_csv(path, "gb18030", HEADER))
+    resumed = list(read_csv(path, "gb18030", HEADER, start=records[0].position))
+    assert resumed == records[1:]
+    assert list(read_csv(path, "gb18030", HEADER, start=records[-1].position)) == []

@@ -1,14 +1,13 @@
 """The police export's rows become canonical events; bad rows fail naming the column."""
 
-from pathlib import Path
 
 import pytest
 
 from connectors.csv_source import read_csv
 from connectors.police import CSV_ENCODING, CSV_HEADER, police_event
 from connectors.records import MappingError
+from tests.samples import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "departments" / "sample"
 ORIGIN = {"file": "x.csv", "line": 2}
 
 

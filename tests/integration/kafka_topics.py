@@ -1,0 +1,28 @@
+"""Read a topic back to its end, for assertions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from deploy.settings import HubSettings
+
+
+def read_topic(settings: HubSettings, topic: str) -> list[dict[str, Any]]:
+    """Every message's JSON value currently in `topic`, all partitions, oldest first."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                             enable_auto_commit=False, consumer_timeout_ms=2000)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        values = []
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=1000).values():
+                values.extend(json.loads(r.value) for r in records)
+        return values
+    finally:
+        consumer.close()
