@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from cli.connect import add_connect_parser
 from deploy.processes import ServiceError
 from deploy.settings import HubSettings
 
@@ -45,17 +46,6 @@ def _status(args: argparse.Namespace, settings: HubSettings) -> int:
             state = f"up, version {c['version']}" if c["healthy"] else f"DOWN ({c['error']})"
             print(f"{c['name']:<11} {c['managed']:<8} {c['endpoint']:<28} {state}")
     return 0 if all(c["healthy"] for c in components) else 1
-
-
-def _connect(args: argparse.Namespace, settings: HubSettings) -> int:
-    from connectors.file_backfill import backfill_file
-
-    if not args.file.is_file():
-        print(f"sanwang connect: no such file: {args.file}", file=sys.stderr)
-        return 2
-    tally = backfill_file(settings, args.department, args.file, progress=not args.no_progress)
-    print(f"{args.department} {args.file.name}: {tally.summary()}")
-    return 0 if tally.reconciles else 1
 
 
 def _process(args: argparse.Namespace, settings: HubSettings) -> int:
@@ -112,16 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_status)
 
-    p = commands.add_parser("connect", help="publish a department's records",
-                            description="Read a department's export and publish one canonical "
-                            "event per record; records that cannot be mapped go to the "
-                            "dead-letter topic with their reason. Prints read = published + "
-                            "dead-lettered. Sending the same file again stores nothing twice.")
-    p.add_argument("department", choices=["police"], help="which department's source")
-    p.add_argument("--file", type=Path, required=True,
-                   help="the department's full export (police: GB18030 CSV)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(run=_connect)
+    add_connect_parser(commands)
 
     p = commands.add_parser("process", help="run a processor worker (until Ctrl-C)",
                             description="Consume every department's topic and store each event "

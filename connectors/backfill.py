@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from connectors.checkpoints import CheckpointStore
 from connectors.metrics import RECORDS_READ
-from connectors.publisher import EventPublisher
+from connectors.publisher import EventPublisher, InvalidEventError
 from connectors.records import MappingError, SourceRecord
 
 ToEvent = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
@@ -52,11 +52,11 @@ def publish_record(record: SourceRecord, to_event: ToEvent, publisher: EventPubl
         publisher.dead_letter(record, record.reason, record.error)
         return
     try:
-        event = to_event(record.columns, record.origin)
+        publisher.publish(to_event(record.columns, record.origin))
     except MappingError as error:
         publisher.dead_letter(record, "mapping", str(error))
-        return
-    publisher.publish(event)
+    except InvalidEventError as error:
+        publisher.dead_letter(record, "schema", str(error))
 
 
 def run_backfill(
@@ -73,6 +73,7 @@ def run_backfill(
                                       "dead_lettered": {}}
     start = saved["position"]
     read = 0
+    before = _Counts(publisher.published, dict(publisher.dead_lettered))
     with tqdm(total=total, initial=start, unit=unit, unit_scale=True, disable=not progress,
               desc=f"{publisher.department} backfill") as bar:
         for record in read_from(start):
@@ -82,16 +83,27 @@ def run_backfill(
             if read % CHECKPOINT_EVERY == 0:
                 publisher.flush()
                 checkpoints.save(key, {"position": record.position,
-                                       **_totals(saved, read, publisher)})
+                                       **_totals(saved, read, before, publisher)})
     publisher.flush()
     checkpoints.clear(key)
-    totals = _totals(saved, read, publisher)
+    totals = _totals(saved, read, before, publisher)
     return BackfillTally(totals["read"], totals["published"], totals["dead_lettered"], start)
 
 
-def _totals(saved: dict[str, Any], read: int, publisher: EventPublisher) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Counts:
+    published: int
+    dead_lettered: dict[str, int]
+
+
+def _totals(saved: dict[str, Any], read: int, before: _Counts, publisher: EventPublisher
+            ) -> dict[str, Any]:
+    """Saved counts plus what this run added (a publisher may serve several files)."""
     dead = dict(saved["dead_lettered"])
     for reason, count in publisher.dead_lettered.items():
-        dead[reason] = dead.get(reason, 0) + count
-    return {"read": saved["read"] + read, "published": saved["published"] + publisher.published,
+        added = count - before.dead_lettered.get(reason, 0)
+        if added:
+            dead[reason] = dead.get(reason, 0) + added
+    return {"read": saved["read"] + read,
+            "published": saved["published"] + publisher.published - before.published,
             "dead_lettered": dead}

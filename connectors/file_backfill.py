@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
-from connectors import police
+from connectors import civil_affairs, police, social_security
 from connectors.backfill import BackfillTally, ReadFrom, ToEvent, run_backfill
 from connectors.checkpoints import CheckpointStore, file_identity
 from connectors.csv_source import read_csv
+from connectors.jsonl_source import read_jsonl
 from connectors.publisher import EventPublisher
 from connectors.records import SourceRecord
+from connectors.xlsx_source import read_xlsx
 from deploy.settings import HubSettings
 from deploy.topics import ensure_topics
 from schemas.topics import all_topics
@@ -21,20 +23,62 @@ def _police_csv(path: Path, start: int) -> Iterator[SourceRecord]:
     return read_csv(path, police.CSV_ENCODING, police.CSV_HEADER, start)
 
 
+def _civil_affairs_csv(path: Path, start: int) -> Iterator[SourceRecord]:
+    return read_csv(path, civil_affairs.CSV_ENCODING, civil_affairs.CSV_HEADER, start)
+
+
+def _civil_affairs_xlsx(path: Path, start: int) -> Iterator[SourceRecord]:
+    return read_xlsx(path, civil_affairs.CSV_HEADER, start)
+
+
 def source_for(department: str, path: Path) -> tuple[ReadFrom, ToEvent, int, str]:
-    """How to read this department's export: reader, mapping, progress total and its unit."""
-    if department == police.DEPARTMENT:
-        return partial(_police_csv, path), police.police_event, path.stat().st_size, "B"
-    raise ValueError(f"no file backfill for department {department!r}")
+    """How to read this department's export: reader, mapping, progress total and its unit.
+
+    Progress of text files is in bytes; of a spreadsheet, in rows (its last row number).
+    """
+    size = path.stat().st_size
+    suffix = path.suffix.lower()
+    if department == police.DEPARTMENT and suffix == ".csv":
+        return partial(_police_csv, path), police.police_event, size, "B"
+    if department == civil_affairs.DEPARTMENT and suffix == ".csv":
+        return partial(_civil_affairs_csv, path), civil_affairs.civil_affairs_event, size, "B"
+    if department == civil_affairs.DEPARTMENT and suffix == ".xlsx":
+        return (partial(_civil_affairs_xlsx, path), civil_affairs.civil_affairs_event,
+                _xlsx_rows(path), "rows")
+    if department == social_security.DEPARTMENT and suffix in (".jsonl", ".json"):
+        return partial(read_jsonl, path), social_security.social_security_event, size, "B"
+    raise ValueError(f"{path.name}: {department} exports are read from "
+                     f"{_FORMATS[department]}, not {suffix or 'a file without suffix'}")
+
+
+_FORMATS = {police.DEPARTMENT: ".csv (GB18030)",
+            civil_affairs.DEPARTMENT: ".csv (UTF-8 with BOM) or .xlsx",
+            social_security.DEPARTMENT: ".jsonl (UTF-8)"}
+
+
+def _xlsx_rows(path: Path) -> int:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True)
+    try:
+        return workbook.worksheets[0].max_row or 0
+    finally:
+        workbook.close()
+
+
+def open_publish_path(settings: HubSettings, department: str
+                      ) -> tuple[CheckpointStore, EventPublisher]:
+    """The topics (created if missing), the progress store and a publisher for `department`."""
+    ensure_topics(settings, all_topics(settings.topic_prefix))
+    return (CheckpointStore(settings.home.resolve() / "checkpoints"),
+            EventPublisher(settings, department))
 
 
 def backfill_file(settings: HubSettings, department: str, path: Path, progress: bool = True
                   ) -> BackfillTally:
     """Publish every record of the export; bad records to the dead-letter topic; resumable."""
     read_from, to_event, total, unit = source_for(department, path)
-    ensure_topics(settings, all_topics(settings.topic_prefix))
-    checkpoints = CheckpointStore(settings.home.resolve() / "checkpoints")
-    publisher = EventPublisher(settings, department)
+    checkpoints, publisher = open_publish_path(settings, department)
     try:
         return run_backfill(read_from, to_event, publisher, checkpoints,
                             key=f"backfill:{department}:{file_identity(path)}",

@@ -1,6 +1,6 @@
 """The connectors' Prometheus metrics (served by `sanwang connect` on the connectors' port)."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 RECORDS_READ = Counter(
     "sanwang_connector_records_read_total", "Records read from a department source", ["department"])
@@ -10,3 +10,7 @@ RECORDS_PUBLISHED = Counter(
 RECORDS_DEAD_LETTERED = Counter(
     "sanwang_connector_records_dead_lettered_total",
     "Records sent to the dead-letter topic, by reason", ["department", "reason"])
+LIVE_LAG_SECONDS = Gauge(
+    "sanwang_connector_live_lag_seconds",
+    "Seconds from a record's change in the department's system to its publication",
+    ["department"])

@@ -8,12 +8,22 @@ import json
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.producer.future import FutureRecordMetadata
 
 from connectors.metrics import RECORDS_DEAD_LETTERED, RECORDS_PUBLISHED
 from connectors.records import SourceRecord
 from deploy.settings import HubSettings
 from schemas.events import canonical_json
+from schemas.registry import validation_errors
 from schemas.topics import dead_letter_topic, raw_topic
+
+
+class InvalidEventError(ValueError):
+    """An event that breaks its schema; `errors` name each field and what is wrong."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
 
 
 class PublishError(RuntimeError):
@@ -64,11 +74,16 @@ class EventPublisher:
             max_request_size=16 * 1024 * 1024,
         )
 
-    def publish(self, event: dict[str, Any]) -> None:
+    def publish(self, event: dict[str, Any]) -> FutureRecordMetadata:
+        """Validate `event` against its schema (InvalidEventError) and queue it."""
+        errors = validation_errors(event)
+        if errors:
+            raise InvalidEventError(errors)
         future = self._producer.send(self.topic, key=partition_key(event),
                                      value=canonical_json(event),
                                      headers=[("ce_type", event["type"].encode())])
         future.add_callback(self._on_published).add_errback(self._on_failed)
+        return future
 
     def dead_letter(self, record: SourceRecord, reason: str, error: str) -> None:
         """The record as it came, with why and where from: nothing is ever silently dropped."""
@@ -100,8 +115,9 @@ class EventPublisher:
     def flush(self, timeout: float | None = 60.0) -> None:
         """Wait for every queued send; raise if the broker refused any after all retries."""
         self._producer.flush(timeout=timeout)
-        if self._failures:
-            raise PublishError(f"{len(self._failures)} sends failed, first: {self._failures[0]!r}")
+        failures, self._failures = self._failures, []
+        if failures:
+            raise PublishError(f"{len(failures)} sends failed, first: {failures[0]!r}")
 
     def close(self) -> None:
         self._producer.close(timeout=30)

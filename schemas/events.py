@@ -11,6 +11,8 @@ import hashlib
 import json
 from typing import Any
 
+from schemas.registry import latest_dataschema
+
 SPEC_VERSION = "1.0"
 
 
@@ -46,6 +48,7 @@ def make_event(
         "type": event_type,
         "subject": record_id,
         "datacontenttype": "application/json",
+        "dataschema": latest_dataschema(event_type),
         "data": {"raw": raw, "parsed": parsed, "origin": origin},
     }
     if time is not None:

@@ -98,3 +98,34 @@ def query(settings: HubSettings, sql: str, params: tuple = ()) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
+
+
+POLICE_DDL = """CREATE TABLE t_rk_bdjl (
+  bdlsh varchar(32) PRIMARY KEY, rybh varchar(32) NOT NULL, gmsfhm varchar(18), xm varchar(50),
+  xb varchar(2), mz varchar(20), csrq varchar(10), hjdz varchar(200), xzz varchar(200),
+  lxdh varchar(20), rylb varchar(10), bdlx varchar(20), bdrq varchar(10),
+  gxsj timestamptz NOT NULL DEFAULT now())"""
+@pytest.fixture
+def police_db(hub: HubSettings) -> Iterator[str]:
+    """A police database of this test's own, owned by sanwang_owner; its DSN."""
+    name = f"police_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(postgres.dsn(hub, "sanwang_owner"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    dsn = postgres.dsn(hub, "sanwang_owner", name)
+    run_sql(dsn, POLICE_DDL)
+    yield dsn
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+def run_sql(dsn: str, *statements: tuple[str, tuple] | str) -> None:
+    """Run the statements in one transaction and commit it."""
+    conn = psycopg2.connect(dsn)
+    with conn, conn.cursor() as cur:
+        for statement in statements:
+            query, params = (statement, ()) if isinstance(statement, str) else statement
+            cur.execute(query, params)
+    conn.close()

@@ -32,9 +32,10 @@ def test_department_and_record_id_are_part_of_the_id() -> None:
 
 
 def test_where_a_record_was_read_does_not_change_its_id() -> None:
-    a = make_event(department="police", event_type="t", record_id="R1", raw={"k": "v"},
+    kind = "hub.police.population_change"
+    a = make_event(department="police", event_type=kind, record_id="R1", raw={"k": "v"},
                    parsed={}, origin={"file": "a.csv", "line": 2})
-    b = make_event(department="police", event_type="t", record_id="R1", raw={"k": "v"},
+    b = make_event(department="police", event_type=kind, record_id="R1", raw={"k": "v"},
                    parsed={}, origin={"file": "b.csv", "line": 9})
     assert a["id"] == b["id"]
     assert a["specversion"] == "1.0" and a["source"] == "/departments/police"

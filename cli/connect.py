@@ -1,0 +1,142 @@
+"""`sanwang connect DEPARTMENT ...`: each department's backfill and live source."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from deploy.settings import HubSettings
+
+CLI_NAMES = {"police": "police", "civil-affairs": "civil_affairs",
+             "social-security": "social_security"}
+
+
+def add_connect_parser(commands: argparse._SubParsersAction) -> None:
+    connect = commands.add_parser(
+        "connect", help="publish a department's records (backfill or live)",
+        description="Publish one canonical event per department record. Records that cannot be "
+        "mapped go to the dead-letter topic with their reason, origin and raw bytes. A backfill "
+        "prints read = published + dead-lettered; killed, it resumes where the broker last "
+        "acknowledged. Sending the same records again stores nothing twice.")
+    departments = connect.add_subparsers(dest="department", required=True, metavar="DEPARTMENT")
+
+    p = departments.add_parser("police", help="公安: GB18030 CSV export, or the live table",
+                               description="Police population records (t_rk_bdjl).")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", type=Path, help="full export, GB18030 CSV")
+    source.add_argument("--db", metavar="DSN", help="the police PostgreSQL (libpq DSN): stream "
+                        "inserted and corrected rows by logical replication (slot and "
+                        "publication `sanwang_police`; the role needs REPLICATION and to own "
+                        "t_rk_bdjl) until Ctrl-C")
+
+    p = departments.add_parser("civil-affairs", help="民政: CSV/XLSX export, or a drop folder",
+                               description="Civil affairs business registrations.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", type=Path, help="full export, .csv (UTF-8 with BOM) or .xlsx")
+    source.add_argument("--watch", type=Path, metavar="DIR", help="take every finished .csv or "
+                        ".xlsx dropped in DIR exactly once (never a NAME.part) until Ctrl-C")
+
+    p = departments.add_parser("social-security", help="人社: JSONL export, or HTTP push",
+                               description="Social security insurance, employment and pension "
+                               "records.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", type=Path, help="full export, UTF-8 JSONL")
+    source.add_argument("--listen", metavar="HOST:PORT", help="serve POST /push/social-security "
+                        "(Authorization: Bearer <token from $SANWANG_HOME/secrets/"
+                        "push-tokens.json>) until Ctrl-C, e.g. 127.0.0.1:19102")
+
+    for parser in departments.choices.values():
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        parser.set_defaults(run=run_connect)
+
+
+def run_connect(args: argparse.Namespace, settings: HubSettings) -> int:
+    department = CLI_NAMES[args.department]
+    if getattr(args, "file", None) is not None:
+        return _backfill(settings, department, args.file, not args.no_progress)
+    _serve_metrics(settings)
+    stop = _stop_on_signals()
+    if getattr(args, "db", None):
+        from connectors.police_live import stream_police_changes
+
+        print("streaming police changes (Ctrl-C stops)", flush=True)
+        stream_police_changes(settings, args.db, stop)
+    elif getattr(args, "watch", None):
+        return _watch(settings, department, args.watch, stop)
+    else:
+        _listen(settings, args.listen)
+    return 0
+
+
+def _backfill(settings: HubSettings, department: str, path: Path, progress: bool) -> int:
+    from connectors.file_backfill import backfill_file
+
+    if not path.is_file():
+        print(f"sanwang connect: no such file: {path}", file=sys.stderr)
+        return 2
+    try:
+        tally = backfill_file(settings, department, path, progress=progress)
+    except ValueError as error:  # wrong format or header: nothing was published
+        print(f"sanwang connect: {error}", file=sys.stderr)
+        return 2
+    print(f"{department} {path.name}: {tally.summary()}")
+    return 0 if tally.reconciles else 1
+
+
+def _watch(settings: HubSettings, department: str, folder: Path, stop: threading.Event) -> int:
+    from connectors.drop_folder import DropFolder, watch
+    from connectors.file_backfill import open_publish_path, source_for
+
+    if not folder.is_dir():
+        print(f"sanwang connect: no such folder: {folder}", file=sys.stderr)
+        return 2
+    checkpoints, publisher = open_publish_path(settings, department)
+    print(f"watching {folder} (Ctrl-C stops)", flush=True)
+    try:
+        watch(DropFolder(folder, checkpoints, department),
+              lambda path: source_for(department, path), publisher, checkpoints, stop,
+              on_file=lambda name, tally: print(f"{name}: {tally.summary()}", flush=True))
+    finally:
+        publisher.close()
+    return 0
+
+
+def _listen(settings: HubSettings, address: str) -> None:
+    import uvicorn
+
+    from connectors.file_backfill import open_publish_path
+    from connectors.push_api import PUSH_MAPPINGS, create_push_app
+    from connectors.push_tokens import load_tokens
+
+    host, _, port = address.rpartition(":")
+    tokens_path = settings.home.resolve() / "secrets" / "push-tokens.json"
+    tokens = load_tokens(tokens_path)
+    publishers = {d: open_publish_path(settings, d)[1] for d, _ in PUSH_MAPPINGS.values()}
+    print(f"push endpoint on http://{host or '127.0.0.1'}:{port}/push/social-security; "
+          f"tokens in {tokens_path}", flush=True)
+    try:
+        uvicorn.run(create_push_app(tokens, publishers), host=host or "127.0.0.1",
+                    port=int(port), log_level="warning")
+    finally:
+        for publisher in publishers.values():
+            publisher.close()
+
+
+def _serve_metrics(settings: HubSettings) -> None:
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(settings.connector_metrics_port, addr="127.0.0.1")
+    except OSError as error:
+        print(f"metrics not served on port {settings.connector_metrics_port}: {error}",
+              file=sys.stderr)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop

@@ -1,0 +1,94 @@
+"""The HTTP push endpoint: a department's system POSTs records, each answered accept or reject.
+
+`POST /push/social-security` with `Authorization: Bearer <token>` and a body of one JSON object
+or an array of them (the same objects as the JSONL export). 401 without a valid token, 403 with
+another department's. 200 answers every item: accepted (its event id; the broker has
+acknowledged it) or rejected (why; it is also dead-lettered). 503 when the broker did not
+acknowledge: nothing is confirmed, send again (ids are deterministic, resending is harmless).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from kafka.errors import KafkaError
+from starlette.concurrency import run_in_threadpool
+
+from connectors import social_security
+from connectors.jsonl_source import PushBodyError, parse_push_body
+from connectors.publisher import EventPublisher, InvalidEventError
+from connectors.push_tokens import department_of_token
+from connectors.records import MappingError, SourceRecord
+from schemas.events import canonical_json
+
+MAX_BODY_BYTES = 16 << 20
+ACK_TIMEOUT_SECONDS = 30.0
+PUSH_MAPPINGS = {"social-security": (social_security.DEPARTMENT,
+                                     social_security.social_security_event)}
+
+
+def create_push_app(tokens: dict[str, str], publishers: dict[str, EventPublisher]) -> FastAPI:
+    """The endpoint, publishing through one long-lived publisher per department."""
+    app = FastAPI(title="Sanwang Hub push endpoint", version="1")
+
+    @app.post("/push/{source}")
+    async def push(source: str, request: Request) -> JSONResponse:
+        if source not in PUSH_MAPPINGS:
+            raise HTTPException(404, f"no push endpoint for {source!r}; known: "
+                                f"{', '.join(PUSH_MAPPINGS)}")
+        department, to_event = PUSH_MAPPINGS[source]
+        _authorize(request, tokens, department)
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body of {len(body)} bytes exceeds {MAX_BODY_BYTES}")
+        try:
+            items = parse_push_body(body)
+        except PushBodyError as error:
+            raise HTTPException(400, f"body: {error}") from None
+        request_id = uuid.uuid4().hex[:12]
+        results = await run_in_threadpool(_publish_items, items, to_event,
+                                          publishers[department], request_id)
+        accepted = sum(r["status"] == "accepted" for r in results)
+        return JSONResponse({"request": request_id, "accepted": accepted,
+                             "rejected": len(results) - accepted, "results": results})
+
+    return app
+
+
+def _authorize(request: Request, tokens: dict[str, str], department: str) -> None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    who = department_of_token(tokens, token.strip()) if scheme.lower() == "bearer" else None
+    if who is None:
+        raise HTTPException(401, "a department's bearer token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if who != department:
+        raise HTTPException(403, f"the {who} token may not push {department} records")
+
+
+def _publish_items(items: list[dict[str, Any] | str], to_event: Any,
+                   publisher: EventPublisher, request_id: str) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    futures = []
+    for index, item in enumerate(items):
+        origin = {"request": request_id, "index": index}
+        record = SourceRecord(origin, canonical_json(item), columns=item
+                              if isinstance(item, dict) else None)
+        try:
+            if isinstance(item, str):
+                raise MappingError(item)
+            event = to_event(item, origin)
+            futures.append((index, publisher.publish(event)))
+            results.append({"index": index, "status": "accepted", "record_id": event["subject"],
+                            "event_id": event["id"]})
+        except (MappingError, InvalidEventError) as error:
+            publisher.dead_letter(record, "push", str(error))
+            results.append({"index": index, "status": "rejected", "reason": str(error)})
+    try:
+        for _index, future in futures:
+            future.get(timeout=ACK_TIMEOUT_SECONDS)
+    except KafkaError as error:
+        raise HTTPException(503, f"the broker did not acknowledge: {error}; send again") from None
+    return results
