@@ -48,6 +48,19 @@ def _status(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0 if all(c["healthy"] for c in components) else 1
 
 
+def _publish(args: argparse.Namespace, settings: HubSettings) -> int:
+    from connectors.publish_api import publish_events, read_event_lines
+
+    source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+    with source:
+        report = publish_events(settings, args.department.replace("-", "_"),
+                                read_event_lines(source))
+    for index, reason in report.rejected:
+        print(f"event {index}: refused: {reason}", file=sys.stderr)
+    print(f"published {len(report.accepted)}, refused {len(report.rejected)} (dead-lettered)")
+    return 0 if not report.rejected else 1
+
+
 def _process(args: argparse.Namespace, settings: HubSettings) -> int:
     from streams.app import run_worker
 
@@ -103,6 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_status)
 
     add_connect_parser(commands)
+
+    p = commands.add_parser("publish", help="publish canonical events a department built itself",
+                            description="Read canonical events (CloudEvents JSON, one per line; "
+                            "build them with schemas.events.make_event) and publish them after "
+                            "checking each against its schema in schemas/events/. Refused events "
+                            "are listed with their reason and dead-lettered; exit 1 if any.")
+    p.add_argument("department", choices=["police", "civil-affairs", "social-security"],
+                   help="the publishing department: every event's source must be it")
+    p.add_argument("file", nargs="?", default="-", help="JSON lines file (default: stdin)")
+    p.set_defaults(run=_publish)
 
     p = commands.add_parser("process", help="run a processor worker (until Ctrl-C)",
                             description="Consume every department's topic and store each event "

@@ -17,6 +17,11 @@ from schemas.events import canonical_json
 from schemas.registry import validation_errors
 from schemas.topics import dead_letter_topic, raw_topic
 
+# The broker refuses messages over 1 MiB, and a refused message aborts the producer's other
+# batches too: nothing that large is ever sent.
+MAX_MESSAGE_BYTES = 900 << 10
+MAX_DEAD_LETTER_RAW = 256 << 10  # a dead letter keeps this much of the raw record, and its size
+
 
 class InvalidEventError(ValueError):
     """An event that breaks its schema; `errors` name each field and what is wrong."""
@@ -71,16 +76,17 @@ class EventPublisher:
             enable_idempotence=True,
             linger_ms=20,
             batch_size=256 * 1024,
-            max_request_size=16 * 1024 * 1024,
         )
 
     def publish(self, event: dict[str, Any]) -> FutureRecordMetadata:
         """Validate `event` against its schema (InvalidEventError) and queue it."""
         errors = validation_errors(event)
+        value = canonical_json(event)
+        if len(value) > MAX_MESSAGE_BYTES:
+            errors.append(f"event: {len(value)} bytes, over the {MAX_MESSAGE_BYTES} allowed")
         if errors:
             raise InvalidEventError(errors)
-        future = self._producer.send(self.topic, key=partition_key(event),
-                                     value=canonical_json(event),
+        future = self._producer.send(self.topic, key=partition_key(event), value=value,
                                      headers=[("ce_type", event["type"].encode())])
         future.add_callback(self._on_published).add_errback(self._on_failed)
         return future
@@ -92,7 +98,8 @@ class EventPublisher:
             "reason": reason,
             "error": error,
             "origin": record.origin,
-            "raw_base64": base64.b64encode(record.raw_bytes).decode(),
+            "raw_size": len(record.raw_bytes),
+            "raw_base64": base64.b64encode(record.raw_bytes[:MAX_DEAD_LETTER_RAW]).decode(),
         }
         future = self._producer.send(
             self.dead_letters, key=self.department.encode(),
