@@ -61,6 +61,19 @@ def _publish(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0 if not report.rejected else 1
 
 
+def _eval(args: argparse.Namespace, settings: HubSettings) -> int:
+    from streams.evaluation import read_truth, store_scores
+
+    if not args.truth.is_file():
+        print(f"sanwang eval: no such file: {args.truth}", file=sys.stderr)
+        return 2
+    scores = store_scores(settings, read_truth(args.truth))
+    print(f"records compared {scores.records}: pairs predicted {scores.predicted}, true "
+          f"{scores.true}, correct {scores.correct}")
+    print(f"precision {scores.precision:.4f}  recall {scores.recall:.4f}  f1 {scores.f1:.4f}")
+    return 0
+
+
 def _process(args: argparse.Namespace, settings: HubSettings) -> int:
     from streams.app import run_worker
 
@@ -126,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the publishing department: every event's source must be it")
     p.add_argument("file", nargs="?", default="-", help="JSON lines file (default: stdin)")
     p.set_defaults(run=_publish)
+
+    p = commands.add_parser("eval", help="pairwise precision / recall of the merge vs a truth",
+                            description="Compare hub.source_links (which records the hub put "
+                            "in one resident) with a truth file shaped like the sample's "
+                            "truth.csv (source, record_id, person): pairwise precision, recall "
+                            "and F1 over the records both know.")
+    p.add_argument("truth", type=Path, help="truth CSV: source,record_id,person")
+    p.set_defaults(run=_eval)
 
     p = commands.add_parser("process", help="run a processor worker (until Ctrl-C)",
                             description="Consume every department's topic and store each event "

@@ -19,8 +19,8 @@ import psycopg2
 from deploy.postgres import dsn
 from deploy.settings import HubSettings
 from schemas.topics import dead_letter_topic, processor_group, raw_topics
-from streams.landing import ConsumedEvent, LandingStore
-from streams.metrics import EVENTS_CONSUMED, EVENTS_STORED
+from streams.landing import ConsumedEvent, HubStore
+from streams.metrics import EVENTS_CONSUMED, EVENTS_STORED, MATCH_OUTCOMES, RESIDENT_CHANGES
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -45,7 +45,7 @@ def create_app(settings: HubSettings) -> faust.App:
                     key_serializer="raw", partitions=settings.topic_partitions)
     dead_letters = app.topic(dead_letter_topic(settings.topic_prefix), value_serializer="raw",
                              key_serializer="raw")
-    store = LandingStore(dsn(settings, "sanwang_processor"))
+    store = HubStore(dsn(settings, "sanwang_processor"))
 
     @app.agent(raw)
     async def land_events(stream: faust.StreamT) -> None:
@@ -83,12 +83,12 @@ async def _decode(event: Any, dead_letters: faust.TopicT) -> ConsumedEvent | Non
     return ConsumedEvent(value, message.topic, message.partition, message.offset)
 
 
-async def _store_until_done(store: LandingStore, batch: list[ConsumedEvent]) -> None:
-    """Write the batch; while PostgreSQL is unreachable, wait and retry (never skip)."""
+async def _store_until_done(store: HubStore, batch: list[ConsumedEvent]) -> None:
+    """Land and merge the batch; while PostgreSQL is unreachable, wait and retry (never skip)."""
     delay = 0.5
     while True:
         try:
-            stored = await asyncio.to_thread(store.store, batch)
+            stored, merged = await asyncio.to_thread(store.apply, batch)
         except psycopg2.OperationalError as error:
             log.warning("PostgreSQL unavailable (%s); retrying in %.1f s", error, delay)
             await asyncio.sleep(delay)
@@ -96,6 +96,10 @@ async def _store_until_done(store: LandingStore, batch: list[ConsumedEvent]) -> 
             continue
         for department, count in stored.items():
             EVENTS_STORED.labels(department).inc(count)
+        for rule, count in merged.rules.items():
+            MATCH_OUTCOMES.labels(rule).inc(count)
+        for change, count in merged.changes.items():
+            RESIDENT_CHANGES.labels(change).inc(count)
         return
 
 

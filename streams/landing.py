@@ -1,4 +1,9 @@
-"""Store canonical events in PostgreSQL once each, by event id (the provisional landing table)."""
+"""The processor's one write: land each event once, then merge the new ones, in one transaction.
+
+A batch either lands and merges completely or not at all; an event already landed (a
+redelivery after a crash, a file sent twice) is skipped before the merge, so delivering the same
+events again changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,17 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg2
 from psycopg2.extras import execute_values
+
+from streams.features import department_of
+from streams.matching import Parameters
+from streams.merge import MergeSummary, merge_events
+
+DEFAULT_PARAMETERS = Path(__file__).parent / "default_parameters.json"
 
 
 @dataclass(frozen=True)
@@ -22,37 +34,50 @@ class ConsumedEvent:
     offset: int
 
 
-def department_of(event: dict[str, Any]) -> str:
-    """`/departments/police` -> `police`."""
-    return event["source"].rsplit("/", 1)[-1]
+def load_parameters(cur: Any) -> Parameters:
+    """The matching parameters `sanwang estimate` stored, else the ones shipped with the hub."""
+    cur.execute("SELECT parameters FROM hub.match_parameters WHERE id = 1")
+    row = cur.fetchone()
+    return Parameters.from_json(row[0] if row else json.loads(DEFAULT_PARAMETERS.read_text()))
 
 
-class LandingStore:
-    """One connection; each batch is one transaction, so a crash stores all of it or none."""
+class HubStore:
+    """One connection; `apply` is one transaction per batch."""
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
         self._conn: Any = None
+        self._parameters: Parameters | None = None
 
-    def store(self, batch: Sequence[ConsumedEvent]) -> dict[str, int]:
-        """Insert the batch, skipping event ids already stored; returns new rows by department."""
+    def _connection(self) -> Any:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg2.connect(self._dsn)
+            with self._conn, self._conn.cursor() as cur:
+                self._parameters = load_parameters(cur)
+        return self._conn
+
+    def apply(self, batch: Sequence[ConsumedEvent]) -> tuple[Counter, MergeSummary]:
+        """Land and merge the batch; returns new events by department and what the merge did."""
+        conn = self._connection()
         rows = [(c.event["id"], department_of(c.event), c.event["subject"], c.event["type"],
                  c.event["data"]["parsed"].get("occurred"),
                  json.dumps(c.event, ensure_ascii=False), c.topic, c.partition, c.offset)
                 for c in batch]
         try:
-            with self._conn, self._conn.cursor() as cur:
-                inserted = execute_values(
+            with conn, conn.cursor() as cur:
+                landed = execute_values(
                     cur,
                     "INSERT INTO hub.events (event_id, source, record_id, event_type, occurred_at,"
                     " payload, topic, kafka_partition, kafka_offset) VALUES %s"
-                    " ON CONFLICT (event_id) DO NOTHING RETURNING source",
+                    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
                     rows, fetch=True)
-            return dict(Counter(source for (source,) in inserted))
+                new_ids = {event_id for (event_id,) in landed}
+                new = [c.event for c in batch if c.event["id"] in new_ids]
+                new = list({e["id"]: e for e in new}.values())
+                summary = merge_events(cur, new, self._parameters)
+            return Counter(department_of(e) for e in new), summary
         except psycopg2.OperationalError:
-            self._conn.close()
+            conn.close()
             raise
 
     def close(self) -> None:

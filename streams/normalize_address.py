@@ -74,10 +74,16 @@ def _suffix(name: str | None) -> str | None:
     return name
 
 
+def _arabic(numeral: str) -> str:
+    """Write a numeral in Arabic digits (十二 -> 12); text that is not a numeral stays as it is."""
+    value = parse_numeral(numeral)
+    return numeral if value is None else str(value)
+
+
 def _rest(text: str) -> str:
     """Unify building, unit and room spellings (七栋, 7幢, 7号楼) so that rests compare."""
     text = text.replace("号楼", "栋").replace("幢", "栋")
-    text = _REST_NUMERAL.sub(lambda m: str(parse_numeral(m.group(1))), text)
+    text = _REST_NUMERAL.sub(lambda m: _arabic(m.group(1)), text)
     return re.sub(r"单元([0-9]+)号?$", r"单元\1室", text)
 
 
@@ -85,7 +91,7 @@ def parse_address(text: str | None) -> Address | None:
     """Split one address spelling into its parts, without a gazetteer; None when blank."""
     if text is None:
         return None
-    clean = clean_text(text).replace("－", "-").strip(",，。")
+    clean = clean_text(text).strip(",。")
     if not clean:
         return None
     remainder = re.sub(r"^(?:四川省?)?(?:雅安市?)?", "", clean)
@@ -96,16 +102,14 @@ def parse_address(text: str | None) -> Address | None:
         return Address(rest=_rest(clean))
     district = match["district"]
     group = parse_numeral(match["group"]) if match["group"] else None
-    number = match["number"]
-    if number and not number[0].isdigit():
-        number = str(parse_numeral(number))
+    number = _arabic(match["number"]).replace("之", "-") if match["number"] else None
     return Address(
         district=_DISTRICT_ALIASES.get(district, district) if district else None,
         township=_suffix(match["township"]),
         community=_suffix(match["community"]),
         group=group,
         street=match["street"],
-        house_number=number.replace("之", "-") if number else None,
+        house_number=number,
         rest=_rest(match["rest"]),
     )
 

@@ -1,0 +1,100 @@
+"""What identity resolution and survivorship read from a canonical event (pure, no I/O).
+
+`RecordFeatures` is a record's comparable identity (normalized name, pinyin, ID number, birth
+date, sex, addresses, phone); `observations` are the facts it states about a person, each with
+the department that stated it and when the fact happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from connectors.fields import PartialDate, id_birth_date, id_sex
+from streams.normalize import name_pinyin, normalize_name
+from streams.normalize_address import Address, parse_address
+
+
+@dataclass(frozen=True)
+class RecordFeatures:
+    """One department record's identity features; `ref` is `source:record_id`."""
+
+    ref: str
+    source: str
+    person_key: str | None = None  # the department's own person number, scoped by department
+    id_number: str | None = None  # valid 18-character number the record states of itself
+    id_digits: str | None = None  # an invalid number's characters, for near-miss comparison
+    id_suspect: bool = False  # valid, but contradicts the record's own sex or birth date
+    name: str | None = None
+    pinyin: str = ""
+    birth: str | None = None  # YYYY, YYYY-MM or YYYY-MM-DD
+    sex: str | None = None
+    addresses: tuple[Address, ...] = field(default_factory=tuple)
+    phone: str | None = None
+    version: str = ""  # orders corrections of one record: the later version wins
+
+    def to_json(self) -> dict[str, Any]:
+        value = asdict(self)
+        value["addresses"] = [asdict(a) for a in self.addresses]
+        return value
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> RecordFeatures:
+        return cls(**{**value, "addresses": tuple(Address(**a) for a in value["addresses"])})
+
+
+def department_of(event: dict[str, Any]) -> str:
+    return event["source"].rsplit("/", 1)[-1]
+
+
+def record_ref(event: dict[str, Any]) -> str:
+    return f"{department_of(event)}:{event['subject']}"
+
+
+def features_of(event: dict[str, Any]) -> RecordFeatures:
+    """The identity features of one canonical event."""
+    source = department_of(event)
+    parsed = event["data"]["parsed"]
+    id_number = parsed.get("id_number") or {}
+    normalized = id_number.get("normalized")
+    name = normalize_name(parsed.get("name"))
+    addresses = tuple(a for a in (parse_address(parsed.get(k)) for k in (
+        "residence_address", "hukou_address", "address")) if a is not None)
+    origin = event["data"].get("origin") or {}
+    return RecordFeatures(
+        ref=record_ref(event),
+        source=source,
+        person_key=f"{source}:{parsed['person_key']}" if parsed.get("person_key") else None,
+        id_number=normalized,
+        id_digits=None if normalized else _digits(id_number.get("original")),
+        id_suspect=bool(normalized) and _contradicts(normalized, parsed),
+        name=name,
+        pinyin=name_pinyin(name) if name else "",
+        birth=parsed.get("birth_date"),
+        sex=parsed.get("sex"),
+        addresses=addresses,
+        phone=parsed.get("phone"),
+        version=f"{origin.get('gxsj') or ''}|{event['id']}",
+    )
+
+
+def _digits(original: str | None) -> str | None:
+    if not original:
+        return None
+    text = "".join(original.split()).upper()
+    return text if 15 <= len(text) <= 18 else None
+
+
+def _contradicts(id_number: str, parsed: dict[str, Any]) -> bool:
+    """A valid number whose sex or whole birth date is not the record's: someone else's."""
+    if parsed.get("sex") and parsed["sex"] != id_sex(id_number):
+        return True
+    birth = parsed.get("birth_date")
+    if birth and len(birth) == 10:
+        embedded = id_birth_date(id_number)
+        stated = PartialDate.from_iso(birth)
+        differing = sum(a != b for a, b in ((embedded.year, stated.year),
+                                            (embedded.month, stated.month),
+                                            (embedded.day, stated.day)))
+        return differing >= 2
+    return False

@@ -1,0 +1,180 @@
+"""Compare two records and decide what links them (pure): rules first, then Fellegi-Sunter.
+
+Layers, as the merge applies them:
+1. `department_key`: one department's own person number (police 人员编号, social security
+   aac001) links that department's records.
+2. `id_number`: the same valid ID number links across departments, unless name, birth date
+   and sex all disagree: that is a relative's number typed by mistake (`id_conflict`).
+3. `probabilistic`: a Fellegi-Sunter score, the sum of log2(m/u) of each field's agreement
+   level, with m and u estimated from the data (streams/estimate.py). At or above `link` the
+   records link; between `review` and `link` they go to the review queue.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from streams.features import RecordFeatures
+from streams.normalize_address import same_place
+
+FIELDS = ("id", "name", "birth", "sex", "address", "phone")
+LEVELS = {
+    "id": ("exact", "near", "differ"),
+    "name": ("exact", "pinyin", "close", "differ"),
+    "birth": ("exact", "compatible", "year", "differ"),
+    "sex": ("agree", "differ"),
+    "address": ("same", "near", "differ"),
+    "phone": ("agree", "differ"),
+}
+RULE_STRENGTH = {"steward": 0, "department_key": 1, "id_number": 2, "probabilistic": 3,
+                 "review": 4, "id_conflict": 5}
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """m and u probabilities of each field's levels, and the decision thresholds (bits)."""
+
+    m: dict[str, dict[str, float]]
+    u: dict[str, dict[str, float]]
+    link: float
+    review: float
+
+    def weight(self, field: str, level: str) -> float:
+        return math.log2(self.m[field][level] / self.u[field][level])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"m": self.m, "u": self.u, "link": self.link, "review": self.review}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Parameters:
+        return cls(value["m"], value["u"], float(value["link"]), float(value["review"]))
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Why two records may be one person: the rule, the score and the fields that agreed."""
+
+    a: str
+    b: str
+    rule: str  # steward | department_key | id_number | probabilistic; review | id_conflict
+    score: float
+    agreed: tuple[str, ...]
+
+    @property
+    def links(self) -> bool:
+        return self.rule in ("steward", "department_key", "id_number", "probabilistic")
+
+
+def comparison(a: RecordFeatures, b: RecordFeatures) -> dict[str, str | None]:
+    """Each field's agreement level; None where either record lacks the field."""
+    return {
+        "id": _id_level(a, b),
+        "name": _name_level(a, b),
+        "birth": _birth_level(a.birth, b.birth),
+        "sex": None if not (a.sex and b.sex) else "agree" if a.sex == b.sex else "differ",
+        "address": _address_level(a, b),
+        "phone": None if not (a.phone and b.phone) else "agree" if a.phone == b.phone
+        else "differ",
+    }
+
+
+def score(levels: dict[str, str | None], parameters: Parameters) -> float:
+    return sum(parameters.weight(f, lv) for f, lv in levels.items() if lv is not None)
+
+
+def compare(a: RecordFeatures, b: RecordFeatures, parameters: Parameters) -> Edge | None:
+    """The strongest reason to join `a` and `b`, or None when there is none worth keeping."""
+    first, second = sorted((a.ref, b.ref))
+    if a.person_key and a.person_key == b.person_key:
+        return Edge(first, second, "department_key", math.inf, ("person_key",))
+    levels = comparison(a, b)
+    total = score(levels, parameters)
+    agreed = tuple(f for f, lv in levels.items() if lv in ("exact", "agree", "same"))
+    if levels["id"] == "exact":
+        all_disagree = (levels["name"] == "differ" and levels["birth"] == "differ"
+                        and levels["sex"] == "differ")
+        return Edge(first, second, "id_conflict" if all_disagree else "id_number", total, agreed)
+    if total >= parameters.review:
+        return Edge(first, second, "probabilistic" if total >= parameters.link else "review",
+                    total, agreed)
+    return None
+
+
+def _trusted_id(r: RecordFeatures) -> str | None:
+    return None if r.id_suspect else r.id_number
+
+
+def _id_level(a: RecordFeatures, b: RecordFeatures) -> str | None:
+    x, y = _trusted_id(a) or a.id_digits, _trusted_id(b) or b.id_digits
+    if not x or not y:
+        return None
+    if _trusted_id(a) and _trusted_id(b):
+        return "exact" if x == y else "differ"
+    return "near" if edit_distance(x, y) <= 2 else "differ"
+
+
+def _name_level(a: RecordFeatures, b: RecordFeatures) -> str | None:
+    if not a.name or not b.name:
+        return None
+    if a.name == b.name:
+        return "exact"
+    if a.pinyin and a.pinyin == b.pinyin:
+        return "pinyin"
+    same_length = len(a.name) == len(b.name)
+    one_char = same_length and sum(x != y for x, y in zip(a.name, b.name, strict=True)) == 1
+    return "close" if one_char or edit_distance(a.pinyin, b.pinyin) <= 1 else "differ"
+
+
+def _birth_level(a: str | None, b: str | None) -> str | None:
+    if not a or not b:
+        return None
+    if a == b and len(a) == 10:
+        return "exact"
+    if a.startswith(b) or b.startswith(a):
+        return "compatible"  # one is partial (1956-03) and agrees with the other
+    return "year" if a[:4] == b[:4] else "differ"
+
+
+def _address_level(a: RecordFeatures, b: RecordFeatures) -> str | None:
+    if not a.addresses or not b.addresses:
+        return None
+    best = max(same_place(x, y) for x in a.addresses for y in b.addresses)
+    return "same" if best >= 0.9 else "near" if best >= 0.5 else "differ"
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: substitutions, insertions, deletions, adjacent swaps."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1,
+                             previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def blocking_keys(r: RecordFeatures) -> set[str]:
+    """Keys under which possible matches of `r` are looked up: records sharing none are never
+    compared. One-deletion variants of ID numbers make a one-edit typo meet its number."""
+    keys: set[str] = set()
+    if r.person_key:
+        keys.add(f"pk:{r.person_key}")
+    number = r.id_number or r.id_digits
+    if number:
+        keys.add(f"id:{number}")
+        keys.update(f"id~{number[:i]}{number[i + 1:]}" for i in range(len(number)))
+    if r.pinyin:
+        if r.birth:
+            keys.add(f"nb:{r.pinyin}|{r.birth[:4]}")
+        for address in r.addresses:
+            if address.community:
+                keys.add(f"na:{r.pinyin}|{address.community}")
+    if r.name and r.birth and len(r.birth) >= 7:
+        keys.add(f"bm:{r.birth[:7]}|{r.name[0]}")  # same surname and birth month
+    return keys

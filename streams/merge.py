@@ -1,0 +1,136 @@
+"""One batch of events into the resident store, in the caller's transaction.
+
+For every record whose current version changed: new blocking keys and edges, then the whole
+component around it (over linking edges, with the residents it belonged to) is clustered again
+from scratch and its residents rewritten. Because clustering depends only on the component's
+records, edges and steward decisions, the store ends the same whatever order events came in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams import merge_store as store
+from streams.clustering import Link, cluster
+from streams.features import RecordFeatures, features_of
+from streams.matching import Parameters, blocking_keys
+from streams.resolve import MAX_BLOCK, edges_among
+from streams.survivorship import golden_record, history, observations_of
+
+MAX_COMPONENT = 50_000
+MERGE_LOCK = 7_303_240_002  # one merge at a time: components may span workers' partitions
+
+
+@dataclass
+class MergeSummary:
+    """What a batch changed, for metrics and the change feed."""
+
+    changed_records: int = 0
+    component_records: int = 0
+    changes: Counter = field(default_factory=Counter)
+    rules: Counter = field(default_factory=Counter)
+
+
+def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Parameters
+                 ) -> MergeSummary:
+    """Apply `events` (already deduplicated by id) to the store."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
+    latest: dict[str, tuple[RecordFeatures, str, list]] = {}
+    for event in events:
+        features = features_of(event)
+        if features.ref not in latest or latest[features.ref][0].version < features.version:
+            latest[features.ref] = (features, event["id"], observations_of(event))
+    changed = store.upsert_records(cur, list(latest.values()))
+    summary = MergeSummary(changed_records=len(changed))
+    if not changed:
+        return summary
+    changed_features = {ref: latest[ref][0] for ref in changed}
+    store.replace_keys(cur, {ref: blocking_keys(f) for ref, f in changed_features.items()})
+    keys = {k for f in changed_features.values() for k in blocking_keys(f)}
+    candidates = store.load_features(cur, store.refs_sharing_keys(cur, keys, MAX_BLOCK))
+    edges = edges_among(list(changed_features.values()), parameters,
+                        against=list({**candidates, **changed_features}.values()))
+    store.replace_edges(cur, changed, edges)
+
+    before = store.residents_of(cur, changed)
+    seeds = set(changed) | store.members_of(cur, set(before.values()))
+    refs = sorted(store.component(cur, seeds, MAX_COMPONENT))
+    before = store.residents_of(cur, refs)
+    groups = cluster(store.load_features(cur, refs).values(), store.edges_within(cur, refs),
+                     store.splits_within(cur, refs))
+    names = resident_names(groups, before)
+    _write(cur, groups, names, before, refs, set(changed), summary)
+    summary.component_records = len(refs)
+    return summary
+
+
+def resident_names(groups: Sequence[Sequence[Link]], before: dict[str, str]) -> list[str]:
+    """Keep a resident's id for the group holding most of its records; new ids otherwise."""
+    order = sorted(range(len(groups)), key=lambda i: (-len(groups[i]), groups[i][0].ref))
+    names: list[str | None] = [None] * len(groups)
+    used: set[str] = set()
+    for i in order:
+        votes = Counter(before[link.ref] for link in groups[i] if link.ref in before)
+        for resident, _ in sorted(votes.items(), key=lambda item: (-item[1], item[0])):
+            if resident not in used:
+                names[i] = resident
+                used.add(resident)
+                break
+        if names[i] is None:
+            names[i] = "R" + uuid.uuid4().hex[:15]
+    return [name for name in names if name is not None]
+
+
+def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
+           before: dict[str, str], refs: list[str], changed: set[str],
+           summary: MergeSummary) -> None:
+    """Links, golden records, history, conflicts, review items and change-feed entries."""
+    observations = store.load_observations(cur, refs)
+    old_members: dict[str, set[str]] = {}
+    for ref, resident in before.items():
+        old_members.setdefault(resident, set()).add(ref)
+    links, changes = [], []
+    group_of = {link.ref: i for i, group in enumerate(groups) for link in group}
+    loose = store.edges_touching(cur, refs, ["review", "probabilistic", "id_conflict"])
+    for group, resident in zip(groups, names, strict=True):
+        members = {link.ref for link in group}
+        previous = old_members.get(resident)
+        if previous == members and not members & changed:
+            continue  # nothing about this resident changed
+        for link in group:
+            rule = "new" if link.edge is None else link.edge.rule
+            summary.rules[rule] += 1
+            evidence = {} if link.edge is None else {
+                "with": link.edge.b if link.edge.a == link.ref else link.edge.a,
+                "agreed": list(link.edge.agreed)}
+            score = None if link.edge is None else min(link.edge.score, 1e9)
+            links.append((link.ref, resident, rule, score, evidence))
+        facts = [o for ref in sorted(members) for o in observations.get(ref, [])]
+        golden, conflicts = golden_record(facts)
+        conflict_rows = [("attribute_mismatch", c.attribute, c.__dict__) for c in conflicts]
+        conflict_rows += [("id_number_shared", None, {"records": [e.a, e.b]}) for e in loose
+                          if e.rule == "id_conflict" and (e.a in members or e.b in members)]
+        store.write_resident(cur, resident, golden, len(members), history(facts), conflict_rows)
+        change = "created" if previous is None else "updated"
+        if previous is not None and previous - members:
+            change = "split"
+        absorbed = sorted({before[r] for r in members if r in before} - {resident})
+        if absorbed:
+            change = "merged"
+        changes.append((resident, change, {"records": sorted(members), "absorbed": absorbed}))
+    review = [e for e in loose if e.rule != "id_conflict" and (
+              e.a not in group_of or e.b not in group_of or group_of[e.a] != group_of[e.b])]
+    gone = sorted(set(old_members) - set(names))
+    store.delete_residents(cur, gone)
+    changes += [(r, "removed", {"merged_into": sorted({names[group_of[m]]
+                                                       for m in old_members[r]})})
+                for r in gone]
+    store.write_links(cur, links)
+    store.replace_review_items(cur, refs, review)
+    store.add_changes(cur, changes)
+    summary.changes.update(change for _, change, _ in changes)
+

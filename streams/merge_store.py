@@ -1,0 +1,201 @@
+"""The merge's reads and writes in PostgreSQL; every function runs in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from psycopg2.extras import execute_values
+
+from streams.clustering import Split
+from streams.features import RecordFeatures
+from streams.matching import Edge
+from streams.survivorship import Observation
+
+LINKING_RULES = ["department_key", "id_number", "probabilistic"]
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    source, record_id = ref.split(":", 1)
+    return source, record_id
+
+
+def upsert_records(cur: Any, rows: Sequence[tuple[RecordFeatures, str, list[Observation]]]
+                   ) -> list[str]:
+    """Store each record's version unless a later one is stored; refs whose version changed."""
+    if not rows:
+        return []
+    values = [(*split_ref(f.ref), event_id, f.version, json.dumps(f.to_json(), ensure_ascii=False),
+               json.dumps([o.__dict__ for o in obs], ensure_ascii=False))
+              for f, event_id, obs in rows]
+    changed = execute_values(cur, """
+        INSERT INTO hub.source_records (source, record_id, event_id, version, features,
+                                        observations)
+        VALUES %s
+        ON CONFLICT (source, record_id) DO UPDATE SET event_id = EXCLUDED.event_id,
+            version = EXCLUDED.version, features = EXCLUDED.features,
+            observations = EXCLUDED.observations
+        WHERE hub.source_records.version < EXCLUDED.version
+        RETURNING ref""", values, fetch=True)
+    return sorted(ref for (ref,) in changed)
+
+
+def load_features(cur: Any, refs: Iterable[str]) -> dict[str, RecordFeatures]:
+    cur.execute("SELECT features FROM hub.source_records WHERE ref = ANY(%s)", (list(refs),))
+    return {f.ref: f for f in (RecordFeatures.from_json(row[0]) for row in cur.fetchall())}
+
+
+def load_observations(cur: Any, refs: Iterable[str]) -> dict[str, list[Observation]]:
+    cur.execute("SELECT ref, observations FROM hub.source_records WHERE ref = ANY(%s)",
+                (list(refs),))
+    return {ref: [Observation(**o) for o in obs] for ref, obs in cur.fetchall()}
+
+
+def replace_keys(cur: Any, keys: dict[str, set[str]]) -> None:
+    cur.execute("DELETE FROM hub.record_keys WHERE ref = ANY(%s)", (list(keys),))
+    execute_values(cur, "INSERT INTO hub.record_keys (key, ref) VALUES %s",
+                   [(k, ref) for ref, ks in keys.items() for k in sorted(ks)])
+
+
+def refs_sharing_keys(cur: Any, keys: Iterable[str], max_block: int) -> set[str]:
+    """Records under any of the keys, leaving out keys too common to mean anything."""
+    cur.execute("""
+        SELECT ref FROM hub.record_keys WHERE key IN (
+            SELECT key FROM hub.record_keys WHERE key = ANY(%s)
+            GROUP BY key HAVING count(*) <= %s)""", (sorted(set(keys)), max_block))
+    return {ref for (ref,) in cur.fetchall()}
+
+
+def replace_edges(cur: Any, refs: Sequence[str], edges: Iterable[Edge]) -> None:
+    cur.execute("DELETE FROM hub.match_edges WHERE a = ANY(%s) OR b = ANY(%s)",
+                (list(refs), list(refs)))
+    unique = {(e.a, e.b): e for e in edges}
+    execute_values(cur, "INSERT INTO hub.match_edges (a, b, rule, score, agreed) VALUES %s",
+                   [(e.a, e.b, e.rule, _finite(e.score), list(e.agreed))
+                    for e in unique.values()])
+
+
+def _finite(score: float) -> float:
+    return min(score, 1e9)
+
+
+def edge_from_row(a: str, b: str, rule: str, score: float, agreed: list[str]) -> Edge:
+    return Edge(a, b, rule, float("inf") if score >= 1e9 else score, tuple(agreed))
+
+
+def component(cur: Any, seeds: Iterable[str], limit: int) -> set[str]:
+    """Every record reachable from `seeds` over linking edges and steward confirmations."""
+    reached, frontier = set(seeds), set(seeds)
+    while frontier and len(reached) < limit:
+        cur.execute("""
+            SELECT a, b FROM hub.match_edges
+             WHERE (a = ANY(%(f)s) OR b = ANY(%(f)s)) AND rule = ANY(%(rules)s)
+            UNION ALL
+            SELECT a, b FROM hub.steward_decisions
+             WHERE kind = 'confirm' AND (a = ANY(%(f)s) OR b = ANY(%(f)s))""",
+                    {"f": sorted(frontier), "rules": LINKING_RULES})
+        found = {ref for pair in cur.fetchall() for ref in pair}
+        frontier = found - reached
+        reached |= found
+    return reached
+
+
+def edges_within(cur: Any, refs: Sequence[str]) -> list[Edge]:
+    cur.execute("SELECT a, b, rule, score, agreed FROM hub.match_edges"
+                " WHERE a = ANY(%(r)s) AND b = ANY(%(r)s)", {"r": list(refs)})
+    edges = [edge_from_row(*row) for row in cur.fetchall()]
+    cur.execute("SELECT a, b FROM hub.steward_decisions WHERE kind = 'confirm'"
+                " AND a = ANY(%(r)s) AND b = ANY(%(r)s)", {"r": list(refs)})
+    edges += [Edge(min(a, b), max(a, b), "steward", float("inf"), ("steward",))
+              for a, b in cur.fetchall()]
+    return edges
+
+
+def edges_touching(cur: Any, refs: Sequence[str], rules: Sequence[str]) -> list[Edge]:
+    cur.execute("SELECT a, b, rule, score, agreed FROM hub.match_edges"
+                " WHERE (a = ANY(%(r)s) OR b = ANY(%(r)s)) AND rule = ANY(%(rules)s)",
+                {"r": list(refs), "rules": list(rules)})
+    return [edge_from_row(*row) for row in cur.fetchall()]
+
+
+def splits_within(cur: Any, refs: Sequence[str]) -> list[Split]:
+    cur.execute("SELECT a, b FROM hub.steward_decisions WHERE kind = 'split'"
+                " AND a = ANY(%(r)s) AND b = ANY(%(r)s)", {"r": list(refs)})
+    return [Split(a, b) for a, b in cur.fetchall()]
+
+
+def residents_of(cur: Any, refs: Iterable[str]) -> dict[str, str]:
+    cur.execute("SELECT ref, resident_id FROM hub.source_links WHERE ref = ANY(%s)",
+                (list(refs),))
+    return dict(cur.fetchall())
+
+
+def members_of(cur: Any, residents: Iterable[str]) -> set[str]:
+    cur.execute("SELECT ref FROM hub.source_links WHERE resident_id = ANY(%s)",
+                (list(residents),))
+    return {ref for (ref,) in cur.fetchall()}
+
+
+def write_links(cur: Any, links: Sequence[tuple[str, str, str, float | None, dict[str, Any]]]
+                ) -> None:
+    """(ref, resident, rule, score, evidence) for each record of the recomputed component."""
+    execute_values(cur, """
+        INSERT INTO hub.source_links (source, record_id, resident_id, rule, score, evidence)
+        VALUES %s ON CONFLICT (source, record_id) DO UPDATE SET resident_id =
+            EXCLUDED.resident_id, rule = EXCLUDED.rule, score = EXCLUDED.score,
+            evidence = EXCLUDED.evidence""",
+                   [(*split_ref(ref), resident, rule, score, json.dumps(evidence,
+                                                                        ensure_ascii=False))
+                    for ref, resident, rule, score, evidence in links])
+
+
+def delete_residents(cur: Any, residents: Sequence[str]) -> None:
+    for table in ("residents", "resident_history"):
+        cur.execute(f"DELETE FROM hub.{table} WHERE resident_id = ANY(%s)", (list(residents),))
+    cur.execute("DELETE FROM hub.conflicts WHERE resident_id = ANY(%s) AND status = 'open'",
+                (list(residents),))
+
+
+def write_resident(cur: Any, resident: str, golden: dict[str, Any], records: int,
+                   history: Sequence[tuple[Observation, str | None]],
+                   conflicts: Sequence[tuple[str, str | None, dict[str, Any]]]) -> None:
+    """Replace the resident's golden record, history and open automatic conflicts."""
+    delete_residents(cur, [resident])
+
+    def value(attribute: str) -> Any:
+        found = golden.get(attribute)
+        return None if found is None else found.value
+
+    cur.execute("""
+        INSERT INTO hub.residents (resident_id, name, sex, birth_date, ethnicity, hukou_address,
+            residence_address, phone, life_status, attributes, record_count)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                (resident, value("name"), value("sex"), value("birth_date"), value("ethnicity"),
+                 value("hukou_address"), value("residence_address"), value("phone"),
+                 value("life_status"),
+                 json.dumps({a: g.__dict__ for a, g in golden.items()}, ensure_ascii=False),
+                 records))
+    execute_values(cur, """INSERT INTO hub.resident_history (resident_id, attribute, value,
+        valid_from, valid_to, source, record_ref) VALUES %s""",
+                   [(resident, o.attribute, json.dumps(o.value, ensure_ascii=False),
+                     o.valid_from, until, o.source, o.record) for o, until in history])
+    execute_values(cur, "INSERT INTO hub.conflicts (resident_id, kind, attribute, details)"
+                        " VALUES %s",
+                   [(resident, kind, attribute, json.dumps(details, ensure_ascii=False))
+                    for kind, attribute, details in conflicts])
+
+
+def replace_review_items(cur: Any, refs: Sequence[str], items: Iterable[Edge]) -> None:
+    """Open possible matches among `refs`; a steward's answered item keeps its answer."""
+    cur.execute("DELETE FROM hub.review_queue WHERE status = 'open'"
+                " AND (a = ANY(%(r)s) OR b = ANY(%(r)s))", {"r": list(refs)})
+    execute_values(cur, "INSERT INTO hub.review_queue (a, b, score, agreed) VALUES %s"
+                        " ON CONFLICT (a, b) DO NOTHING",
+                   [(e.a, e.b, e.score, list(e.agreed)) for e in items])
+
+
+def add_changes(cur: Any, changes: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    execute_values(cur, "INSERT INTO hub.change_outbox (resident_id, change, payload) VALUES %s",
+                   [(resident, change, json.dumps(payload, ensure_ascii=False))
+                    for resident, change, payload in changes])

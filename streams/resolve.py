@@ -1,0 +1,49 @@
+"""Identity resolution of a set of records (pure): blocking, comparison, clustering.
+
+The streaming merge runs the same steps on the component a batch touches; `resolve` on a whole
+set is the clean run it must agree with.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from streams.clustering import Link, Split, cluster
+from streams.features import RecordFeatures
+from streams.matching import Edge, Parameters, blocking_keys, compare
+
+MAX_BLOCK = 2000  # a key shared by more records than this says nothing about identity
+
+
+def edges_among(records: Sequence[RecordFeatures], parameters: Parameters,
+                against: Sequence[RecordFeatures] | None = None) -> list[Edge]:
+    """Edges between `records` and `against` (default: among `records`) sharing a key."""
+    others = records if against is None else against
+    index: dict[str, list[RecordFeatures]] = defaultdict(list)
+    for record in others:
+        for key in blocking_keys(record):
+            index[key].append(record)
+    seen: set[tuple[str, str]] = set()
+    edges = []
+    for record in records:
+        for key in blocking_keys(record):
+            block = index.get(key, ())
+            if len(block) > MAX_BLOCK:
+                continue
+            for other in block:
+                pair = (min(record.ref, other.ref), max(record.ref, other.ref))
+                if other.ref == record.ref or pair in seen:
+                    continue
+                seen.add(pair)
+                edge = compare(record, other, parameters)
+                if edge is not None:
+                    edges.append(edge)
+    return edges
+
+
+def resolve(records: Iterable[RecordFeatures], parameters: Parameters,
+            splits: Iterable[Split] = (), confirmed: Iterable[Edge] = ()) -> list[list[Link]]:
+    """Residents of a whole set of records, as a clean run computes them."""
+    records = list(records)
+    return cluster(records, [*confirmed, *edges_among(records, parameters)], splits)
