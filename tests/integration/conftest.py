@@ -62,6 +62,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSettings]:
 @pytest.fixture
 def hub(stack: HubSettings) -> HubSettings:
     """The session stack with a topic prefix and a database of this test's own."""
+    return hub_settings(stack)
+
+
+def hub_settings(stack: HubSettings) -> HubSettings:
+    """Settings with a fresh topic prefix and database (topics created, migrations applied)."""
     suffix = uuid.uuid4().hex[:10]
     settings = stack.model_copy(update={"topic_prefix": f"t{suffix}",
                                         "database": f"test_{suffix}"})
