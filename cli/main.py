@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from cli.connect import add_connect_parser
+from cli.steward import add_steward_parser
 from deploy.processes import ServiceError
 from deploy.settings import HubSettings
 
@@ -139,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the publishing department: every event's source must be it")
     p.add_argument("file", nargs="?", default="-", help="JSON lines file (default: stdin)")
     p.set_defaults(run=_publish)
+
+    add_steward_parser(commands)
 
     p = commands.add_parser("eval", help="pairwise precision / recall of the merge vs a truth",
                             description="Compare hub.source_links (which records the hub put "

@@ -21,10 +21,15 @@ def dead_letter_topic(prefix: str) -> str:
     return f"{prefix}.deadletter"
 
 
+def changes_topic(prefix: str) -> str:
+    """The change feed: resident created, updated, merged, split, removed; keyed by resident."""
+    return f"{prefix}.changes.residents"
+
+
 def processor_group(prefix: str) -> str:
     """The processor's consumer group (faust's app id): more workers join the same group."""
     return f"{prefix}-processor"
 
 
 def all_topics(prefix: str) -> list[str]:
-    return [*raw_topics(prefix), dead_letter_topic(prefix)]
+    return [*raw_topics(prefix), dead_letter_topic(prefix), changes_topic(prefix)]

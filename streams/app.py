@@ -18,13 +18,14 @@ import psycopg2
 
 from deploy.postgres import dsn
 from deploy.settings import HubSettings
-from schemas.topics import dead_letter_topic, processor_group, raw_topics
+from schemas.topics import changes_topic, dead_letter_topic, processor_group, raw_topics
 from streams.landing import ConsumedEvent, HubStore
 from streams.metrics import EVENTS_CONSUMED, EVENTS_STORED, MATCH_OUTCOMES, RESIDENT_CHANGES
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 BATCH_WITHIN_SECONDS = 0.5
+CHANGE_RELAY_SECONDS = 0.5
 EXIT_CRASH = 70  # an unexpected error stops the worker before any offset moves past the batch
 
 
@@ -45,7 +46,18 @@ def create_app(settings: HubSettings) -> faust.App:
                     key_serializer="raw", partitions=settings.topic_partitions)
     dead_letters = app.topic(dead_letter_topic(settings.topic_prefix), value_serializer="raw",
                              key_serializer="raw")
+    changes = app.topic(changes_topic(settings.topic_prefix), value_serializer="raw",
+                        key_serializer="raw", partitions=settings.topic_partitions)
     store = HubStore(dsn(settings, "sanwang_processor"))
+
+    relay_store = HubStore(dsn(settings, "sanwang_processor"))  # its own connection
+
+    @app.timer(interval=CHANGE_RELAY_SECONDS)
+    async def relay_changes() -> None:
+        try:
+            await _relay_changes(relay_store, changes)
+        except psycopg2.OperationalError as error:
+            log.warning("change feed relay waits for PostgreSQL: %s", error)
 
     @app.agent(raw)
     async def land_events(stream: faust.StreamT) -> None:
@@ -101,6 +113,19 @@ async def _store_until_done(store: HubStore, batch: list[ConsumedEvent]) -> None
         for change, count in merged.changes.items():
             RESIDENT_CHANGES.labels(change).inc(count)
         return
+
+
+async def _relay_changes(store: HubStore, changes: faust.TopicT) -> None:
+    """Publish the change feed's new entries, then mark them sent (at least once: a crash in
+    between sends them again; departments re-read the resident's current state anyway)."""
+    while pending := await asyncio.to_thread(store.pending_changes):
+        acks = []
+        for _seq, resident, change, payload in pending:
+            message = {"resident_id": resident, "change": change, **payload}
+            acks.append(await changes.send(key=resident.encode(), value=json.dumps(
+                message, ensure_ascii=False).encode()))
+        await asyncio.gather(*acks)
+        await asyncio.to_thread(store.mark_sent, [seq for seq, *_ in pending])
 
 
 def run_worker(settings: HubSettings, metrics_port: int, loglevel: str = "info") -> None:

@@ -80,6 +80,18 @@ class HubStore:
             conn.close()
             raise
 
+    def pending_changes(self, limit: int = 1000) -> list[tuple[int, str, str, Any]]:
+        """Change-feed entries not yet relayed to Kafka, oldest first."""
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT seq, resident_id, change, payload FROM hub.change_outbox"
+                        " WHERE sent_at IS NULL ORDER BY seq LIMIT %s", (limit,))
+            return cur.fetchall()
+
+    def mark_sent(self, seqs: Sequence[int]) -> None:
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.execute("UPDATE hub.change_outbox SET sent_at = now() WHERE seq = ANY(%s)",
+                        (list(seqs),))
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()

@@ -55,7 +55,18 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
     edges = edges_among(list(changed_features.values()), parameters,
                         against=list({**candidates, **changed_features}.values()))
     store.replace_edges(cur, changed, edges)
+    recluster(cur, changed, summary)
+    return summary
 
+
+def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = None
+              ) -> MergeSummary:
+    """Cluster again the component around `changed` records and rewrite its residents.
+
+    Also what a steward's decision triggers: the decision is an edge or a split, and the
+    component is recomputed with it.
+    """
+    summary = summary or MergeSummary(changed_records=len(changed))
     before = store.residents_of(cur, changed)
     seeds = set(changed) | store.members_of(cur, set(before.values()))
     refs = sorted(store.component(cur, seeds, MAX_COMPONENT))

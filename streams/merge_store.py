@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -160,7 +161,8 @@ def delete_residents(cur: Any, residents: Sequence[str]) -> None:
 def write_resident(cur: Any, resident: str, golden: dict[str, Any], records: int,
                    history: Sequence[tuple[Observation, str | None]],
                    conflicts: Sequence[tuple[str, str | None, dict[str, Any]]]) -> None:
-    """Replace the resident's golden record, history and open automatic conflicts."""
+    """Replace the resident's golden record, history and open automatic conflicts (a conflict a
+    steward resolved stays resolved when found again)."""
     delete_residents(cur, [resident])
 
     def value(attribute: str) -> Any:
@@ -180,10 +182,16 @@ def write_resident(cur: Any, resident: str, golden: dict[str, Any], records: int
         valid_from, valid_to, source, record_ref) VALUES %s""",
                    [(resident, o.attribute, json.dumps(o.value, ensure_ascii=False),
                      o.valid_from, until, o.source, o.record) for o, until in history])
-    execute_values(cur, "INSERT INTO hub.conflicts (resident_id, kind, attribute, details)"
-                        " VALUES %s",
-                   [(resident, kind, attribute, json.dumps(details, ensure_ascii=False))
-                    for kind, attribute, details in conflicts])
+    rows = [(resident, kind, attribute, text, hashlib.sha256(
+             f"{kind}|{attribute}|{text}".encode()).hexdigest()[:32])
+            for kind, attribute, details in conflicts
+            for text in [json.dumps(details, ensure_ascii=False, sort_keys=True)]]
+    execute_values(cur, """
+        INSERT INTO hub.conflicts (resident_id, kind, attribute, details, fingerprint)
+        SELECT v.resident_id, v.kind, v.attribute, v.details::jsonb, v.fingerprint
+          FROM (VALUES %s) AS v (resident_id, kind, attribute, details, fingerprint)
+         WHERE NOT EXISTS (SELECT 1 FROM hub.conflicts c WHERE c.status = 'resolved'
+                           AND c.fingerprint = v.fingerprint)""", rows)
 
 
 def replace_review_items(cur: Any, refs: Sequence[str], items: Iterable[Edge]) -> None:

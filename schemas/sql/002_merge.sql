@@ -78,6 +78,7 @@ CREATE TABLE hub.conflicts (
     kind         text NOT NULL,             -- attribute_mismatch | id_number_shared
     attribute    text,
     details      jsonb NOT NULL,
+    fingerprint  text NOT NULL,             -- the same conflict found again has the same one
     status       text NOT NULL DEFAULT 'open',
     opened_at    timestamptz NOT NULL DEFAULT now()
 );

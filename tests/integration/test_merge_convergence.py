@@ -13,16 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors import civil_affairs, police, social_security
-from connectors.csv_source import read_csv
-from connectors.jsonl_source import read_jsonl
 from deploy import postgres
 from deploy.settings import HubSettings
 from schemas.events import make_event
 from streams import landing
 from streams.landing import ConsumedEvent, HubStore
 from tests.integration.conftest import hub_settings
-from tests.samples import SAMPLE
+from tests.samples import SAMPLE, sample_events
 
 TABLES = ("events", "source_records", "record_keys", "match_edges", "residents", "source_links",
           "resident_history", "conflicts", "review_queue", "change_outbox")
@@ -34,14 +31,8 @@ def _corpus(people: int = 14) -> list[dict[str, Any]]:
     for line in (SAMPLE / "truth.csv").read_text().splitlines()[1:]:
         source, record, person = line.split(",")
         truth[f"{source}:{record}"] = person
-    events = [police.police_event(r.columns, r.origin) for r in read_csv(
-        SAMPLE / "police_population.csv", police.CSV_ENCODING, police.CSV_HEADER)]
-    events += [civil_affairs.civil_affairs_event(r.columns, r.origin) for r in read_csv(
-        SAMPLE / "civil_affairs.csv", civil_affairs.CSV_ENCODING, civil_affairs.CSV_HEADER)]
-    events += [social_security.social_security_event(r.columns, r.origin)
-               for r in read_jsonl(SAMPLE / "social_security.jsonl")]
     by_person: dict[str, list[dict]] = defaultdict(list)
-    for event in events:
+    for event in sample_events():
         by_person[truth[event["source"].rsplit("/", 1)[-1] + ":" + event["subject"]]].append(event)
     hard = sorted(by_person, key=lambda p: (-len({department(e) for e in by_person[p]}),
                                             -_dirt(by_person[p]), p))
