@@ -13,49 +13,70 @@ from connectors.file_backfill import backfill_file
 from deploy import postgres
 from deploy.settings import HubSettings
 from deploy.stack import up
+from streams.evaluation import read_truth, store_scores
 from streams.lag import wait_for_processor
 
 DEFAULT_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "departments" / "sample"
+EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
+           ("social_security", "social_security.jsonl"))
 
 
-def run_demo(settings: HubSettings, sample_dir: Path) -> int:
-    """Bring the stack up, stream the sample police export through it, report what landed."""
-    police_csv = sample_dir / "police_population.csv"
-    if not police_csv.is_file():
-        print(f"sanwang demo: sample export not found: {police_csv} (use --sample-dir)",
-              file=sys.stderr)
+def run_demo(settings: HubSettings, city: Path) -> int:
+    """Bring the stack up, backfill a city's three exports, merge them, and report."""
+    missing = [name for _, name in EXPORTS if not (city / name).is_file()]
+    if missing:
+        print(f"sanwang demo: {city} lacks {', '.join(missing)} (use --city)", file=sys.stderr)
         return 2
     started = time.monotonic()
-    print("1/4 Bringing up the local stack (Apache Kafka, PostgreSQL, Prometheus)")
+    print("1/5 Bringing up the local stack (Apache Kafka, PostgreSQL, Prometheus)")
     up(settings, say=lambda line: print(f"    {line}"))
     log_path = settings.home.resolve() / "processor.log"
-    print(f"2/4 Starting a processor worker (log: {log_path})")
+    print(f"2/5 Starting a processor worker (log: {log_path})")
     with open(log_path, "ab") as log:
         worker = subprocess.Popen([sys.executable, "-m", "cli.main", "process"],
                                   stdout=log, stderr=subprocess.STDOUT)
     try:
-        print(f"3/4 Publishing the police export {police_csv.name} (GB18030)")
-        tally = backfill_file(settings, "police", police_csv)
-        print(f"    {tally.summary()}")
-        print("4/4 Waiting until the processor has stored every event")
-        wait_for_processor(settings, timeout=180)
+        print(f"3/5 Backfilling the three departments' exports from {city}")
+        reconciled = True
+        for department, name in EXPORTS:
+            tally = backfill_file(settings, department, city / name)
+            reconciled &= tally.reconciles
+            print(f"    {department}: {tally.summary()}")
+        print("4/5 Waiting until the processor has merged every event")
+        wait_for_processor(settings, timeout=600)
     finally:
         worker.terminate()
         worker.wait(timeout=60)
-    events, records = _stored_counts(settings)
-    print(f"\nStored in PostgreSQL (hub.events): {events} events for {records} distinct police "
-          f"records, each once, in {time.monotonic() - started:.0f} s.")
-    print("The stack is still up: `sanwang status` shows it, `sanwang down` stops it.")
-    return 0 if tally.reconciles and events == tally.published else 1
+    print("5/5 Summary")
+    for line in _summary(settings):
+        print(f"    {line}")
+    if (city / "truth.csv").is_file():
+        scores = store_scores(settings, read_truth(city / "truth.csv"))
+        print(f"    against {city / 'truth.csv'}: precision {scores.precision:.4f}, recall "
+              f"{scores.recall:.4f}, F1 {scores.f1:.4f} over {scores.records} records")
+    print(f"    in {time.monotonic() - started:.0f} s. The stack is still up: `sanwang status` "
+          "shows it, `sanwang steward conflicts` lists conflicts, `sanwang down` stops it.")
+    return 0 if reconciled else 1
 
 
-def _stored_counts(settings: HubSettings) -> tuple[int, int]:
+def _summary(settings: HubSettings) -> list[str]:
     conn = psycopg2.connect(postgres.dsn(settings))
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT count(*), count(DISTINCT record_id) FROM hub.events "
-                        "WHERE source = 'police'")
-            events, records = cur.fetchone()
-            return int(events), int(records)
+            cur.execute("SELECT count(*) FROM hub.events")
+            events = cur.fetchone()[0]
+            cur.execute("SELECT count(*), count(*) FILTER (WHERE life_status = 'deceased')"
+                        " FROM hub.residents")
+            residents, deceased = cur.fetchone()
+            cur.execute("SELECT rule, count(*) FROM hub.source_links GROUP BY 1 ORDER BY 2 DESC")
+            rules = ", ".join(f"{rule} {n}" for rule, n in cur.fetchall())
+            cur.execute("SELECT count(*) FROM hub.conflicts WHERE status = 'open'")
+            conflicts = cur.fetchone()[0]
+            cur.execute("SELECT count(*) FROM hub.review_queue WHERE status = 'open'")
+            review = cur.fetchone()[0]
     finally:
         conn.close()
+    return [f"{events} events stored once each, merged into {residents} residents "
+            f"({deceased} deceased)",
+            f"records linked by: {rules}",
+            f"open conflicts for stewards: {conflicts}; possible matches to review: {review}"]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from cli.connect import add_connect_parser
+from cli.resident import add_resident_parser
 from cli.steward import add_steward_parser
 from deploy.processes import ServiceError
 from deploy.settings import HubSettings
@@ -98,7 +99,7 @@ def _wait(args: argparse.Namespace, settings: HubSettings) -> int:
 def _demo(args: argparse.Namespace, settings: HubSettings) -> int:
     from cli.demo import DEFAULT_SAMPLE, run_demo
 
-    return run_demo(settings, args.sample_dir or DEFAULT_SAMPLE)
+    return run_demo(settings, args.city or DEFAULT_SAMPLE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,10 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("demo", help="the whole flow on a local stack, start to end",
-                            description="Start the local stack, run a processor, publish the "
-                            "sample police export, wait until all of it is stored, and report.")
-    p.add_argument("--sample-dir", type=Path, default=None,
-                   help="folder with police_population.csv (default: the contract's sample, "
+                            description="Start the local stack, run a processor, backfill the "
+                            "three departments' exports, wait until all is merged, and report "
+                            "residents, links, conflicts and precision/recall against truth.")
+    p.add_argument("--city", type=Path, default=None,
+                   help="folder with police_population.csv, civil_affairs.csv, "
+                   "social_security.jsonl and truth.csv (default: the contract's sample city, "
                    "../shared/departments/sample beside the repository)")
     p.set_defaults(run=_demo)
 
@@ -142,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_publish)
 
     add_steward_parser(commands)
+    add_resident_parser(commands)
 
     p = commands.add_parser("eval", help="pairwise precision / recall of the merge vs a truth",
                             description="Compare hub.source_links (which records the hub put "

@@ -47,7 +47,7 @@ class GoldenValue:
     valid_from: str
     source: str
     record: str
-    authority: str  # "owner" or "observed" (no value from the owner yet)
+    authority: str  # owner | observed (no value from the owner yet) | latest (no owner)
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def golden_record(observations: Iterable[Observation]
         owner = OWNER.get(attribute)
         owned = [o for o in found if owner is None or o.source == owner]
         pick = _latest(owned or found)
-        authority = "owner" if owned else "observed"
+        authority = "latest" if owner is None else "owner" if owned else "observed"
         golden[attribute] = GoldenValue(attribute, pick.value, pick.valid_from, pick.source,
                                         pick.record, authority)
         if owned and attribute in COMPARED:
