@@ -76,6 +76,37 @@ def _eval(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
+def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
+    import json as json_module
+
+    import psycopg2
+
+    from deploy import postgres
+    from streams.estimate import estimate_parameters
+    from streams.features import RecordFeatures
+
+    conn = psycopg2.connect(postgres.dsn(settings))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT features FROM hub.source_records")
+            records = [RecordFeatures.from_json(row[0]) for row in cur.fetchall()]
+            if len(records) < 2:
+                print("sanwang estimate: the store holds no records yet", file=sys.stderr)
+                return 2
+            parameters = estimate_parameters(records)
+            cur.execute("INSERT INTO hub.match_parameters (id, parameters) VALUES (1, %s)"
+                        " ON CONFLICT (id) DO UPDATE SET parameters = EXCLUDED.parameters,"
+                        " estimated_at = now()", (json_module.dumps(parameters.to_json()),))
+    finally:
+        conn.close()
+    print(f"estimated from {len(records)} records (m: pairs the rules tie; u: random pairs):")
+    for field, levels in parameters.m.items():
+        weights = ", ".join(f"{lv} {parameters.weight(field, lv):+.1f}" for lv in levels)
+        print(f"  {field:<8} {weights}  (bits)")
+    print("Stored in hub.match_parameters; processors use them once restarted.")
+    return 0
+
+
 def _process(args: argparse.Namespace, settings: HubSettings) -> int:
     from streams.app import run_worker
 
@@ -154,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "and F1 over the records both know.")
     p.add_argument("truth", type=Path, help="truth CSV: source,record_id,person")
     p.set_defaults(run=_eval)
+
+    p = commands.add_parser("estimate", help="estimate the matching parameters from the store",
+                            description="Fellegi-Sunter m and u probabilities from the records "
+                            "in the store itself (never from a truth file): u from random "
+                            "pairs, m from pairs the deterministic rules already link. Stored "
+                            "for processors started afterwards.")
+    p.set_defaults(run=_estimate)
 
     p = commands.add_parser("process", help="run a processor worker (until Ctrl-C)",
                             description="Consume every department's topic and store each event "
