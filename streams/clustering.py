@@ -2,9 +2,9 @@
 
 The result depends only on the set of records, edges and steward decisions, never on the
 order they arrived in: edges are taken strongest first in a fixed order (rule, score, names),
-and a union that would put two different trusted ID numbers, or two sides of a steward's split,
-in one resident is refused. That is what lets a streaming merge recompute a component whenever
-new evidence touches it and still reach the same store as a clean run.
+and a union of two groups that both hold trusted ID numbers but share none, or of the two
+sides of a steward's split, is refused. That is what lets a streaming merge recompute a
+component whenever new evidence touches it and still reach the same store as a clean run.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
         if ra == rb or _must_stay_apart(ra, rb, members, apart):
             continue
         trusts_numbers = edge.rule not in ("department_key", "steward")
-        if trusts_numbers and ids[ra] and ids[rb] and ids[ra] != ids[rb]:
-            continue  # two different people's numbers: never one resident
+        if trusts_numbers and ids[ra] and ids[rb] and ids[ra].isdisjoint(ids[rb]):
+            continue  # only other people's numbers on each side: never one resident
         small, large = sorted((ra, rb), key=lambda r: (len(members[r]), r))
         parent[small] = large
         members[large] |= members.pop(small)

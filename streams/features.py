@@ -7,6 +7,7 @@ the department that stated it and when the fact happened.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -81,7 +82,7 @@ def features_of(event: dict[str, Any]) -> RecordFeatures:
 def _digits(original: str | None) -> str | None:
     if not original:
         return None
-    text = "".join(original.split()).upper()
+    text = unicodedata.normalize("NFKC", "".join(original.split())).upper()  # full-width too
     return text if 15 <= len(text) <= 18 else None
 
 

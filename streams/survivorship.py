@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from streams.features import department_of, record_ref
@@ -26,7 +27,8 @@ OWNER = {
     **dict.fromkeys(("insurance", "employment", "pension"), "social_security"),
     "phone": None,  # no department owns the phone: the latest value wins
 }
-COMPARED = ("name", "sex", "birth_date")  # observations checked against the owner's value
+COMPARED = ("name", "sex", "birth_date")
+CHINA_TIME = timezone(timedelta(hours=8))  # observations checked against the owner's value
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def observations_of(event: dict[str, Any]) -> list[Observation]:
     """Every fact one canonical event states about its person."""
     source, ref = department_of(event), record_ref(event)
     parsed = event["data"]["parsed"]
-    when = parsed.get("occurred") or ""
+    when = _local_time(parsed.get("occurred") or "")
     facts: dict[str, Any] = {"name": parsed.get("name"), "sex": parsed.get("sex"),
                              "birth_date": parsed.get("birth_date"), "phone": parsed.get("phone")}
     if source == "police":
@@ -83,6 +85,14 @@ def observations_of(event: dict[str, Any]) -> list[Observation]:
         facts["residence_address"] = parsed.get("address")
     return [Observation(a, v, when, source, ref) for a, v in facts.items()
             if v is not None and v != ""]
+
+
+def _local_time(occurred: str) -> str:
+    """Timestamps in China's time (UTC+8, no daylight saving), so that every `valid_from`
+    (dates from police and civil affairs, timestamps from social security) sorts as text."""
+    if "T" not in occurred:
+        return occurred
+    return datetime.fromisoformat(occurred).astimezone(CHINA_TIME).isoformat()
 
 
 def _civil_affairs_facts(parsed: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,592 @@
+"""Tests for streams.matching: edit distance, blocking keys, comparison levels and compare().
+
+Records are built two ways: directly as RecordFeatures (for the rules and thresholds), and
+through features_of on a copy of a sample event with some parsed fields replaced (for the
+comparison levels, so that names and dates go through the same normalisation as in the hub).
+Every ID number here is synthetic (region + birth date + sequence + computed check character).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import replace
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from connectors.fields import parse_id_number
+from streams.features import RecordFeatures, department_of, features_of
+from streams.matching import (
+    LEVELS,
+    Parameters,
+    blocking_keys,
+    compare,
+    comparison,
+    edit_distance,
+)
+from streams.normalize import name_pinyin
+from streams.normalize_address import parse_address
+from tests.samples import sample_events
+
+WEIGHTS = [2 ** (17 - i) % 11 for i in range(17)]
+ID_CHARS = "0123456789X"
+REGIONS = ("511802", "511803", "511822", "511825", "500105", "530102")
+DEFAULT_PARAMETERS = Path(__file__).resolve().parents[2] / "streams" / "default_parameters.json"
+
+# Weights in bits for the threshold tests: m = 2**bits and u = 1, so weight() is exactly bits.
+BITS = {
+    "id": {"exact": 10.0, "near": 5.0, "differ": -10.0},
+    "name": {"exact": 4.0, "pinyin": 3.0, "close": 1.0, "differ": -4.0},
+    "birth": {"exact": 5.0, "compatible": 3.0, "year": 0.0, "differ": -5.0},
+    "sex": {"agree": 1.0, "differ": -5.0},
+    "address": {"same": 4.0, "near": 1.0, "differ": -1.0},
+    "phone": {"agree": 6.0, "differ": -1.0},
+}
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def check_char(first17: str) -> str:
+    """Reference ISO 7064 MOD 11-2, written independently of the module under test."""
+    value = (12 - sum(int(c) * w for c, w in zip(first17, WEIGHTS, strict=True)) % 11) % 11
+    return "X" if value == 10 else str(value)
+
+
+def make_id(region: str = "511802", born: str = "19560312", sequence: int = 123) -> str:
+    first17 = f"{region}{born}{sequence:03d}"
+    return first17 + check_char(first17)
+
+
+@st.composite
+def id_numbers(draw: st.DrawFn) -> str:
+    born = draw(st.dates(date(1900, 1, 1), date(2030, 12, 31)))
+    sequence = draw(st.integers(0, 999))
+    return make_id(draw(st.sampled_from(REGIONS)), f"{born:%Y%m%d}", sequence)
+
+
+def bits_parameters(link: float = 15.0, review: float = 8.0) -> Parameters:
+    m = {f: {level: 2.0**bits for level, bits in levels.items()} for f, levels in BITS.items()}
+    u = {f: dict.fromkeys(levels, 1.0) for f, levels in BITS.items()}
+    return Parameters(m=m, u=u, link=link, review=review)
+
+
+def record(ref: str, **fields: Any) -> RecordFeatures:
+    """A RecordFeatures built directly; the pinyin follows the name unless given."""
+    if fields.get("name") and "pinyin" not in fields:
+        fields["pinyin"] = name_pinyin(fields["name"])
+    return RecordFeatures(ref=ref, source=ref.split(":", 1)[0], **fields)
+
+
+@cache
+def base_event(department: str) -> dict[str, Any]:
+    return next(e for e in sample_events() if department_of(e) == department)
+
+
+def event_record(record_id: str, department: str = "police", **parsed: Any) -> RecordFeatures:
+    """features_of a copy of a sample event of `department`, with parsed fields replaced."""
+    event = copy.deepcopy(base_event(department))
+    event["subject"] = record_id
+    event["id"] = f"event-{record_id}"
+    event["data"]["parsed"].update(parsed)
+    return features_of(event)
+
+
+def id_field(text: str | None) -> dict[str, str | None] | None:
+    """The parsed `id_number` field the connectors write for `text`."""
+    number = parse_id_number(text)
+    return None if number is None else {"original": number.original,
+                                        "normalized": number.normalized}
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Plain Levenshtein distance (no transpositions), full matrix."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+    return d[len(a)][len(b)]
+
+
+def osa(a: str, b: str) -> int:
+    """Reference optimal string alignment distance, full matrix."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def has_reversed_bigram(a: str, b: str) -> bool:
+    """Whether some `xy` (x != y) of `a` appears as `yx` in `b`: where a swap could help."""
+    reversed_pairs = {a[i + 1] + a[i] for i in range(len(a) - 1) if a[i] != a[i + 1]}
+    return any(b[j:j + 2] in reversed_pairs for j in range(len(b) - 1))
+
+
+def substitute(text: str, position: int, char: str) -> str:
+    return text[:position] + char + text[position + 1:]
+
+
+def swap(text: str, position: int) -> str:
+    return text[:position] + text[position + 1] + text[position] + text[position + 2:]
+
+
+short_text = st.text(alphabet="abcd", max_size=8)
+any_text = st.text(max_size=12)
+
+
+# --- edit_distance -------------------------------------------------------------------------
+
+
+@given(any_text, any_text)
+def test_edit_distance_is_zero_exactly_for_equal_strings(a: str, b: str) -> None:
+    assert (edit_distance(a, b) == 0) == (a == b)
+    assert edit_distance(a, a) == 0
+
+
+@given(any_text, any_text)
+def test_edit_distance_is_symmetric(a: str, b: str) -> None:
+    assert edit_distance(a, b) == edit_distance(b, a)
+
+
+@given(st.text(min_size=1, max_size=12), st.data())
+def test_one_substitution_costs_one(text: str, data: st.DataObject) -> None:
+    position = data.draw(st.integers(0, len(text) - 1))
+    char = data.draw(st.characters().filter(lambda c: c != text[position]))
+    assert edit_distance(text, substitute(text, position, char)) == 1
+
+
+@given(st.text(min_size=2, max_size=12), st.data())
+def test_one_adjacent_swap_costs_one(text: str, data: st.DataObject) -> None:
+    position = data.draw(st.integers(0, len(text) - 2))
+    assume(text[position] != text[position + 1])
+    assert edit_distance(text, swap(text, position)) == 1
+
+
+@given(short_text, short_text)
+def test_edit_distance_is_levenshtein_when_no_swap_can_help(a: str, b: str) -> None:
+    assume(not has_reversed_bigram(a, b))
+    assert edit_distance(a, b) == levenshtein(a, b)
+
+
+@given(short_text, short_text)
+def test_edit_distance_is_the_reference_osa_and_never_above_levenshtein(a: str, b: str) -> None:
+    assert edit_distance(a, b) == osa(a, b)
+    assert edit_distance(a, b) <= levenshtein(a, b)
+
+
+@given(any_text, any_text)
+def test_edit_distance_is_bounded_by_the_longer_length(a: str, b: str) -> None:
+    assert abs(len(a) - len(b)) <= edit_distance(a, b) <= max(len(a), len(b))
+
+
+@pytest.mark.parametrize(("a", "b", "distance"), [
+    ("", "", 0), ("", "abc", 3), ("abc", "", 3), ("kitten", "sitting", 3),
+    ("ab", "ba", 1), ("abc", "ca", 3),  # OSA: no substring is edited twice
+    ("511802195603121234", "511802195603121243", 1),
+    ("wangwei", "wangwie", 1), ("chenwei", "chengwei", 1),
+])
+def test_edit_distance_examples(a: str, b: str, distance: int) -> None:
+    assert edit_distance(a, b) == distance
+
+
+# --- blocking_keys -------------------------------------------------------------------------
+
+
+@given(id_numbers(), st.data())
+def test_a_mistyped_digit_shares_a_blocking_key_with_the_number(number: str,
+                                                                  data: st.DataObject) -> None:
+    position = data.draw(st.integers(0, 17))
+    char = data.draw(st.sampled_from(ID_CHARS).filter(lambda c: c != number[position]))
+    typo = substitute(number, position, char)
+    assert parse_id_number(typo).normalized is None  # MOD 11-2 catches every single typo
+    original = record("police:1", id_number=number)
+    mistyped = record("civil_affairs:1", id_digits=typo)
+    assert blocking_keys(original) & blocking_keys(mistyped)
+    assert comparison(original, mistyped)["id"] == "near"
+
+
+@given(id_numbers(), st.data())
+def test_two_swapped_neighbours_share_a_blocking_key_with_the_number(number: str,
+                                                                     data: st.DataObject) -> None:
+    position = data.draw(st.integers(0, 16))
+    assume(number[position] != number[position + 1])
+    typo = swap(number, position)
+    assert parse_id_number(typo).normalized is None  # MOD 11-2 catches every adjacent swap
+    original = record("police:1", id_number=number)
+    mistyped = record("social_security:1", id_digits=typo)
+    assert blocking_keys(original) & blocking_keys(mistyped)
+    assert comparison(original, mistyped)["id"] == "near"
+
+
+def fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) for c in text)
+
+
+@pytest.mark.parametrize("typed", [str.lower, lambda t: f" {t[:6]} {t[6:]} ",
+                                   lambda t: f"\u3000{t}"])
+def test_a_mistyped_number_read_from_an_event_meets_its_valid_number(typed) -> None:
+    number = make_id("511803", "19560312", 457)  # a man born 1956-03-12
+    typo = swap(number, 8)
+    person = dict(sex="M", birth_date="1956-03-12")
+    valid = event_record("GA1", "police", id_number=id_field(number), **person)
+    mistyped = event_record("MZ1", "civil_affairs", id_number=id_field(typed(typo)), **person)
+    assert valid.id_number == number and valid.id_digits is None and not valid.id_suspect
+    assert mistyped.id_number is None and mistyped.id_digits == typo
+    assert blocking_keys(valid) & blocking_keys(mistyped)
+    assert comparison(valid, mistyped)["id"] == "near"
+
+
+def test_a_valid_number_typed_full_width_is_normalised() -> None:
+    number = make_id("511803", "19560312", 457)
+    record_ = event_record("MZ1", "civil_affairs", id_number=id_field(fullwidth(number)))
+    assert record_.id_number == number
+
+
+def test_a_mistyped_number_typed_full_width_meets_its_valid_number() -> None:
+    number = make_id("511803", "19560312", 457)
+    typo = swap(number, 8)
+    person = dict(sex="M", birth_date="1956-03-12")
+    valid = event_record("GA1", "police", id_number=id_field(number), **person)
+    mistyped = event_record("MZ1", "civil_affairs", id_number=id_field(fullwidth(typo)),
+                            **person)
+    assert mistyped.id_digits == typo  # actual: the full-width characters, kept as typed
+    assert blocking_keys(valid) & blocking_keys(mistyped)
+    assert comparison(valid, mistyped)["id"] == "near"  # actual: "differ"
+
+
+def test_blocking_keys_of_a_full_record() -> None:
+    number = make_id()
+    r = record("police:1", person_key="police:R1", id_number=number, name="王伟",
+               birth="1956-03-12", addresses=(parse_address("雨城区河北街道文化路社区12号"),))
+    keys = blocking_keys(r)
+    assert {"pk:police:R1", f"id:{number}", "nb:wangwei|1956", "bm:1956-03|王"} <= keys
+    assert {f"id~{number[:i]}{number[i + 1:]}" for i in range(18)} <= keys
+    assert any(k.startswith("na:wangwei|") for k in keys)
+
+
+def test_a_record_without_identity_has_no_blocking_keys() -> None:
+    assert blocking_keys(record("civil_affairs:1", sex="M", phone="13900000000")) == set()
+
+
+def test_homophone_names_born_the_same_year_share_a_blocking_key() -> None:
+    a = event_record("GA1", name="王伟", birth_date="1956-03-12")
+    b = event_record("MZ1", "civil_affairs", name="王玮", birth_date="1956-03",
+                     id_number=None)
+    assert "nb:wangwei|1956" in blocking_keys(a) & blocking_keys(b)
+
+
+# --- comparison levels through features_of -------------------------------------------------
+
+
+@pytest.mark.parametrize(("first", "second", "level"), [
+    ("1956-03-12", "1956-03-12", "exact"),
+    ("1956-03", "1956-03-12", "compatible"),
+    ("1956-03-12", "1956-03", "compatible"),
+    ("1956", "1956-03-12", "compatible"),
+    ("1956-03", "1956-03", "compatible"),  # equal, but neither gives the day
+    ("1956-04", "1956-03-12", "year"),
+    ("1956-03-13", "1956-03-12", "year"),
+    ("1957-03-12", "1956-03-12", "differ"),
+    ("1957", "1956-03", "differ"),
+    (None, "1956-03-12", None),
+])
+def test_birth_levels_of_partial_dates(first: str | None, second: str, level: str | None
+                                       ) -> None:
+    a = event_record("GA1", birth_date=first)
+    b = event_record("MZ1", "civil_affairs", birth_date=second)
+    assert comparison(a, b)["birth"] == level
+    assert comparison(b, a)["birth"] == level
+
+
+@pytest.mark.parametrize(("first", "second", "level"), [
+    ("王伟", "王伟", "exact"),
+    ("陳偉", "陈伟", "exact"),  # traditional characters are normalised first
+    ("王 伟", "王伟", "exact"),  # stray space
+    ("ＷＡＮＧ", "WANG", "exact"),  # full-width
+    ("王伟", "王玮", "pinyin"),  # homophones
+    ("江磊", "姜磊", "pinyin"),
+    ("陳玮", "陈伟", "pinyin"),
+    ("王伟", "王强", "close"),  # one character differs
+    ("王伟", "李强", "differ"),
+    ("阿依古丽·买买提", "阿依古丽．买买提", "exact"),
+    (None, "王伟", None),
+])
+def test_name_levels_after_normalisation(first: str | None, second: str, level: str | None
+                                         ) -> None:
+    a = event_record("GA1", name=first)
+    b = event_record("MZ1", "civil_affairs", name=second)
+    assert comparison(a, b)["name"] == level
+    assert comparison(b, a)["name"] == level
+
+
+def test_same_pinyin_is_not_exact_but_scores_as_a_homophone() -> None:
+    a, b = event_record("GA1", name="王伟"), event_record("MZ1", "civil_affairs", name="王玮")
+    assert a.name != b.name and a.pinyin == b.pinyin == "wangwei"
+
+
+def test_id_levels_follow_trust() -> None:
+    number, other = make_id(sequence=123), make_id(sequence=125)
+    trusted = record("police:1", id_number=number)
+    assert comparison(trusted, record("social_security:1", id_number=number))["id"] == "exact"
+    assert comparison(trusted, record("social_security:1", id_number=other))["id"] == "differ"
+    near = substitute(number, 3, "9" if number[3] != "9" else "8")
+    assert comparison(trusted, record("civil_affairs:1", id_digits=near))["id"] == "near"
+    far = "511999" + number[6:12] + "000000"
+    assert comparison(trusted, record("civil_affairs:1", id_digits=far))["id"] == "differ"
+    assert comparison(trusted, record("civil_affairs:1"))["id"] is None
+    suspect = record("civil_affairs:1", id_number=number, id_suspect=True)
+    assert comparison(trusted, suspect)["id"] is None
+
+
+def test_missing_fields_have_no_level() -> None:
+    levels = comparison(record("police:1"), record("civil_affairs:1", name="王伟", sex="M",
+                                                   phone="13900000000", birth="1956"))
+    assert levels == dict.fromkeys(("id", "name", "birth", "sex", "address", "phone"))
+
+
+def test_sex_phone_and_address_levels() -> None:
+    home = parse_address("四川省雅安市天全县城厢镇太平村12组53号")
+    same_home = parse_address("天全县太平村十二组53号")
+    neighbour = parse_address("天全县城厢镇太平村12组54号")
+    elsewhere = parse_address("芦山县北街村8组78号")
+    a = record("police:1", sex="M", phone="13900000001", addresses=(home,))
+    levels = comparison(a, record("x:1", sex="M", phone="13900000001", addresses=(same_home,)))
+    assert levels == {"id": None, "name": None, "birth": None, "sex": "agree",
+                      "address": "same", "phone": "agree"}
+    levels = comparison(a, record("x:2", sex="F", phone="13900000002", addresses=(neighbour,)))
+    assert (levels["sex"], levels["address"], levels["phone"]) == ("differ", "near", "differ")
+    assert comparison(a, record("x:3", addresses=(elsewhere,)))["address"] == "differ"
+    # the best of all address pairs counts
+    b = record("x:4", addresses=(elsewhere, same_home))
+    assert comparison(a, b)["address"] == "same"
+
+
+# --- compare(): rules ----------------------------------------------------------------------
+
+
+def test_shared_department_person_key_links_whatever_else_differs() -> None:
+    a = record("police:2", person_key="police:R1", id_number=make_id(sequence=1),
+               name="王伟", birth="1956-03-12", sex="M")
+    b = record("police:1", person_key="police:R1", id_number=make_id(sequence=2),
+               name="李娜", birth="1990-01-01", sex="F")
+    edge = compare(a, b, bits_parameters())
+    assert edge is not None
+    assert (edge.a, edge.b, edge.rule, edge.agreed) == ("police:1", "police:2",
+                                                         "department_key", ("person_key",))
+    assert edge.score == math.inf and edge.links
+
+
+def test_person_numbers_of_different_departments_never_collide() -> None:
+    police = event_record("GA1", "police", person_key="5227303830")
+    social = event_record("RS1", "social_security", person_key="5227303830")
+    assert police.person_key != social.person_key
+    edge = compare(police, social, bits_parameters())
+    assert edge is None or edge.rule != "department_key"
+
+
+def test_same_valid_number_links_by_id_number_even_with_a_low_score() -> None:
+    number = make_id()
+    a = record("police:1", id_number=number, name="王伟", birth="1956-03-12", sex="M")
+    b = record("civil_affairs:1", id_number=number, name="王强", birth="1957-03-12", sex="M")
+    edge = compare(a, b, bits_parameters())
+    assert edge is not None and edge.rule == "id_number" and edge.links
+    assert edge.score == pytest.approx(10 + 1 - 5 + 1)  # id exact, name close, birth differ, sex
+    assert edge.agreed == ("id", "sex")
+
+
+def test_same_number_with_name_birth_and_sex_all_disagreeing_is_an_id_conflict() -> None:
+    number = make_id()
+    a = record("civil_affairs:1", id_number=number, name="王伟", birth="1956-03-12", sex="M")
+    b = record("police:1", id_number=number, name="李娜", birth="1988-09-10", sex="F")
+    edge = compare(a, b, bits_parameters())
+    assert edge is not None
+    assert (edge.a, edge.b, edge.rule) == ("civil_affairs:1", "police:1", "id_conflict")
+    assert not edge.links
+
+
+@pytest.mark.parametrize("agreeing", ["name", "birth", "sex"])
+def test_same_number_is_a_link_when_any_of_name_birth_and_sex_agrees(agreeing: str) -> None:
+    number = make_id()
+    a = dict(name="王伟", birth="1956-03-12", sex="M")
+    b = dict(name="李娜", birth="1988-09-10", sex="F")
+    b[agreeing] = a[agreeing]
+    edge = compare(record("police:1", id_number=number, **a),
+                   record("civil_affairs:1", id_number=number, **b), bits_parameters())
+    assert edge is not None and edge.rule == "id_number"
+
+
+@pytest.mark.parametrize("missing", ["name", "birth", "sex"])
+def test_same_number_is_a_link_when_name_birth_or_sex_is_missing(missing: str) -> None:
+    number = make_id()
+    b = dict(name="李娜", birth="1988-09-10", sex="F")
+    b[missing] = None
+    edge = compare(record("police:1", id_number=number, name="王伟", birth="1956-03-12", sex="M"),
+                   record("civil_affairs:1", id_number=number, **b), bits_parameters())
+    assert edge is not None and edge.rule == "id_number"
+
+
+def test_same_number_with_only_the_year_agreeing_is_not_a_conflict() -> None:
+    number = make_id()
+    edge = compare(record("police:1", id_number=number, name="王伟", birth="1956-03-12", sex="M"),
+                   record("civil_affairs:1", id_number=number, name="李娜", birth="1956-09",
+                          sex="F"), bits_parameters())
+    assert edge is not None and edge.rule == "id_number"
+
+
+def test_a_relatives_number_flagged_suspect_is_ignored() -> None:
+    """A wife's record carrying her husband's number: the number must not link them."""
+    husband_number = make_id("511803", "19560312", 457)  # odd sequence: a man's number
+    husband = event_record("GA1", "police", id_number=id_field(husband_number), name="王伟",
+                           sex="M", birth_date="1956-03-12")
+    wife = event_record("MZ1", "civil_affairs", id_number=id_field(husband_number),
+                        name="李娜", sex="F", birth_date="1958-07")
+    assert wife.id_suspect and wife.id_number == husband_number and not husband.id_suspect
+    assert comparison(husband, wife)["id"] is None
+    assert compare(husband, wife, bits_parameters()) is None
+
+
+def test_a_suspect_number_does_not_block_a_probabilistic_link() -> None:
+    number, other = make_id(sequence=457), make_id(sequence=458)
+    fields = dict(name="王伟", birth="1956-03-12", sex="M", phone="13900000000")
+    a = record("police:1", id_number=number, **fields)
+    b = record("civil_affairs:1", id_number=other, id_suspect=True, **fields)
+    edge = compare(a, b, bits_parameters())
+    assert edge is not None and edge.rule == "probabilistic"
+    assert edge.score == pytest.approx(4 + 5 + 1 + 6)
+    assert edge.agreed == ("name", "birth", "sex", "phone")
+
+
+def test_different_trusted_numbers_count_against_a_link() -> None:
+    fields = dict(name="王伟", birth="1956-03-12", sex="M", phone="13900000000")
+    a = record("police:1", id_number=make_id(sequence=457), **fields)
+    b = record("civil_affairs:1", id_number=make_id(sequence=459), **fields)
+    assert comparison(a, b)["id"] == "differ"
+    assert compare(a, b, bits_parameters()) is None  # 4 + 5 + 1 + 6 - 10 = 6 bits
+    without_numbers = compare(replace(a, id_number=None), b, bits_parameters())
+    assert without_numbers is not None and without_numbers.rule == "probabilistic"
+
+
+# --- compare(): thresholds -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("b_fields", "total", "rule"), [
+    (dict(name="王伟", birth="1956-03-12", phone="13900000000"), 15.0, "probabilistic"),
+    (dict(name="王伟", birth="1956-03-12", sex="M", phone="13900000000"), 16.0, "probabilistic"),
+    (dict(name="王玮", birth="1956-03-12", sex="M", phone="13900000009"), 8.0, "review"),
+    (dict(name="王伟", birth="1956-03-12", sex="M", phone="13900000009"), 9.0, "review"),
+    (dict(name="王伟", birth="1956-03", phone="13900000009"), 6.0, None),
+    (dict(name="王强", birth="1956-03-12", sex="M", phone="13900000009"), 6.0, None),
+    (dict(name="王伟", birth="1956-03-12", sex="M"), 10.0, "review"),
+    (dict(name="王伟", birth="1956-07", sex="M", phone="13900000000"), 11.0, "review"),
+])
+def test_score_against_the_link_and_review_thresholds(b_fields: dict[str, str], total: float,
+                                                       rule: str | None) -> None:
+    a = record("police:1", name="王伟", birth="1956-03-12", sex="M", phone="13900000000")
+    b = record("civil_affairs:1", **b_fields)
+    edge = compare(a, b, bits_parameters())
+    if rule is None:
+        assert edge is None
+    else:
+        assert edge is not None and edge.rule == rule and edge.score == pytest.approx(total)
+        assert edge.links == (rule == "probabilistic")
+
+
+def test_a_score_exactly_at_a_threshold_reaches_it() -> None:
+    a = record("police:1", name="王伟", birth="1956-03-12")
+    b = record("civil_affairs:1", name="王伟", birth="1956-03-12")  # 4 + 5 = 9 bits
+    assert compare(a, b, bits_parameters(link=9.0, review=5.0)).rule == "probabilistic"
+    assert compare(a, b, bits_parameters(link=9.5, review=9.0)).rule == "review"
+    assert compare(a, b, bits_parameters(link=12.0, review=9.5)) is None
+
+
+def test_a_civil_affairs_spelling_links_to_its_police_record_with_default_parameters() -> None:
+    """Traditional characters, a birth month only and no ID number: still the same person."""
+    parameters = Parameters.from_json(json.loads(DEFAULT_PARAMETERS.read_text()))
+    address = "四川省雅安市天全县城厢镇太平村12组53号"
+    police = event_record("GA1", "police", name="陈伟", birth_date="1956-03-12", sex="M",
+                          id_number=id_field(make_id("511825", "19560312", 457)),
+                          residence_address=address, hukou_address=address, phone=None)
+    assert police.id_number and not police.id_suspect
+    civil = event_record("MZ1", "civil_affairs", name="陳 偉", birth_date="1956-03", sex="M",
+                         id_number=None, address="天全县城厢镇太平村十二组53号", phone=None)
+    assert comparison(police, civil) == {"id": None, "name": "exact", "birth": "compatible",
+                                         "sex": "agree", "address": "same", "phone": None}
+    edge = compare(police, civil, parameters)
+    assert edge is not None and edge.rule == "probabilistic"
+    assert edge.score >= parameters.link
+
+
+# --- compare(): properties -----------------------------------------------------------------
+
+NUMBERS = (make_id(sequence=457), make_id(sequence=458))
+
+
+@st.composite
+def random_records(draw: st.DrawFn, ref: str) -> RecordFeatures:
+    number = draw(st.sampled_from((None, *NUMBERS)))
+    digits = None if number else draw(st.sampled_from(
+        (None, swap(NUMBERS[0], 3), substitute(NUMBERS[1], 9, "0"), "51180219560312")))
+    return record(
+        ref,
+        person_key=draw(st.sampled_from((None, "police:R1", "police:R2"))),
+        id_number=number,
+        id_digits=digits,
+        id_suspect=bool(number) and draw(st.booleans()),
+        name=draw(st.sampled_from((None, "王伟", "王玮", "王强", "李娜"))),
+        birth=draw(st.sampled_from((None, "1956", "1956-03", "1956-03-12", "1956-04-02",
+                                    "1957-03-12"))),
+        sex=draw(st.sampled_from((None, "M", "F"))),
+        phone=draw(st.sampled_from((None, "13900000001", "13900000002"))),
+        addresses=draw(st.sampled_from(((), (parse_address("天全县太平村12组53号"),),
+                                        (parse_address("芦山县北街村8组78号"),)))),
+    )
+
+
+@given(random_records("police:1"), random_records("civil_affairs:1"))
+def test_compare_is_symmetric(a: RecordFeatures, b: RecordFeatures) -> None:
+    parameters = bits_parameters()
+    assert compare(a, b, parameters) == compare(b, a, parameters)
+    assert comparison(a, b) == comparison(b, a)
+
+
+@given(random_records("police:1"), random_records("civil_affairs:1"))
+def test_compare_follows_the_rule_layers(a: RecordFeatures, b: RecordFeatures) -> None:
+    parameters = bits_parameters()
+    levels = comparison(a, b)
+    for field, level in levels.items():
+        assert level is None or level in LEVELS[field]
+    total = sum(BITS[f][lv] for f, lv in levels.items() if lv is not None)
+    trusted = [None if r.id_suspect else r.id_number for r in (a, b)]
+    same_number = trusted[0] is not None and trusted[0] == trusted[1]
+    assert (levels["id"] == "exact") == same_number
+    edge = compare(a, b, parameters)
+    if a.person_key and a.person_key == b.person_key:
+        expected = "department_key"
+    elif same_number:
+        conflict = all(levels[f] == "differ" for f in ("name", "birth", "sex"))
+        expected = "id_conflict" if conflict else "id_number"
+    elif total >= parameters.link:
+        expected = "probabilistic"
+    elif total >= parameters.review:
+        expected = "review"
+    else:
+        expected = None
+    assert (edge and edge.rule) == expected
+    if edge is not None:
+        assert (edge.a, edge.b) == ("civil_affairs:1", "police:1")
+        if edge.rule != "department_key":
+            assert edge.score == pytest.approx(total)
+            assert edge.agreed == tuple(f for f, lv in levels.items()
+                                        if lv in ("exact", "agree", "same"))
