@@ -63,6 +63,17 @@ def _publish(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0 if not report.rejected else 1
 
 
+def _generate(args: argparse.Namespace, settings: HubSettings) -> int:
+    from connectors.synthetic_city import generate_city
+
+    args.dir.mkdir(parents=True, exist_ok=True)
+    stats = generate_city(args.persons, args.seed, args.dir)
+    records = ", ".join(f"{source} {n}" for source, n in sorted(stats.records.items()))
+    print(f"{args.dir}: {stats.persons} persons in {stats.households} households "
+          f"({stats.deceased} deceased, {stats.twins} twin pairs); records: {records}")
+    return 0
+
+
 def _eval(args: argparse.Namespace, settings: HubSettings) -> int:
     from streams.evaluation import read_truth, store_scores
 
@@ -177,6 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_steward_parser(commands)
     add_resident_parser(commands)
+
+    p = commands.add_parser("generate", help="a synthetic city in the departments' formats",
+                            description="Write a synthetic city (deterministic by seed): the "
+                            "three departments' exports with realistic noise (typos, "
+                            "homophones, traditional characters, 15-digit and missing numbers, "
+                            "relatives' numbers, twins, moves, deaths), grids.csv, persons.csv, "
+                            "findings.csv and truth.csv. Invented people only.")
+    p.add_argument("dir", type=Path, help="output folder (created)")
+    p.add_argument("--persons", type=int, default=5000, help="how many people (default 5000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.set_defaults(run=_generate)
 
     p = commands.add_parser("eval", help="pairwise precision / recall of the merge vs a truth",
                             description="Compare hub.source_links (which records the hub put "
