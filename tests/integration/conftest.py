@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -15,6 +13,7 @@ import pytest
 
 from deploy import postgres
 from deploy.migrations import apply_migrations
+from deploy.private_stack import private_settings, settings_env
 from deploy.settings import HubSettings
 from deploy.stack import down, up
 from deploy.topics import ensure_topics
@@ -23,36 +22,9 @@ from schemas.topics import all_topics
 pytestmark = pytest.mark.integration
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stack_settings(home: os.PathLike) -> HubSettings:
-    """Settings for a private stack: its own state directory and free ports."""
-    return HubSettings(
-        home=home, kafka_bootstrap="", database_url="", kafka_port=free_port(),
-        kafka_controller_port=free_port(), kafka_jolokia_port=free_port(),
-        postgres_port=free_port(), prometheus_port=free_port(),
-        processor_metrics_port=free_port(), connector_metrics_port=free_port(),
-        topic_partitions=3,
-    )
-
-
-def settings_env(settings: HubSettings) -> dict[str, str]:
-    """The environment that makes a `sanwang` subprocess use these settings."""
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        if name in ("kafka_bootstrap", "database_url"):
-            continue
-        env[f"SANWANG_{name.upper()}"] = str(value)
-    return env
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSettings]:
-    settings = stack_settings(tmp_path_factory.mktemp("stack"))
+    settings = private_settings(tmp_path_factory.mktemp("stack"))
     up(settings, say=lambda line: None)
     yield settings
     down(settings, say=lambda line: None)

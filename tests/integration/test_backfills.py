@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from connectors.file_backfill import backfill_file
+from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from schemas.registry import validation_errors
 from schemas.topics import dead_letter_topic, raw_topic
-from tests.integration.conftest import settings_env
 from tests.integration.kafka_topics import read_topic
 from tests.samples import SAMPLE
 

@@ -19,10 +19,11 @@ from connectors.police_cdc import drop_slot
 from connectors.police_live import stream_police_changes
 from connectors.push_api import create_push_app
 from connectors.push_tokens import load_tokens
+from deploy.private_stack import free_port
 from deploy.settings import HubSettings
 from schemas.registry import validation_errors
 from schemas.topics import raw_topic
-from tests.integration.conftest import free_port, run_sql
+from tests.integration.conftest import run_sql
 from tests.integration.kafka_topics import read_topic
 from tests.samples import SAMPLE
 

@@ -7,11 +7,12 @@ import sys
 import time
 
 from connectors.file_backfill import backfill_file
+from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from schemas.topics import changes_topic
 from streams.evaluation import read_truth, store_scores
 from streams.lag import wait_for_processor
-from tests.integration.conftest import query, settings_env
+from tests.integration.conftest import query
 from tests.integration.kafka_topics import read_topic
 from tests.samples import SAMPLE
 

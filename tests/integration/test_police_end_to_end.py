@@ -6,9 +6,10 @@ import subprocess
 import sys
 
 from connectors.file_backfill import backfill_file
+from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from streams.lag import wait_for_processor
-from tests.integration.conftest import query, settings_env
+from tests.integration.conftest import query
 from tests.samples import SAMPLE
 
 POLICE_CSV = SAMPLE / "police_population.csv"

@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 from connectors.publish_api import publish_events
+from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from schemas.registry import SCHEMA_DIR
 from schemas.topics import dead_letter_topic, raw_topic
-from tests.integration.conftest import settings_env
 from tests.integration.kafka_topics import read_topic
 
 EXAMPLES = SCHEMA_DIR.parent / "examples" / "hub.police.population_change.v1.jsonl"

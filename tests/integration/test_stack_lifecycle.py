@@ -11,7 +11,7 @@ from pathlib import Path
 
 from deploy.kafka_broker import KAFKA_VERSION
 from deploy.postgres import cluster_dir
-from tests.integration.conftest import settings_env, stack_settings
+from deploy.private_stack import private_settings, settings_env
 
 
 def _sanwang(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -39,7 +39,7 @@ def _listening(port: int) -> bool:
 
 
 def test_up_twice_status_and_down(tmp_path: Path) -> None:
-    settings = stack_settings(tmp_path / "home")
+    settings = private_settings(tmp_path / "home")
     env = settings_env(settings)
     first = _sanwang(env, "up")
     assert first.returncode == 0, first.stderr

@@ -9,9 +9,10 @@ import sys
 import pytest
 
 from deploy import postgres
+from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from streams.landing import ConsumedEvent, HubStore
-from tests.integration.conftest import query, settings_env
+from tests.integration.conftest import query
 from tests.integration.test_merge_convergence import _corrected
 from tests.samples import sample_events
 

@@ -1,0 +1,35 @@
+"""Settings for a private stack (own state directory, free ports), as tests and benchmarks use:
+it runs beside a user's `sanwang up` stack without touching it."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from deploy.settings import HubSettings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def private_settings(home: os.PathLike, partitions: int = 3) -> HubSettings:
+    """A local stack in `home` on free ports, whatever the environment says."""
+    return HubSettings(
+        home=home, kafka_bootstrap="", database_url="", kafka_port=free_port(),
+        kafka_controller_port=free_port(), kafka_jolokia_port=free_port(),
+        postgres_port=free_port(), prometheus_port=free_port(),
+        processor_metrics_port=free_port(), connector_metrics_port=free_port(),
+        topic_partitions=partitions,
+    )
+
+
+def settings_env(settings: HubSettings) -> dict[str, str]:
+    """The environment that makes a `sanwang` subprocess use these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if name not in ("kafka_bootstrap", "database_url"):
+            env[f"SANWANG_{name.upper()}"] = str(value)
+    return env
