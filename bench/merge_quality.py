@@ -46,6 +46,8 @@ def main() -> None:
         if not args.sample:
             generate_city(args.persons, args.seed, city)
         up(settings, say=lambda line: None)
+        subprocess.run([sys.executable, "-m", "cli.main", "grids", str(city / "grids.csv")],
+                       env=settings_env(settings), check=True, capture_output=True)
         worker = subprocess.Popen([sys.executable, "-m", "cli.main", "process", "--loglevel",
                                    "warning"], env=settings_env(settings),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -36,6 +36,8 @@ def run_demo(settings: HubSettings, city: Path) -> int:
         worker = subprocess.Popen([sys.executable, "-m", "cli.main", "process"],
                                   stdout=log, stderr=subprocess.STDOUT)
     try:
+        if (city / "grids.csv").is_file():
+            _load_grids(settings, city / "grids.csv")
         print(f"3/5 Backfilling the three departments' exports from {city}")
         reconciled = True
         for department, name in EXPORTS:
@@ -59,6 +61,18 @@ def run_demo(settings: HubSettings, city: Path) -> int:
     return 0 if reconciled else 1
 
 
+def _load_grids(settings: HubSettings, path: Path) -> None:
+    from streams.grids import read_grids_csv, store_grids
+
+    conn = psycopg2.connect(postgres.dsn(settings))
+    try:
+        with conn, conn.cursor() as cur:
+            print(f"    grid reference: {store_grids(cur, read_grids_csv(path))} grids "
+                  f"from {path.name}")
+    finally:
+        conn.close()
+
+
 def _summary(settings: HubSettings) -> list[str]:
     conn = psycopg2.connect(postgres.dsn(settings))
     try:
@@ -70,6 +84,10 @@ def _summary(settings: HubSettings) -> list[str]:
             residents, deceased = cur.fetchone()
             cur.execute("SELECT rule, count(*) FROM hub.source_links GROUP BY 1 ORDER BY 2 DESC")
             rules = ", ".join(f"{rule} {n}" for rule, n in cur.fetchall())
+            cur.execute("SELECT count(*) FILTER (WHERE grid_code IS NOT NULL),"
+                        " count(*) FILTER (WHERE grid_code IS NULL) FROM hub.residents"
+                        " WHERE life_status = 'alive'")
+            placed, unplaced = cur.fetchone()
             cur.execute("SELECT count(*) FROM hub.conflicts WHERE status = 'open'")
             conflicts = cur.fetchone()[0]
             cur.execute("SELECT count(*) FROM hub.review_queue WHERE status = 'open'")
@@ -79,4 +97,5 @@ def _summary(settings: HubSettings) -> list[str]:
     return [f"{events} events stored once each, merged into {residents} residents "
             f"({deceased} deceased)",
             f"records linked by: {rules}",
+            f"living residents placed in a grid: {placed}; not placeable: {unplaced}",
             f"open conflicts for stewards: {conflicts}; possible matches to review: {review}"]

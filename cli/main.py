@@ -74,6 +74,29 @@ def _generate(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
+def _grids(args: argparse.Namespace, settings: HubSettings) -> int:
+    import psycopg2
+
+    from deploy import postgres
+    from streams.grids import read_grids_csv, reassign_grids, store_grids
+
+    try:
+        rows = read_grids_csv(args.file)
+    except (OSError, ValueError) as error:
+        print(f"sanwang grids: {error}", file=sys.stderr)
+        return 2
+    conn = psycopg2.connect(postgres.dsn(settings))
+    try:
+        with conn, conn.cursor() as cur:
+            count = store_grids(cur, rows)
+            placed, unplaced = reassign_grids(cur)
+    finally:
+        conn.close()
+    print(f"{count} grids loaded; residents placed {placed}, not placeable {unplaced} "
+          "(listed in hub.unplaced_residents)")
+    return 0
+
+
 def _eval(args: argparse.Namespace, settings: HubSettings) -> int:
     from streams.evaluation import read_truth, store_scores
 
@@ -199,6 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--persons", type=int, default=5000, help="how many people (default 5000)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.set_defaults(run=_generate)
+
+    p = commands.add_parser("grids", help="load the four-level grid reference (grids.csv)",
+                            description="Replace the grid reference (网格编码, 区县代码, 区县, "
+                            "乡镇街道, 村社区, 网格名称, 覆盖范围) and place every resident again. "
+                            "Processors use the new reference from their next batch on.")
+    p.add_argument("file", type=Path, help="grids.csv")
+    p.set_defaults(run=_grids)
 
     p = commands.add_parser("eval", help="pairwise precision / recall of the merge vs a truth",
                             description="Compare hub.source_links (which records the hub put "

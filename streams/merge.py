@@ -17,6 +17,7 @@ from typing import Any
 from streams import merge_store as store
 from streams.clustering import Link, cluster
 from streams.features import RecordFeatures, features_of
+from streams.grids import grid_of, load_gazetteer
 from streams.matching import Parameters, blocking_keys
 from streams.resolve import MAX_BLOCK, edges_among
 from streams.survivorship import golden_record, history, observations_of
@@ -71,10 +72,11 @@ def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = N
     seeds = set(changed) | store.members_of(cur, set(before.values()))
     refs = sorted(store.component(cur, seeds, MAX_COMPONENT))
     before = store.residents_of(cur, refs)
-    groups = cluster(store.load_features(cur, refs).values(), store.edges_within(cur, refs),
+    features = store.load_features(cur, refs)
+    groups = cluster(features.values(), store.edges_within(cur, refs),
                      store.splits_within(cur, refs))
     names = resident_names(groups, before)
-    _write(cur, groups, names, before, refs, set(changed), summary)
+    _write(cur, groups, names, before, features, set(changed), summary)
     summary.component_records = len(refs)
     return summary
 
@@ -97,10 +99,12 @@ def resident_names(groups: Sequence[Sequence[Link]], before: dict[str, str]) -> 
 
 
 def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
-           before: dict[str, str], refs: list[str], changed: set[str],
+           before: dict[str, str], features: dict[str, RecordFeatures], changed: set[str],
            summary: MergeSummary) -> None:
     """Links, golden records, history, conflicts, review items and change-feed entries."""
+    refs = sorted(features)
     observations = store.load_observations(cur, refs)
+    gazetteer = load_gazetteer(cur)
     old_members: dict[str, set[str]] = {}
     for ref, resident in before.items():
         old_members.setdefault(resident, set()).add(ref)
@@ -125,7 +129,11 @@ def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
         conflict_rows = [("attribute_mismatch", c.attribute, c.__dict__) for c in conflicts]
         conflict_rows += [("id_number_shared", None, {"records": [e.a, e.b]}) for e in loose
                           if e.rule == "id_conflict" and (e.a in members or e.b in members)]
-        store.write_resident(cur, resident, golden, len(members), history(facts), conflict_rows)
+        residence = golden.get("residence_address")
+        grid = grid_of(residence and residence.value,
+                       [a for ref in sorted(members) for a in features[ref].addresses], gazetteer)
+        store.write_resident(cur, resident, golden, grid, len(members), history(facts),
+                             conflict_rows)
         change = "created" if previous is None else "updated"
         if previous is not None and previous - members:
             change = "split"

@@ -158,7 +158,8 @@ def delete_residents(cur: Any, residents: Sequence[str]) -> None:
                 (list(residents),))
 
 
-def write_resident(cur: Any, resident: str, golden: dict[str, Any], records: int,
+def write_resident(cur: Any, resident: str, golden: dict[str, Any], grid: str | None,
+                   records: int,
                    history: Sequence[tuple[Observation, str | None]],
                    conflicts: Sequence[tuple[str, str | None, dict[str, Any]]]) -> None:
     """Replace the resident's golden record, history and open automatic conflicts (a conflict a
@@ -171,11 +172,11 @@ def write_resident(cur: Any, resident: str, golden: dict[str, Any], records: int
 
     cur.execute("""
         INSERT INTO hub.residents (resident_id, name, sex, birth_date, ethnicity, hukou_address,
-            residence_address, phone, life_status, attributes, record_count)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            residence_address, phone, life_status, grid_code, attributes, record_count)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 (resident, value("name"), value("sex"), value("birth_date"), value("ethnicity"),
                  value("hukou_address"), value("residence_address"), value("phone"),
-                 value("life_status"),
+                 value("life_status"), grid,
                  json.dumps({a: g.__dict__ for a, g in golden.items()}, ensure_ascii=False),
                  records))
     execute_values(cur, """INSERT INTO hub.resident_history (resident_id, attribute, value,
