@@ -26,10 +26,16 @@ def changes_topic(prefix: str) -> str:
     return f"{prefix}.changes.residents"
 
 
+def findings_topic(prefix: str) -> str:
+    """New cross-department findings (deceased_with_active_pension, ...), keyed by resident."""
+    return f"{prefix}.findings"
+
+
 def processor_group(prefix: str) -> str:
     """The processor's consumer group (faust's app id): more workers join the same group."""
     return f"{prefix}-processor"
 
 
 def all_topics(prefix: str) -> list[str]:
-    return [*raw_topics(prefix), dead_letter_topic(prefix), changes_topic(prefix)]
+    return [*raw_topics(prefix), dead_letter_topic(prefix), changes_topic(prefix),
+            findings_topic(prefix)]

@@ -18,7 +18,13 @@ import psycopg2
 
 from deploy.postgres import dsn
 from deploy.settings import HubSettings
-from schemas.topics import changes_topic, dead_letter_topic, processor_group, raw_topics
+from schemas.topics import (
+    changes_topic,
+    dead_letter_topic,
+    findings_topic,
+    processor_group,
+    raw_topics,
+)
 from streams.landing import ConsumedEvent, HubStore
 from streams.metrics import EVENTS_CONSUMED, EVENTS_STORED, MATCH_OUTCOMES, RESIDENT_CHANGES
 
@@ -46,8 +52,10 @@ def create_app(settings: HubSettings) -> faust.App:
                     key_serializer="raw", partitions=settings.topic_partitions)
     dead_letters = app.topic(dead_letter_topic(settings.topic_prefix), value_serializer="raw",
                              key_serializer="raw")
-    changes = app.topic(changes_topic(settings.topic_prefix), value_serializer="raw",
-                        key_serializer="raw", partitions=settings.topic_partitions)
+    feeds = {name: app.topic(topic, value_serializer="raw", key_serializer="raw",
+                             partitions=settings.topic_partitions)
+             for name, topic in (("changes", changes_topic(settings.topic_prefix)),
+                                 ("findings", findings_topic(settings.topic_prefix)))}
     store = HubStore(dsn(settings, "sanwang_processor"))
 
     relay_store = HubStore(dsn(settings, "sanwang_processor"))  # its own connection
@@ -55,7 +63,7 @@ def create_app(settings: HubSettings) -> faust.App:
     @app.timer(interval=CHANGE_RELAY_SECONDS)
     async def relay_changes() -> None:
         try:
-            await _relay_changes(relay_store, changes)
+            await _relay_changes(relay_store, feeds)
         except psycopg2.OperationalError as error:
             log.warning("change feed relay waits for PostgreSQL: %s", error)
 
@@ -115,14 +123,16 @@ async def _store_until_done(store: HubStore, batch: list[ConsumedEvent]) -> None
         return
 
 
-async def _relay_changes(store: HubStore, changes: faust.TopicT) -> None:
-    """Publish the change feed's new entries, then mark them sent (at least once: a crash in
-    between sends them again; departments re-read the resident's current state anyway)."""
+async def _relay_changes(store: HubStore, feeds: dict[str, faust.TopicT]) -> None:
+    """Publish the outbox's new entries (findings to their own topic), then mark them sent
+    (at least once: a crash in between sends them again; departments re-read the resident's
+    current state anyway)."""
     while pending := await asyncio.to_thread(store.pending_changes):
         acks = []
         for _seq, resident, change, payload in pending:
             message = {"resident_id": resident, "change": change, **payload}
-            acks.append(await changes.send(key=resident.encode(), value=json.dumps(
+            feed = feeds["findings" if change == "finding" else "changes"]
+            acks.append(await feed.send(key=resident.encode(), value=json.dumps(
                 message, ensure_ascii=False).encode()))
         await asyncio.gather(*acks)
         await asyncio.to_thread(store.mark_sent, [seq for seq, *_ in pending])

@@ -17,8 +17,10 @@ from typing import Any
 from streams import merge_store as store
 from streams.clustering import Link, cluster
 from streams.features import RecordFeatures, features_of
+from streams.findings import findings_of
 from streams.grids import grid_of, load_gazetteer
 from streams.matching import Parameters, blocking_keys
+from streams.normalize_address import normalize_address
 from streams.resolve import MAX_BLOCK, edges_among
 from streams.survivorship import golden_record, history, observations_of
 
@@ -130,10 +132,17 @@ def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
         conflict_rows += [("id_number_shared", None, {"records": [e.a, e.b]}) for e in loose
                           if e.rule == "id_conflict" and (e.a in members or e.b in members)]
         residence = golden.get("residence_address")
-        grid = grid_of(residence and residence.value,
-                       [a for ref in sorted(members) for a in features[ref].addresses], gazetteer)
-        store.write_resident(cur, resident, golden, grid, len(members), history(facts),
-                             conflict_rows)
+        address = normalize_address(residence and residence.value, gazetteer)
+        spellings = [a for ref in sorted(members) for a in features[ref].addresses]
+        grid = grid_of(residence and residence.value, spellings, gazetteer)
+        had = store.findings_of_resident(cur, resident)
+        store.write_resident(cur, resident, golden, grid, address and address.key(),
+                             len(members), history(facts), conflict_rows)
+        findings = findings_of(golden)
+        store.write_findings(cur, resident, findings)
+        changes += [(resident, "finding", {"kind": f.kind, "since": f.since,
+                                           "records": list(f.evidence)})
+                    for f in findings if f.kind not in had]
         change = "created" if previous is None else "updated"
         if previous is not None and previous - members:
             change = "split"

@@ -152,14 +152,14 @@ def write_links(cur: Any, links: Sequence[tuple[str, str, str, float | None, dic
 
 
 def delete_residents(cur: Any, residents: Sequence[str]) -> None:
-    for table in ("residents", "resident_history"):
+    for table in ("residents", "resident_history", "resident_findings"):
         cur.execute(f"DELETE FROM hub.{table} WHERE resident_id = ANY(%s)", (list(residents),))
     cur.execute("DELETE FROM hub.conflicts WHERE resident_id = ANY(%s) AND status = 'open'",
                 (list(residents),))
 
 
 def write_resident(cur: Any, resident: str, golden: dict[str, Any], grid: str | None,
-                   records: int,
+                   address_key: str | None, records: int,
                    history: Sequence[tuple[Observation, str | None]],
                    conflicts: Sequence[tuple[str, str | None, dict[str, Any]]]) -> None:
     """Replace the resident's golden record, history and open automatic conflicts (a conflict a
@@ -172,11 +172,12 @@ def write_resident(cur: Any, resident: str, golden: dict[str, Any], grid: str | 
 
     cur.execute("""
         INSERT INTO hub.residents (resident_id, name, sex, birth_date, ethnicity, hukou_address,
-            residence_address, phone, life_status, grid_code, attributes, record_count)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            residence_address, phone, life_status, grid_code, address_key, attributes,
+            record_count)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 (resident, value("name"), value("sex"), value("birth_date"), value("ethnicity"),
                  value("hukou_address"), value("residence_address"), value("phone"),
-                 value("life_status"), grid,
+                 value("life_status"), grid, address_key,
                  json.dumps({a: g.__dict__ for a, g in golden.items()}, ensure_ascii=False),
                  records))
     execute_values(cur, """INSERT INTO hub.resident_history (resident_id, attribute, value,
@@ -208,3 +209,17 @@ def add_changes(cur: Any, changes: Sequence[tuple[str, str, dict[str, Any]]]) ->
     execute_values(cur, "INSERT INTO hub.change_outbox (resident_id, change, payload) VALUES %s",
                    [(resident, change, json.dumps(payload, ensure_ascii=False))
                     for resident, change, payload in changes])
+
+
+def findings_of_resident(cur: Any, resident: str) -> set[str]:
+    cur.execute("SELECT kind FROM hub.resident_findings WHERE resident_id = %s", (resident,))
+    return {kind for (kind,) in cur.fetchall()}
+
+
+def write_findings(cur: Any, resident: str, findings: Sequence[Any]) -> None:
+    """The resident's rule-based findings (after write_resident cleared the old ones)."""
+    execute_values(cur, "INSERT INTO hub.resident_findings (resident_id, kind, since, evidence)"
+                        " VALUES %s",
+                   [(resident, f.kind, f.since, json.dumps(
+                       {"records": list(f.evidence), "explanation": f.explanation},
+                       ensure_ascii=False)) for f in findings])

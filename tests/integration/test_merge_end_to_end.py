@@ -10,7 +10,7 @@ import time
 from connectors.file_backfill import backfill_file
 from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
-from schemas.topics import changes_topic
+from schemas.topics import changes_topic, findings_topic
 from streams.evaluation import read_truth, store_scores
 from streams.lag import wait_for_processor
 from tests.integration.conftest import query
@@ -50,6 +50,7 @@ def test_the_sample_city_merges_as_the_truth_says(hub: HubSettings,
     assert {c["change"] for c in changes} >= {"created"}
     assert processor.poll() is None
     _living_residents_are_in_their_grid(hub)
+    _planted_findings_are_found_and_no_others(hub)
 
 
 def _living_residents_are_in_their_grid(hub: HubSettings) -> None:
@@ -64,3 +65,21 @@ def _living_residents_are_in_their_grid(hub: HubSettings) -> None:
     right = sum(placed.get(p) == persons[p]["grid"] for p in living)
     wrong = sum(placed.get(p) not in (None, persons[p]["grid"]) for p in living)
     assert right / len(living) >= 0.99 and wrong == 0, (right, wrong, len(living))
+
+
+def _planted_findings_are_found_and_no_others(hub: HubSettings) -> None:
+    truth = read_truth(SAMPLE / "truth.csv")
+    with open(SAMPLE / "findings.csv", encoding="utf-8-sig", newline="") as file:
+        planted = {(row["kind"], row["person"]) for row in csv.DictReader(file)}
+    rows = query(hub, "SELECT f.kind, l.ref, f.evidence FROM hub.findings f"
+                      " JOIN hub.source_links l USING (resident_id)")
+    found = {(kind, truth[ref]) for kind, ref, _ in rows if kind != "elderly_living_alone"}
+    assert found == planted
+    assert all(evidence["records"] for _, _, evidence in rows)
+    elderly = query(hub, "SELECT r.birth_date FROM hub.findings f JOIN hub.residents r"
+                         " USING (resident_id) WHERE f.kind = 'elderly_living_alone'")
+    assert all(int(birth[:4]) <= 1946 for (birth,) in elderly)
+    published = read_topic(hub, findings_topic(hub.topic_prefix))
+    assert {(m["kind"], m["resident_id"]) for m in published} >= {
+        (kind, resident) for kind, resident in query(
+            hub, "SELECT kind, resident_id FROM hub.resident_findings")}

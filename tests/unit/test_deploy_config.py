@@ -41,7 +41,7 @@ def test_external_services_are_used_when_configured() -> None:
 
 def test_topic_names_come_from_one_prefix() -> None:
     assert raw_topic("p", "police") == "p.raw.police"
-    assert len(set(all_topics("p"))) == len(DEPARTMENTS) + 2  # + dead letters, change feed
+    assert len(set(all_topics("p"))) == len(DEPARTMENTS) + 3  # + dead letters, changes, findings
 
 
 def test_every_command_explains_itself() -> None:
