@@ -68,7 +68,7 @@ def features_of(event: dict[str, Any]) -> RecordFeatures:
         person_key=f"{source}:{parsed['person_key']}" if parsed.get("person_key") else None,
         id_number=normalized,
         id_digits=None if normalized else _digits(id_number.get("original")),
-        id_suspect=bool(normalized) and _contradicts(normalized, parsed),
+        id_suspect=bool(normalized) and number_contradicts_record(normalized, parsed),
         name=name,
         pinyin=name_pinyin(name) if name else "",
         birth=parsed.get("birth_date"),
@@ -86,8 +86,9 @@ def _digits(original: str | None) -> str | None:
     return text if 15 <= len(text) <= 18 else None
 
 
-def _contradicts(id_number: str, parsed: dict[str, Any]) -> bool:
-    """A valid number whose sex or whole birth date is not the record's: someone else's."""
+def number_contradicts_record(id_number: str, parsed: dict[str, Any]) -> bool:
+    """A valid number whose sex or whole birth date is not the record's: someone else's (a
+    relative's number typed by mistake)."""
     if parsed.get("sex") and parsed["sex"] != id_sex(id_number):
         return True
     birth = parsed.get("birth_date")

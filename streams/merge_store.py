@@ -173,13 +173,14 @@ def write_resident(cur: Any, resident: str, golden: dict[str, Any], grid: str | 
     cur.execute("""
         INSERT INTO hub.residents (resident_id, name, sex, birth_date, ethnicity, hukou_address,
             residence_address, phone, life_status, grid_code, address_key, attributes,
-            record_count)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            record_count, id_number)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 (resident, value("name"), value("sex"), value("birth_date"), value("ethnicity"),
                  value("hukou_address"), value("residence_address"), value("phone"),
                  value("life_status"), grid, address_key,
-                 json.dumps({a: g.__dict__ for a, g in golden.items()}, ensure_ascii=False),
-                 records))
+                 json.dumps({a: g.__dict__ for a, g in golden.items() if a != "id_number"},
+                            ensure_ascii=False),
+                 records, value("id_number")))
     execute_values(cur, """INSERT INTO hub.resident_history (resident_id, attribute, value,
         valid_from, valid_to, source, record_ref) VALUES %s""",
                    [(resident, o.attribute, json.dumps(o.value, ensure_ascii=False),

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from streams.features import department_of, record_ref
+from streams.features import department_of, number_contradicts_record, record_ref
 from streams.normalize import normalize_name
 
 OWNER = {
-    **dict.fromkeys(("name", "sex", "birth_date", "ethnicity", "hukou_address",
+    **dict.fromkeys(("id_number", "name", "sex", "birth_date", "ethnicity", "hukou_address",
                      "residence_address", "life_status", "residence_permit",
                      "population_type"), "police"),
     **dict.fromkeys(("marital_status", "dibao", "elderly_allowance", "disability",
@@ -67,7 +67,8 @@ def observations_of(event: dict[str, Any]) -> list[Observation]:
     parsed = event["data"]["parsed"]
     when = _local_time(parsed.get("occurred") or "")
     facts: dict[str, Any] = {"name": parsed.get("name"), "sex": parsed.get("sex"),
-                             "birth_date": parsed.get("birth_date"), "phone": parsed.get("phone")}
+                             "birth_date": parsed.get("birth_date"), "phone": parsed.get("phone"),
+                             "id_number": _own_number(parsed)}
     if source == "police":
         change = parsed.get("change_type")
         facts |= {"ethnicity": parsed.get("ethnicity"),
@@ -85,6 +86,12 @@ def observations_of(event: dict[str, Any]) -> list[Observation]:
         facts["residence_address"] = parsed.get("address")
     return [Observation(a, v, when, source, ref) for a, v in facts.items()
             if v is not None and v != ""]
+
+
+def _own_number(parsed: dict[str, Any]) -> str | None:
+    """The record's valid ID number, unless it is evidently a relative's."""
+    number = (parsed.get("id_number") or {}).get("normalized")
+    return None if not number or number_contradicts_record(number, parsed) else number
 
 
 def _local_time(occurred: str) -> str:
