@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from cli.api import add_api_parser
 from cli.connect import add_connect_parser
 from cli.resident import add_resident_parser
 from cli.steward import add_steward_parser
@@ -211,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_steward_parser(commands)
     add_resident_parser(commands)
+    add_api_parser(commands)
 
     p = commands.add_parser("generate", help="a synthetic city in the departments' formats",
                             description="Write a synthetic city (deterministic by seed): the "

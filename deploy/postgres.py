@@ -16,8 +16,10 @@ from deploy.processes import ServiceError, wait_until
 from deploy.settings import HubSettings
 
 ADMIN_ROLE = "sanwang_admin"
-# The roles `up` creates: who owns the schema, who writes the merged store, who reads it.
-ROLES = ("sanwang_owner", "sanwang_processor", "sanwang_analyst")
+# The roles `up` creates: who owns the schema, who writes the merged store, who reads it, the
+# query API's login, and the group role every grid worker's own role belongs to.
+ROLES = ("sanwang_owner", "sanwang_processor", "sanwang_analyst", "sanwang_api")
+GROUP_ROLES = ("sanwang_grid_worker",)
 
 
 def bin_dir() -> Path:
@@ -144,6 +146,10 @@ def _ensure_roles(settings: HubSettings, passwords: dict[str, str]) -> None:
             verb = "ALTER" if cur.fetchone() else "CREATE"
             cur.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD %s").format(
                 sql.SQL(verb), sql.Identifier(role)), (passwords[role],))
+        for role in GROUP_ROLES:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
         cur.execute("ALTER ROLE sanwang_owner CREATEDB REPLICATION")
     conn.close()
     ensure_database(settings)
@@ -162,7 +168,8 @@ def ensure_database(settings: HubSettings) -> None:
     conn = psycopg2.connect(dsn(settings, "sanwang_owner"))
     with conn, conn.cursor() as cur:
         cur.execute("CREATE SCHEMA IF NOT EXISTS hub AUTHORIZATION sanwang_owner")
-        cur.execute("GRANT USAGE ON SCHEMA hub TO sanwang_processor, sanwang_analyst")
+        cur.execute("GRANT USAGE ON SCHEMA hub TO sanwang_processor, sanwang_analyst,"
+                    " sanwang_api, sanwang_grid_worker")
         cur.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA hub "
                     "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO sanwang_processor")
         cur.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA hub "

@@ -1,0 +1,65 @@
+"""`sanwang api serve | add-principal`: the query API and who may use it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import psycopg2
+
+from deploy import postgres
+from deploy.settings import HubSettings
+
+
+def add_api_parser(commands: argparse._SubParsersAction) -> None:
+    api = commands.add_parser(
+        "api", help="the query API: serve it, add principals",
+        description="The HTTP query API (OpenAPI at /docs and /openapi.json). Principals "
+        "authenticate with `Authorization: Bearer <token>`.")
+    actions = api.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = actions.add_parser("serve", help="serve the API until Ctrl-C",
+                           description="Serve the query API on 127.0.0.1 (default port 19103).")
+    p.add_argument("--listen", default="127.0.0.1:19103", metavar="HOST:PORT")
+    p.set_defaults(run=_serve)
+    p = actions.add_parser("add-principal", help="add a principal (prints its token once)",
+                           description="Add who may use the API. department: a department's "
+                           "system (entitled fields, api/entitlements.toml); analyst: "
+                           "aggregates, findings, masked search; grid_worker: residents of "
+                           "their grids only (row-level security on a database role of their "
+                           "own); steward: conflicts, review queue, decisions, access logs.")
+    p.add_argument("name")
+    p.add_argument("--kind", required=True,
+                   choices=["department", "analyst", "grid_worker", "steward"])
+    p.add_argument("--department", choices=["police", "civil_affairs", "social_security"])
+    p.add_argument("--grids", default="", help="grid worker's grid codes, comma separated")
+    p.set_defaults(run=_add_principal)
+
+
+def _serve(args: argparse.Namespace, settings: HubSettings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    host, _, port = args.listen.rpartition(":")
+    app = create_app(postgres.dsn(settings, "sanwang_api"),
+                     postgres.dsn(settings, "sanwang_processor"))
+    print(f"query API on http://{host}:{port} (OpenAPI: /docs)", flush=True)
+    uvicorn.run(app, host=host, port=int(port), log_level="warning")
+    return 0
+
+
+def _add_principal(args: argparse.Namespace, settings: HubSettings) -> int:
+    from api.access import add_principal
+
+    grids = tuple(g for g in args.grids.split(",") if g)
+    conn = psycopg2.connect(postgres.dsn(settings, postgres.ADMIN_ROLE))
+    try:
+        with conn, conn.cursor() as cur:
+            token = add_principal(cur, args.name, args.kind, args.department, grids)
+    except (ValueError, psycopg2.Error) as error:
+        print(f"sanwang api add-principal: {error}".strip(), file=sys.stderr)
+        return 2
+    finally:
+        conn.close()
+    print(f"{args.name} ({args.kind}) token, shown once: {token}")
+    return 0
