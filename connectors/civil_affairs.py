@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from connectors.fields import FieldError, parse_date, parse_id_number, parse_phone, parse_sex
-from connectors.records import MappingError, optional_text, parse_column, required_text
+from connectors.fields import FieldError, parse_date, parse_phone, parse_sex
+from connectors.records import (
+    MappingError,
+    id_number_field,
+    optional_text,
+    parse_column,
+    required_text,
+)
 from schemas.events import canonical_json, make_event
 
 DEPARTMENT = "civil_affairs"
@@ -74,9 +80,9 @@ def _details_id_numbers(details: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for key, value in details.items():
         text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
         if key.endswith("身份证号") and isinstance(text, str):
-            number = parse_id_number(text)
+            number = id_number_field({key: text}, key)
             if number is not None:
-                numbers[key] = {"original": number.original, "normalized": number.normalized}
+                numbers[key] = number
     return numbers
 
 
@@ -100,15 +106,13 @@ def civil_affairs_event(columns: dict[str, Any], origin: dict[str, Any]) -> dict
     if len(record_id) > MAX_RECORD_ID:
         raise MappingError(f"业务流水号: longer than {MAX_RECORD_ID} characters {record_id[:80]!r}")
     business_type = parse_column(columns, "业务类型", _business_type)
-    id_number = parse_column(columns, "身份证号", parse_id_number)
     birth = parse_column(columns, "出生年月", parse_date)
     handled = parse_column(columns, "办理日期", parse_date)
     details = parse_column(columns, "业务内容", _details)
     parsed = {
         "record_id": record_id,
         "business_type": business_type,
-        "id_number": None if id_number is None else {
-            "original": id_number.original, "normalized": id_number.normalized},
+        "id_number": id_number_field(columns, "身份证号"),
         "name": parse_column(columns, "姓名", optional_text),
         "sex": parse_column(columns, "性别", parse_sex),
         "birth_date": None if birth is None else birth.iso(),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.fields import FieldError, parse_date, parse_id_number, parse_phone, parse_sex
-from connectors.records import optional_text, parse_column, required_text
+from connectors.fields import FieldError, parse_date, parse_phone, parse_sex
+from connectors.records import id_number_field, optional_text, parse_column, required_text
 from schemas.events import make_event
 
 DEPARTMENT = "police"
@@ -50,14 +50,12 @@ def _change_type(value: Any) -> str | None:
 def police_event(columns: dict[str, Any], origin: dict[str, Any]) -> dict[str, Any]:
     """One police change record (CSV header names as keys) as a canonical event."""
     record_id = required_text(columns, "变动流水号")
-    id_number = parse_column(columns, "公民身份号码", parse_id_number)
     birth = parse_column(columns, "出生日期", parse_date)
     changed = parse_column(columns, "变动日期", parse_date)
     parsed = {
         "record_id": record_id,
         "person_key": required_text(columns, "人员编号"),
-        "id_number": None if id_number is None else {
-            "original": id_number.original, "normalized": id_number.normalized},
+        "id_number": id_number_field(columns, "公民身份号码"),
         "name": parse_column(columns, "姓名", optional_text),
         "sex": parse_column(columns, "性别", parse_sex),
         "ethnicity": parse_column(columns, "民族", optional_text),

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from connectors.fields import FieldError
+from connectors.fields import FieldError, parse_id_number
 
 T = TypeVar("T")
 
@@ -39,6 +39,13 @@ def parse_column(columns: dict[str, Any], column: str, parser: Callable[[Any], T
         return parser(columns.get(column))
     except FieldError as error:
         raise MappingError(f"{column}: {error}") from error
+
+
+def id_number_field(columns: dict[str, Any], column: str) -> dict[str, str | None] | None:
+    """The ID number as events carry it: verbatim, and its valid 18-character form or None."""
+    number = parse_column(columns, column, parse_id_number)
+    return None if number is None else {"original": number.original,
+                                        "normalized": number.normalized}
 
 
 def required_text(columns: dict[str, Any], column: str) -> str:

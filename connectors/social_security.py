@@ -8,12 +8,11 @@ from typing import Any
 from connectors.fields import (
     FieldError,
     parse_date,
-    parse_id_number,
     parse_phone,
     parse_sex,
     parse_timestamp,
 )
-from connectors.records import MappingError, optional_text, parse_column
+from connectors.records import MappingError, id_number_field, optional_text, parse_column
 from schemas.events import canonical_json, make_event
 
 DEPARTMENT = "social_security"
@@ -66,7 +65,6 @@ def social_security_event(obj: dict[str, Any], origin: dict[str, Any]) -> dict[s
     event = _required(obj, "event")
     if event not in EVENTS:
         raise MappingError(f"event: unknown event {event!r}")
-    id_number = parse_column(obj, "aac002", parse_id_number)
     birth = parse_column(obj, "aac006", parse_date)
     occurred = parse_column(obj, "occurred", _occurred)
     if occurred is None:
@@ -75,8 +73,7 @@ def social_security_event(obj: dict[str, Any], origin: dict[str, Any]) -> dict[s
         "record_id": record_id,
         "event": event,
         "person_key": _required(obj, "aac001"),
-        "id_number": None if id_number is None else {
-            "original": id_number.original, "normalized": id_number.normalized},
+        "id_number": id_number_field(obj, "aac002"),
         "name": parse_column(obj, "aac003", optional_text),
         "sex": parse_column(obj, "aac004", parse_sex),
         "birth_date": None if birth is None else birth.iso(),
