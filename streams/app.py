@@ -11,10 +11,13 @@ import asyncio
 import json
 import logging
 import os
+import time
+from datetime import datetime
 from typing import Any
 
 import faust
 import psycopg2
+from kafka.errors import KafkaError
 
 from deploy.postgres import dsn
 from deploy.settings import HubSettings
@@ -25,13 +28,30 @@ from schemas.topics import (
     processor_group,
     raw_topics,
 )
+from streams.findings import RULES
+from streams.lag import LagProbe
 from streams.landing import ConsumedEvent, HubStore
-from streams.metrics import EVENTS_CONSUMED, EVENTS_STORED, MATCH_OUTCOMES, RESIDENT_CHANGES
+from streams.metrics import (
+    BATCH_SECONDS,
+    CONSUMER_LAG,
+    DEAD_LETTERED,
+    EVENTS_CONSUMED,
+    EVENTS_STORED,
+    FINDINGS,
+    LATENCY,
+    MATCH_OUTCOMES,
+    OPEN_CONFLICTS,
+    RESIDENT_CHANGES,
+    RESIDENTS,
+    REVIEW_QUEUE,
+)
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 BATCH_WITHIN_SECONDS = 0.5
 CHANGE_RELAY_SECONDS = 0.5
+GAUGE_SECONDS = 10.0
+FINDING_KINDS = (*(rule.kind for rule in RULES), "elderly_living_alone")
 EXIT_CRASH = 70  # an unexpected error stops the worker before any offset moves past the batch
 
 
@@ -58,7 +78,8 @@ def create_app(settings: HubSettings) -> faust.App:
                                  ("findings", findings_topic(settings.topic_prefix)))}
     store = HubStore(dsn(settings, "sanwang_processor"))
 
-    relay_store = HubStore(dsn(settings, "sanwang_processor"))  # its own connection
+    relay_store = HubStore(dsn(settings, "sanwang_processor"))  # each timer: own connection
+    gauge_store = HubStore(dsn(settings, "sanwang_processor"))
 
     @app.timer(interval=CHANGE_RELAY_SECONDS)
     async def relay_changes() -> None:
@@ -66,6 +87,23 @@ def create_app(settings: HubSettings) -> faust.App:
             await _relay_changes(relay_store, feeds)
         except psycopg2.OperationalError as error:
             log.warning("change feed relay waits for PostgreSQL: %s", error)
+
+    @app.timer(interval=GAUGE_SECONDS)
+    async def refresh_gauges() -> None:
+        """Lag per partition and the store's queues, for the operators' dashboards."""
+        try:
+            state = await asyncio.to_thread(gauge_store.gauges)
+            lag = await asyncio.to_thread(_lag, settings)
+        except (psycopg2.Error, KafkaError) as error:
+            log.warning("gauges not refreshed: %s", error)
+            return
+        OPEN_CONFLICTS.set(state["conflicts"])
+        REVIEW_QUEUE.set(state["review"])
+        RESIDENTS.set(state["residents"])
+        for kind in FINDING_KINDS:
+            FINDINGS.labels(kind).set(state["findings"].get(kind, 0))
+        for tp, behind in lag.items():
+            CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(behind)
 
     @app.agent(raw)
     async def land_events(stream: faust.StreamT) -> None:
@@ -99,14 +137,17 @@ async def _decode(event: Any, dead_letters: faust.TopicT) -> ConsumedEvent | Non
             "topic": message.topic, "partition": message.partition, "offset": message.offset},
             "raw": message.value.decode("utf-8", "replace")}
         await dead_letters.send(key=b"processor", value=json.dumps(letter).encode())
+        DEAD_LETTERED.labels("not_canonical").inc()
         return None
-    return ConsumedEvent(value, message.topic, message.partition, message.offset)
+    published = message.timestamp / 1000 if message.timestamp else None
+    return ConsumedEvent(value, message.topic, message.partition, message.offset, published)
 
 
 async def _store_until_done(store: HubStore, batch: list[ConsumedEvent]) -> None:
     """Land and merge the batch; while PostgreSQL is unreachable, wait and retry (never skip)."""
     delay = 0.5
     while True:
+        started = time.monotonic()
         try:
             stored, merged = await asyncio.to_thread(store.apply, batch)
         except psycopg2.OperationalError as error:
@@ -120,7 +161,25 @@ async def _store_until_done(store: HubStore, batch: list[ConsumedEvent]) -> None
             MATCH_OUTCOMES.labels(rule).inc(count)
         for change, count in merged.changes.items():
             RESIDENT_CHANGES.labels(change).inc(count)
+        BATCH_SECONDS.observe(time.monotonic() - started)
+        _observe_latency(batch)
         return
+
+
+def _observe_latency(batch: list[ConsumedEvent]) -> None:
+    """Publication to merged, for every event; the department's change to merged where the
+    source says when the change happened (the police table's gxsj)."""
+    now = time.time()
+    for consumed in batch:
+        if consumed.published_at:
+            LATENCY.labels("published_to_stored").observe(max(now - consumed.published_at, 0))
+        changed = (consumed.event["data"].get("origin") or {}).get("gxsj")
+        if changed:
+            try:
+                moment = datetime.fromisoformat(changed).timestamp()
+            except ValueError:
+                continue
+            LATENCY.labels("changed_to_stored").observe(max(now - moment, 0))
 
 
 async def _relay_changes(store: HubStore, feeds: dict[str, faust.TopicT]) -> None:
@@ -136,6 +195,14 @@ async def _relay_changes(store: HubStore, feeds: dict[str, faust.TopicT]) -> Non
                 message, ensure_ascii=False).encode()))
         await asyncio.gather(*acks)
         await asyncio.to_thread(store.mark_sent, [seq for seq, *_ in pending])
+
+
+def _lag(settings: HubSettings) -> dict[Any, int]:
+    probe = LagProbe(settings)
+    try:
+        return probe.lag()
+    finally:
+        probe.close()
 
 
 def run_worker(settings: HubSettings, metrics_port: int, loglevel: str = "info") -> None:

@@ -32,7 +32,7 @@ class ConsumedEvent:
     topic: str
     partition: int
     offset: int
-
+    published_at: float | None = None  # the Kafka message timestamp, seconds
 
 def load_parameters(cur: Any) -> Parameters:
     """The matching parameters `sanwang estimate` stored, else the ones shipped with the hub."""
@@ -91,6 +91,17 @@ class HubStore:
         with self._connection() as conn, conn.cursor() as cur:
             cur.execute("UPDATE hub.change_outbox SET sent_at = now() WHERE seq = ANY(%s)",
                         (list(seqs),))
+
+    def gauges(self) -> dict[str, Any]:
+        """The store's state for the operators' gauges."""
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT (SELECT count(*) FROM hub.conflicts WHERE status = 'open'),"
+                        " (SELECT count(*) FROM hub.review_queue WHERE status = 'open'),"
+                        " (SELECT count(*) FROM hub.residents)")
+            conflicts, review, residents = cur.fetchone()
+            cur.execute("SELECT kind, count(*) FROM hub.findings GROUP BY kind")
+            return {"conflicts": conflicts, "review": review, "residents": residents,
+                    "findings": dict(cur.fetchall())}
 
     def close(self) -> None:
         if self._conn is not None:

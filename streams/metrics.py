@@ -1,6 +1,6 @@
 """The processor's Prometheus metrics (served on the processor's metrics port)."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_CONSUMED = Counter(
     "sanwang_processor_events_consumed_total", "Events read from a topic", ["topic"])
@@ -13,3 +13,19 @@ MATCH_OUTCOMES = Counter(
 RESIDENT_CHANGES = Counter(
     "sanwang_processor_resident_changes_total",
     "Residents created, updated, merged, split or removed", ["change"])
+DEAD_LETTERED = Counter(
+    "sanwang_processor_dead_lettered_total", "Messages the processor dead-lettered", ["reason"])
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400)
+LATENCY = Histogram(
+    "sanwang_processor_latency_seconds",
+    "From publication (Kafka timestamp), or from the change in the department's system (live "
+    "sources), to merged in the store", ["stage"], buckets=LATENCY_BUCKETS)
+BATCH_SECONDS = Histogram(
+    "sanwang_processor_batch_seconds", "Landing and merging one batch, one transaction")
+CONSUMER_LAG = Gauge(
+    "sanwang_processor_consumer_lag", "Events not yet merged, per raw topic partition",
+    ["topic", "partition"])
+OPEN_CONFLICTS = Gauge("sanwang_store_open_conflicts", "Open conflicts for data stewards")
+REVIEW_QUEUE = Gauge("sanwang_store_review_queue", "Possible matches waiting for review")
+FINDINGS = Gauge("sanwang_store_findings", "Current cross-department findings", ["kind"])
+RESIDENTS = Gauge("sanwang_store_residents", "Residents in the store")
