@@ -18,8 +18,9 @@ def add_api_parser(commands: argparse._SubParsersAction) -> None:
         "authenticate with `Authorization: Bearer <token>`.")
     actions = api.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = actions.add_parser("serve", help="serve the API until Ctrl-C",
-                           description="Serve the query API on 127.0.0.1 (default port 19103).")
-    p.add_argument("--listen", default="127.0.0.1:19103", metavar="HOST:PORT")
+                           description="Serve the query API (and its /metrics) until Ctrl-C.")
+    p.add_argument("--listen", metavar="HOST:PORT",
+                   help="default 127.0.0.1:$SANWANG_API_PORT (19103)")
     p.set_defaults(run=_serve)
     p = actions.add_parser("add-principal", help="add a principal (prints its token once)",
                            description="Add who may use the API. department: a department's "
@@ -40,7 +41,7 @@ def _serve(args: argparse.Namespace, settings: HubSettings) -> int:
 
     from api.app import create_app
 
-    host, _, port = args.listen.rpartition(":")
+    host, _, port = (args.listen or f"127.0.0.1:{settings.api_port}").rpartition(":")
     app = create_app(postgres.dsn(settings, "sanwang_api"),
                      postgres.dsn(settings, "sanwang_processor"))
     print(f"query API on http://{host}:{port} (OpenAPI: /docs)", flush=True)

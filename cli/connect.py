@@ -44,9 +44,10 @@ def add_connect_parser(commands: argparse._SubParsersAction) -> None:
                                "records.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--file", type=Path, help="full export, UTF-8 JSONL")
-    source.add_argument("--listen", metavar="HOST:PORT", help="serve POST /push/social-security "
-                        "(Authorization: Bearer <token from $SANWANG_HOME/secrets/"
-                        "push-tokens.json>) until Ctrl-C, e.g. 127.0.0.1:19102")
+    source.add_argument("--listen", metavar="HOST:PORT", nargs="?", const="",
+                        help="serve POST /push/social-security (Authorization: Bearer <token "
+                        "from $SANWANG_HOME/secrets/push-tokens.json>) until Ctrl-C; default "
+                        "127.0.0.1:$SANWANG_PUSH_PORT (19102)")
 
     for parser in departments.choices.values():
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -111,7 +112,7 @@ def _listen(settings: HubSettings, address: str) -> None:
     from connectors.push_api import PUSH_MAPPINGS, create_push_app
     from connectors.push_tokens import load_tokens
 
-    host, _, port = address.rpartition(":")
+    host, _, port = (address or f"127.0.0.1:{settings.push_port}").rpartition(":")
     tokens_path = settings.home.resolve() / "secrets" / "push-tokens.json"
     tokens = load_tokens(tokens_path)
     publishers = {d: open_publish_path(settings, d)[1] for d, _ in PUSH_MAPPINGS.values()}

@@ -22,6 +22,7 @@ def private_settings(home: os.PathLike, partitions: int = 3) -> HubSettings:
         kafka_controller_port=free_port(), kafka_jolokia_port=free_port(),
         postgres_port=free_port(), prometheus_port=free_port(),
         processor_metrics_port=free_port(), connector_metrics_port=free_port(),
+        push_port=free_port(), api_port=free_port(),
         topic_partitions=partitions,
     )
 

@@ -18,14 +18,20 @@ def _paths(settings: HubSettings) -> dict[str, Path]:
             "pid": base / "prometheus.pid", "log": base / "prometheus.log"}
 
 
+ALERT_RULES = Path(__file__).parent / "prometheus" / "alerts.yml"
+
+
 def scrape_config(settings: HubSettings) -> str:
-    """prometheus.yml: the hub's processor and connectors by their metrics ports."""
+    """prometheus.yml: the hub's processor, connectors and API by their metrics ports, and the
+    hub's alert rules."""
     jobs = {
         "prometheus": settings.prometheus_port,
         "sanwang-processor": settings.processor_metrics_port,
         "sanwang-connectors": settings.connector_metrics_port,
+        "sanwang-api": settings.api_port,
     }
-    lines = ["global:", "  scrape_interval: 5s", "  evaluation_interval: 5s", "scrape_configs:"]
+    lines = ["global:", "  scrape_interval: 5s", "  evaluation_interval: 5s",
+             "rule_files:", f"  - {ALERT_RULES}", "scrape_configs:"]
     for job, port in jobs.items():
         lines += [f"  - job_name: {job}", "    static_configs:",
                   f"      - targets: ['127.0.0.1:{port}']"]
