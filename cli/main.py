@@ -163,9 +163,9 @@ def _wait(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: HubSettings) -> int:
-    from cli.demo import DEFAULT_SAMPLE, run_demo
+    from cli.demo import run_demo
 
-    return run_demo(settings, args.city or DEFAULT_SAMPLE)
+    return run_demo(settings, args.city, args.persons, args.seed, args.live_seconds)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,13 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("demo", help="the whole flow on a local stack, start to end",
-                            description="Start the local stack, run a processor, backfill the "
-                            "three departments' exports, wait until all is merged, and report "
-                            "residents, links, conflicts and precision/recall against truth.")
+                            description="Start the local stack, generate a city, run a "
+                            "processor, backfill the three departments' exports, keep live "
+                            "changes coming (police table inserts, civil affairs files, social "
+                            "security pushes), and report records, residents, precision/recall "
+                            "against the city's truth, findings, latency.")
+    p.add_argument("--persons", type=int, default=3000, help="people in the city (default 3000)")
+    p.add_argument("--seed", type=int, default=1, help="the city's seed (default 1)")
     p.add_argument("--city", type=Path, default=None,
-                   help="folder with police_population.csv, civil_affairs.csv, "
-                   "social_security.jsonl and truth.csv (default: the contract's sample city, "
-                   "../shared/departments/sample beside the repository)")
+                   help="use this city instead of generating one (three exports, grids.csv, "
+                   "truth.csv; e.g. ../shared/departments/sample)")
+    p.add_argument("--live-seconds", type=float, default=30.0,
+                   help="how long live changes keep coming (default 30)")
     p.set_defaults(run=_demo)
 
     p = commands.add_parser("up", help="start the local stack (idempotent)",

@@ -29,6 +29,13 @@ COLUMNS = {
     "变动日期": ("bdrq", "changed_on"),
 }
 CSV_HEADER = list(COLUMNS)
+# The police system's own table, as the contract gives it (tests and the demo create it as a
+# stand-in for the police database).
+TABLE_DDL = """CREATE TABLE t_rk_bdjl (
+  bdlsh varchar(32) PRIMARY KEY, rybh varchar(32) NOT NULL, gmsfhm varchar(18), xm varchar(50),
+  xb varchar(2), mz varchar(20), csrq varchar(10), hjdz varchar(200), xzz varchar(200),
+  lxdh varchar(20), rylb varchar(10), bdlx varchar(20), bdrq varchar(10),
+  gxsj timestamptz NOT NULL DEFAULT now())"""
 POPULATION_TYPES = {"户籍人口": "registered", "流动人口": "floating"}
 CHANGE_TYPES = {"户籍登记", "出生登记", "流动人口登记", "居住证办理", "住址变更", "死亡注销"}
 

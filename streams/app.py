@@ -139,7 +139,7 @@ async def _decode(event: Any, dead_letters: faust.TopicT) -> ConsumedEvent | Non
         await dead_letters.send(key=b"processor", value=json.dumps(letter).encode())
         DEAD_LETTERED.labels("not_canonical").inc()
         return None
-    published = message.timestamp / 1000 if message.timestamp else None
+    published = message.timestamp or None  # faust gives the Kafka timestamp in seconds
     return ConsumedEvent(value, message.topic, message.partition, message.offset, published)
 
 

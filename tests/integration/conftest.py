@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
+from connectors import police
 from deploy import postgres
 from deploy.migrations import apply_migrations
 from deploy.private_stack import private_settings, settings_env
@@ -77,11 +78,6 @@ def query(settings: HubSettings, sql: str, params: tuple = ()) -> list[tuple]:
         conn.close()
 
 
-POLICE_DDL = """CREATE TABLE t_rk_bdjl (
-  bdlsh varchar(32) PRIMARY KEY, rybh varchar(32) NOT NULL, gmsfhm varchar(18), xm varchar(50),
-  xb varchar(2), mz varchar(20), csrq varchar(10), hjdz varchar(200), xzz varchar(200),
-  lxdh varchar(20), rylb varchar(10), bdlx varchar(20), bdrq varchar(10),
-  gxsj timestamptz NOT NULL DEFAULT now())"""
 @pytest.fixture
 def police_db(hub: HubSettings) -> Iterator[str]:
     """A police database of this test's own, owned by sanwang_owner; its DSN."""
@@ -91,7 +87,7 @@ def police_db(hub: HubSettings) -> Iterator[str]:
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name}")
     dsn = postgres.dsn(hub, "sanwang_owner", name)
-    run_sql(dsn, POLICE_DDL)
+    run_sql(dsn, police.TABLE_DDL)
     yield dsn
     with admin.cursor() as cur:
         cur.execute(f"DROP DATABASE {name} WITH (FORCE)")
