@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the hub's local stack needs: Java 17 and Maven (to fetch and run Apache Kafka),
-# PostgreSQL, Prometheus (with promtool). Installs only what is missing; needs root or sudo.
+# PostgreSQL, Prometheus (with promtool); Chromium for the console's test. Installs only what is
+# missing; needs root or sudo.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,7 @@ command -v mvn >/dev/null || missing+=(maven)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v chromium >/dev/null || missing+=(chromium)  # the console's end-to-end test
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 
 if [ ${#missing[@]} -eq 0 ]; then
