@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.file_backfill import open_publish_path
+from connectors.metrics import RECORDS_READ
 from connectors.publisher import InvalidEventError
 from connectors.records import SourceRecord
 from deploy.settings import HubSettings
@@ -38,6 +39,7 @@ def publish_events(settings: HubSettings, department: str, events: Iterable[Any]
     report = PublishReport()
     try:
         for index, event in enumerate(events):
+            RECORDS_READ.labels(department).inc()
             reason = _refusal(event, department)
             if reason is None:
                 try:

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors import social_security
 from connectors.jsonl_source import PushBodyError, parse_push_body
+from connectors.metrics import RECORDS_READ
 from connectors.publisher import EventPublisher, InvalidEventError
 from connectors.push_tokens import department_of_token
 from connectors.records import MappingError, SourceRecord
@@ -73,6 +74,7 @@ def _publish_items(items: list[dict[str, Any] | str], to_event: Any,
     results: list[dict[str, Any]] = []
     futures = []
     for index, item in enumerate(items):
+        RECORDS_READ.labels(publisher.department).inc()
         origin = {"request": request_id, "index": index}
         record = SourceRecord(origin, canonical_json(item), columns=item
                               if isinstance(item, dict) else None)
