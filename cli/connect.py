@@ -130,7 +130,7 @@ def _serve_metrics(settings: HubSettings) -> None:
     from prometheus_client import start_http_server
 
     try:
-        start_http_server(settings.connector_metrics_port, addr="127.0.0.1")
+        start_http_server(settings.connector_metrics_port, addr=settings.metrics_host)
     except OSError as error:
         print(f"metrics not served on port {settings.connector_metrics_port}: {error}",
               file=sys.stderr)

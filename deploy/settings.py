@@ -33,6 +33,8 @@ class HubSettings(BaseSettings):
     prometheus_port: int = Field(19090, description="Local Prometheus port on 127.0.0.1.")
     processor_metrics_port: int = Field(19100, description="Processor's /metrics port.")
     connector_metrics_port: int = Field(19101, description="Connectors' /metrics port.")
+    metrics_host: str = Field("127.0.0.1", description="Address the processor's and "
+                              "connectors' /metrics listen on (0.0.0.0 in containers).")
     push_port: int = Field(19102, description="The HTTP push endpoint's port.")
     api_port: int = Field(19103, description="The query API's port (its /metrics too).")
     topic_prefix: str = Field("sanwang", description="Prefix of every topic and consumer group.")

@@ -210,7 +210,7 @@ def run_worker(settings: HubSettings, metrics_port: int, loglevel: str = "info")
     from prometheus_client import start_http_server
 
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1")
+        start_http_server(metrics_port, addr=settings.metrics_host)
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()
