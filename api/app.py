@@ -12,19 +12,23 @@ Authentication: `Authorization: Bearer <token>` of a principal (`sanwang api add
 import csv
 import datetime
 import io
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Query
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import make_asgi_app
 from psycopg2 import sql
 from psycopg2.extras import RealDictCursor
 from psycopg2.pool import ThreadedConnectionPool
 from pydantic import BaseModel, Field
 
 from api.access import Principal, audit, entitled_fields, principal_of
+from api.metrics import REQUEST_SECONDS, REQUESTS
 from streams import steward
 
 TEXT = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
@@ -36,6 +40,8 @@ OFFSET = Annotated[int, Query(ge=0, le=10_000_000)]
 LEVELS = {"district": "population_by_district", "township": "population_by_township",
           "community": "population_by_community", "grid": "population_by_grid"}
 RECORD = r"^(police|civil_affairs|social_security):[^\x00]{1,64}$"
+READERS, WRITERS = 8, 2  # database connections for reads and for stewards' decisions
+POOL_WAIT_SECONDS = 30.0
 
 
 class Page(BaseModel):
@@ -62,6 +68,24 @@ class SplitDecision(BaseModel):
     note: str | None = Field(default=None, max_length=500, pattern=TEXT)
 
 
+class BlockingPool:
+    """A connection pool that makes a request wait for a free connection instead of failing
+    (psycopg2's pools raise PoolError when exhausted)."""
+
+    def __init__(self, size: int, dsn: str) -> None:
+        self._pool = ThreadedConnectionPool(1, size, dsn)
+        self._free = threading.BoundedSemaphore(size)
+
+    def getconn(self) -> Any:
+        if not self._free.acquire(timeout=POOL_WAIT_SECONDS):
+            raise HTTPException(503, "the store is busy; try again")
+        return self._pool.getconn()
+
+    def putconn(self, conn: Any) -> None:
+        self._pool.putconn(conn)
+        self._free.release()
+
+
 def _page(items: list[dict[str, Any]], limit: int, offset: int) -> Page:
     more = len(items) > limit
     return Page(items=items[:limit], limit=limit, offset=offset,
@@ -73,8 +97,20 @@ def create_app(dsn: str, steward_dsn: str) -> FastAPI:
     which cluster the store again, as `steward_dsn` (a role that writes the store)."""
     app = FastAPI(title="Sanwang Hub query API", version="1",
                   description=__doc__)
-    pool = ThreadedConnectionPool(1, 8, dsn)
-    writers = ThreadedConnectionPool(1, 2, steward_dsn)
+    app.mount("/metrics", make_asgi_app())
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Any) -> Any:
+        started = time.monotonic()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        name = route.path if route is not None else "unmatched"
+        REQUESTS.labels(name, str(response.status_code)).inc()
+        REQUEST_SECONDS.labels(name).observe(time.monotonic() - started)
+        return response
+
+    pool = BlockingPool(READERS, dsn)
+    writers = BlockingPool(WRITERS, steward_dsn)
     bearer = HTTPBearer(auto_error=False)
 
     @contextmanager
@@ -156,7 +192,7 @@ def create_app(dsn: str, steward_dsn: str) -> FastAPI:
         only(principal, "steward")
         with transaction() as cur:
             cur.execute("SELECT principal, action, fields, purpose, at FROM hub.audit_log"
-                        " WHERE %s = ANY(resident_ids) ORDER BY audit_id DESC"
+                        " WHERE %s = ANY(resident_ids) ORDER BY audit_id"
                         " LIMIT %s OFFSET %s", (resident_id, limit + 1, offset))
             items = [dict(r) for r in cur.fetchall()]
             audit(cur, principal, "access-log", [resident_id], ["audit_log"], purpose)

@@ -106,11 +106,19 @@ def edges_within(cur: Any, refs: Sequence[str]) -> list[Edge]:
     cur.execute("SELECT a, b, rule, score, agreed FROM hub.match_edges"
                 " WHERE a = ANY(%(r)s) AND b = ANY(%(r)s)", {"r": list(refs)})
     edges = [edge_from_row(*row) for row in cur.fetchall()]
-    cur.execute("SELECT a, b FROM hub.steward_decisions WHERE kind = 'confirm'"
-                " AND a = ANY(%(r)s) AND b = ANY(%(r)s)", {"r": list(refs)})
-    edges += [Edge(min(a, b), max(a, b), "steward", float("inf"), ("steward",))
-              for a, b in cur.fetchall()]
+    edges += [Edge(a, b, "steward", float("inf"), ("steward",))
+              for a, b in _latest_decisions(cur, refs, "confirm")]
     return edges
+
+
+def _latest_decisions(cur: Any, refs: Sequence[str], kind: str) -> list[tuple[str, str]]:
+    """Pairs among `refs` whose latest steward decision is `kind` (a later one overrides)."""
+    cur.execute("""
+        SELECT a, b FROM (SELECT DISTINCT ON (a, b) a, b, kind FROM hub.steward_decisions
+                           WHERE a = ANY(%(r)s) AND b = ANY(%(r)s)
+                           ORDER BY a, b, decision_id DESC) latest
+         WHERE kind = %(k)s""", {"r": list(refs), "k": kind})
+    return cur.fetchall()
 
 
 def edges_touching(cur: Any, refs: Sequence[str], rules: Sequence[str]) -> list[Edge]:
@@ -121,9 +129,7 @@ def edges_touching(cur: Any, refs: Sequence[str], rules: Sequence[str]) -> list[
 
 
 def splits_within(cur: Any, refs: Sequence[str]) -> list[Split]:
-    cur.execute("SELECT a, b FROM hub.steward_decisions WHERE kind = 'split'"
-                " AND a = ANY(%(r)s) AND b = ANY(%(r)s)", {"r": list(refs)})
-    return [Split(a, b) for a, b in cur.fetchall()]
+    return [Split(a, b) for a, b in _latest_decisions(cur, refs, "split")]
 
 
 def residents_of(cur: Any, refs: Iterable[str]) -> dict[str, str]:

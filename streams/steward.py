@@ -3,7 +3,8 @@
 A decision is stored in `hub.steward_decisions` and the affected component is clustered again
 at once, in the same transaction. A confirm is a must-link edge, a reject or a split a
 must-not-link between records: the merge honours both from then on, so a split is never undone
-by later automatic matching.
+by later automatic matching. For one pair of records the latest decision stands (a steward may
+change their mind).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def open_reviews(conn: Any, limit: int = 50, offset: int = 0) -> list[dict[str, 
 
 def _decide(conn: Any, kind: str, pairs: Sequence[tuple[str, str]], steward: str,
             note: str | None) -> MergeSummary:
+    if any(a == b for a, b in pairs):
+        raise StewardError("a decision needs two different records")
     with conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
         refs = sorted({r for pair in pairs for r in pair})

@@ -1,0 +1,228 @@
+"""What PostgreSQL itself lets each role see, whatever SQL it writes: analysts read masked views
+and non-identifying columns only, grid workers' roles see their grids' rows only (row-level
+security), and nobody, not even the schema's owner, changes the audit log."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg2
+import psycopg2.errors
+import pytest
+from psycopg2 import sql
+
+from deploy import postgres
+from deploy.settings import HubSettings
+from tests.integration.api_stack import Principals, add_principals, merge_sample
+from tests.integration.conftest import query
+
+MASKED = re.compile(r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$")
+LEVELS = ("district", "township", "community", "grid")
+KEYS = {"district": ("district",), "township": ("district", "township"),
+        "community": ("district", "township", "community"),
+        "grid": ("district", "township", "community", "grid_code")}
+
+
+@pytest.fixture(scope="module")
+def store(stack: HubSettings) -> tuple[HubSettings, Principals]:
+    """The merged sample city (grids loaded first) and its API principals."""
+    settings = merge_sample(stack)
+    return settings, add_principals(settings)
+
+
+@pytest.fixture(scope="module")
+def settings(store: tuple[HubSettings, Principals]) -> HubSettings:
+    return store[0]
+
+
+@contextmanager
+def connect(settings: HubSettings, role: str) -> Iterator[Any]:
+    """A cursor logged in as `role`; each statement in a transaction of its own."""
+    conn = psycopg2.connect(postgres.dsn(settings, role))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def analyst(settings: HubSettings) -> Iterator[Any]:
+    with connect(settings, "sanwang_analyst") as cur:
+        yield cur
+
+
+def rows_of(cur: Any, statement: str, params: tuple = ()) -> list[dict[str, Any]]:
+    cur.execute(statement, params)
+    names = [c.name for c in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+# --- analysts --------------------------------------------------------------------------------
+
+def test_analysts_read_residents_with_masked_id_numbers(settings: HubSettings,
+                                                        analyst: Any) -> None:
+    clear = dict(query(settings, "SELECT resident_id, id_number FROM hub.residents"))
+    rows = rows_of(analyst, "SELECT * FROM hub.analyst_residents")
+    assert sorted(r["resident_id"] for r in rows) == sorted(clear)
+    assert "id_number" not in rows[0]
+    for row in rows:
+        number = clear[row["resident_id"]]
+        if number is None:
+            assert row["id_number_masked"] is None
+            continue
+        assert MASKED.match(row["id_number_masked"]), row
+        assert row["id_number_masked"] == f"{number[:6]}********{number[-4:]}"
+    assert sum(1 for r in rows if r["id_number_masked"]) > 0.9 * len(rows)
+
+
+def test_analysts_read_findings_masked(settings: HubSettings, analyst: Any) -> None:
+    rows = rows_of(analyst, "SELECT * FROM hub.analyst_findings")
+    assert len(rows) == query(settings, "SELECT count(*) FROM hub.findings")[0][0] > 0
+    assert all(MASKED.match(r["id_number_masked"]) for r in rows)
+    assert all(set(r["evidence"]) == {"records", "explanation"} for r in rows)
+
+
+def test_analysts_may_read_the_non_identifying_columns(settings: HubSettings,
+                                                       analyst: Any) -> None:
+    analyst.execute("SELECT resident_id, name, sex, birth_date, life_status, grid_code,"
+                    " record_count, updated_at FROM hub.residents")
+    assert len(analyst.fetchall()) == query(settings, "SELECT count(*) FROM hub.residents")[0][0]
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT id_number FROM hub.residents",
+    "SELECT * FROM hub.residents",
+    "SELECT resident_id FROM hub.residents WHERE id_number LIKE '5118%'",  # no probing either
+    "SELECT count(*) FROM hub.residents GROUP BY id_number",
+    "SELECT attributes FROM hub.residents",
+    "SELECT residence_address, phone FROM hub.residents",
+    "SELECT * FROM hub.events",
+    "SELECT * FROM hub.source_records",
+    "SELECT * FROM hub.source_links",
+    "SELECT * FROM hub.resident_history",
+    "SELECT * FROM hub.resident_as_of('R000000000000000', current_date)",
+    "SELECT * FROM hub.conflicts",
+    "SELECT * FROM hub.findings",
+    "SELECT * FROM hub.audit_log",
+    "SELECT * FROM hub.api_principals",
+    "INSERT INTO hub.audit_log (principal, action, resident_ids, fields, purpose)"
+    " VALUES ('x', 'x', '{}', '{}', 'x')",
+])
+def test_analysts_cannot_reach_id_numbers_or_raw_records(analyst: Any, statement: str) -> None:
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        analyst.execute(statement)
+
+
+def test_population_counts_agree_across_the_four_levels(settings: HubSettings,
+                                                        analyst: Any) -> None:
+    levels = {level: rows_of(analyst, f"SELECT * FROM hub.population_by_{level}")
+              for level in LEVELS}
+    assert len(levels["district"]) < len(levels["township"]) < len(levels["community"]) \
+        < len(levels["grid"])
+    counts = [c for c, v in levels["grid"][0].items() if isinstance(v, int)]
+    assert "population" in counts and "deceased" in counts and len(counts) == 13
+    totals = [{c: sum(r[c] for r in levels[level]) for c in counts} for level in LEVELS]
+    assert all(t == totals[0] for t in totals)
+    for parent, child in zip(LEVELS, LEVELS[1:], strict=False):
+        for row in levels[parent]:
+            key = tuple(row[k] for k in KEYS[parent])
+            below = [r for r in levels[child] if tuple(r[k] for k in KEYS[parent]) == key]
+            assert {c: row[c] for c in counts} == {c: sum(r[c] for r in below) for c in counts}
+    living, dead = query(settings, "SELECT count(*) FILTER (WHERE life_status IS DISTINCT FROM"
+                                   " 'deceased'), count(*) FILTER (WHERE life_status ="
+                                   " 'deceased') FROM hub.residents WHERE grid_code IS NOT NULL")[0]
+    assert (totals[0]["population"], totals[0]["deceased"]) == (living, dead)
+
+
+# --- grid workers: row-level security --------------------------------------------------------
+
+def as_role(settings: HubSettings, role: str, statement: str, params: tuple = ()
+            ) -> list[tuple]:
+    """Run `statement` the way the API runs a grid worker's query: logged in as sanwang_api,
+    then SET ROLE to the worker's own role."""
+    with connect(settings, "sanwang_api") as cur:
+        cur.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+        cur.execute(statement, params)
+        return cur.fetchall()
+
+
+def test_each_grid_workers_role_sees_only_its_grids_rows(
+        store: tuple[HubSettings, Principals]) -> None:
+    settings, principals = store
+    seen = []
+    for worker, role in sorted(principals.db_roles.items()):
+        (grid,) = principals.grids[worker]
+        rows = as_role(settings, role, "SELECT resident_id, grid_code FROM hub.residents")
+        expected = query(settings, "SELECT resident_id, grid_code FROM hub.residents"
+                                   " WHERE grid_code = %s", (grid,))
+        assert len(expected) > 1
+        assert sorted(rows) == sorted(expected)
+        # a WHERE naming other grids finds nothing more
+        assert as_role(settings, role, "SELECT count(*) FROM hub.residents WHERE grid_code"
+                                       " <> %s OR grid_code IS NULL", (grid,)) == [(0,)]
+        seen.append({r for r, _ in rows})
+    assert not seen[0] & seen[1]
+    with connect(settings, "sanwang_api") as cur:  # the API's own role, without SET ROLE
+        everyone = rows_of(cur, "SELECT resident_id FROM hub.residents")
+    assert len(everyone) == query(settings, "SELECT count(*) FROM hub.residents")[0][0]
+
+
+@pytest.mark.parametrize("statement", [
+    "SELECT id_number FROM hub.residents",
+    "SELECT * FROM hub.residents",
+    "SELECT * FROM hub.analyst_residents",
+    "SELECT * FROM hub.resident_history",
+    "SELECT * FROM hub.audit_log",
+    "INSERT INTO hub.grid_worker_grids (db_role, grid_code) VALUES (current_user, '1')",
+    "UPDATE hub.residents SET grid_code = grid_code",
+])
+def test_grid_workers_roles_reach_nothing_else(store: tuple[HubSettings, Principals],
+                                               statement: str) -> None:
+    settings, principals = store
+    role = sorted(principals.db_roles.values())[0]
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+        as_role(settings, role, statement)
+
+
+# --- the audit log is append-only ------------------------------------------------------------
+
+CHANGES = ["UPDATE hub.audit_log SET purpose = 'nothing to see'",
+           "DELETE FROM hub.audit_log",
+           "DELETE FROM hub.audit_log WHERE audit_id = (SELECT min(audit_id) FROM hub.audit_log)"]
+
+
+@pytest.fixture(scope="module")
+def audited(settings: HubSettings) -> list[tuple]:
+    """Two audit rows, written as the API writes them (sanwang_api)."""
+    with connect(settings, "sanwang_api") as cur:
+        for purpose in ("first", "second"):
+            cur.execute("INSERT INTO hub.audit_log (principal, action, resident_ids, fields,"
+                        " purpose) VALUES ('p', 'lookup', '{R000000000000000}', '{name}', %s)",
+                        (purpose,))
+    return query(settings, "SELECT * FROM hub.audit_log ORDER BY audit_id")
+
+
+@pytest.mark.parametrize("statement", [*CHANGES, "TRUNCATE hub.audit_log"])
+def test_not_even_the_owner_changes_the_audit_log(settings: HubSettings, audited: list[tuple],
+                                                  statement: str) -> None:
+    with connect(settings, "sanwang_owner") as cur, pytest.raises(
+            psycopg2.errors.RaiseException, match="append-only"):
+        cur.execute(statement)
+    assert query(settings, "SELECT * FROM hub.audit_log ORDER BY audit_id") == audited
+
+
+@pytest.mark.parametrize(("role", "refusal"), [
+    ("sanwang_processor", psycopg2.errors.RaiseException),  # may write hub tables: the trigger
+    ("sanwang_api", psycopg2.errors.InsufficientPrivilege),
+    ("sanwang_analyst", psycopg2.errors.InsufficientPrivilege)])
+@pytest.mark.parametrize("statement", CHANGES)
+def test_no_other_role_changes_the_audit_log(settings: HubSettings, audited: list[tuple],
+                                             role: str, refusal: type, statement: str) -> None:
+    with connect(settings, role) as cur, pytest.raises(refusal):
+        cur.execute(statement)
+    assert query(settings, "SELECT * FROM hub.audit_log ORDER BY audit_id") == audited
