@@ -28,6 +28,7 @@ from psycopg2.pool import ThreadedConnectionPool
 from pydantic import BaseModel, Field
 
 from api.access import Principal, audit, entitled_fields, principal_of
+from api.console import console_router
 from api.metrics import REQUEST_SECONDS, REQUESTS
 from streams import steward
 
@@ -92,12 +93,15 @@ def _page(items: list[dict[str, Any]], limit: int, offset: int) -> Page:
                 next_offset=offset + limit if more else None)
 
 
-def create_app(dsn: str, steward_dsn: str) -> FastAPI:
+def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) -> FastAPI:
     """The API over the store: reads as `dsn` (the `sanwang_api` role); stewards' decisions,
-    which cluster the store again, as `steward_dsn` (a role that writes the store)."""
+    which cluster the store again, as `steward_dsn` (a role that writes the store); with
+    `prometheus_url`, the browser console at /console too."""
     app = FastAPI(title="Sanwang Hub query API", version="1",
                   description=__doc__)
     app.mount("/metrics", make_asgi_app())
+    if prometheus_url is not None:
+        app.include_router(console_router(prometheus_url, dsn))
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Any) -> Any:

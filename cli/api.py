@@ -40,11 +40,12 @@ def _serve(args: argparse.Namespace, settings: HubSettings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from deploy.prometheus import endpoint
 
     host, _, port = (args.listen or f"127.0.0.1:{settings.api_port}").rpartition(":")
     app = create_app(postgres.dsn(settings, "sanwang_api"),
-                     postgres.dsn(settings, "sanwang_processor"))
-    print(f"query API on http://{host}:{port} (OpenAPI: /docs)", flush=True)
+                     postgres.dsn(settings, "sanwang_processor"), endpoint(settings))
+    print(f"query API on http://{host}:{port} (OpenAPI: /docs, console: /console)", flush=True)
     uvicorn.run(app, host=host, port=int(port), log_level="warning")
     return 0
 

@@ -92,7 +92,7 @@ def _format_storage(settings: HubSettings, jars: Path, paths: dict[str, Path]) -
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     result = subprocess.run(
         ["java", "-cp", _classpath(jars), "kafka.tools.StorageTool", "format",
-         "-t", cluster_id, "-c", str(paths["config"])],
+         f"--cluster-id={cluster_id}", "-c", str(paths["config"])],  # an id may start with -
         capture_output=True, text=True,
     )
     if result.returncode != 0:
