@@ -36,6 +36,7 @@ from streams.metrics import (
     CONSUMER_LAG,
     DEAD_LETTERED,
     EVENTS_CONSUMED,
+    EVENTS_PRODUCED,
     EVENTS_STORED,
     FINDINGS,
     LATENCY,
@@ -138,6 +139,7 @@ async def _decode(event: Any, dead_letters: faust.TopicT) -> ConsumedEvent | Non
             "raw": message.value.decode("utf-8", "replace")}
         await dead_letters.send(key=b"processor", value=json.dumps(letter).encode())
         DEAD_LETTERED.labels("not_canonical").inc()
+        EVENTS_PRODUCED.labels(dead_letters.get_topic_name()).inc()
         return None
     published = message.timestamp or None  # faust gives the Kafka timestamp in seconds
     return ConsumedEvent(value, message.topic, message.partition, message.offset, published)
@@ -193,6 +195,7 @@ async def _relay_changes(store: HubStore, feeds: dict[str, faust.TopicT]) -> Non
             feed = feeds["findings" if change == "finding" else "changes"]
             acks.append(await feed.send(key=resident.encode(), value=json.dumps(
                 message, ensure_ascii=False).encode()))
+            EVENTS_PRODUCED.labels(feed.get_topic_name()).inc()
         await asyncio.gather(*acks)
         await asyncio.to_thread(store.mark_sent, [seq for seq, *_ in pending])
 

@@ -4,6 +4,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_CONSUMED = Counter(
     "sanwang_processor_events_consumed_total", "Events read from a topic", ["topic"])
+EVENTS_PRODUCED = Counter(
+    "sanwang_processor_events_produced_total",
+    "Messages the processor published (change feed, findings, dead letters)", ["topic"])
 EVENTS_STORED = Counter(
     "sanwang_processor_events_stored_total", "Events newly stored (duplicates excluded)",
     ["department"])
