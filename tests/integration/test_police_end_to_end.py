@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import psycopg2
+
 from connectors.file_backfill import backfill_file
+from deploy import postgres
 from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
-from streams.lag import wait_for_processor
+from streams.lag import LagProbe, wait_for_processor
 from tests.integration.conftest import query
 from tests.samples import SAMPLE
 
@@ -60,3 +63,28 @@ def test_wait_times_out_with_a_clear_message_when_nothing_processes(hub: HubSett
     assert waited.returncode == 1
     assert "still 467 events behind" in waited.stderr
     assert "sanwang process" in waited.stderr
+
+
+def test_an_unexpected_error_stops_the_worker_before_anything_is_acknowledged(
+        hub: HubSettings) -> None:
+    """A batch that fails for a reason other than an unreachable database (here: the store's
+    landing table is gone) must stop the worker, not be skipped: its offsets stay unacknowledged
+    so a fixed worker processes it again."""
+    query_owner = psycopg2.connect(postgres.dsn(hub))
+    with query_owner, query_owner.cursor() as cur:
+        cur.execute("ALTER TABLE hub.events RENAME TO events_gone")
+    query_owner.close()
+    backfill_file(hub, "police", POLICE_CSV, progress=False)
+    worker = subprocess.Popen([sys.executable, "-m", "cli.main", "process", "--metrics-port",
+                               "0", "--loglevel", "warning"], env=settings_env(hub),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert worker.wait(timeout=120) == 70
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    probe = LagProbe(hub)
+    try:
+        assert sum(probe.lag().values()) == 467, "nothing of the failed batch acknowledged"
+    finally:
+        probe.close()
