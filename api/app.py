@@ -100,8 +100,6 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
     app = FastAPI(title="Sanwang Hub query API", version="1",
                   description=__doc__)
     app.mount("/metrics", make_asgi_app())
-    if prometheus_url is not None:
-        app.include_router(console_router(prometheus_url, dsn))
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Any) -> Any:
@@ -141,6 +139,8 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
         return found
 
     Who = Annotated[Principal, Depends(who)]
+    if prometheus_url is not None:
+        app.include_router(console_router(prometheus_url, who, transaction))
 
     def only(principal: Principal, *kinds: str) -> None:
         if principal.kind not in kinds:

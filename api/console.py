@@ -15,18 +15,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from psycopg2.extras import RealDictCursor
-from psycopg2.pool import ThreadedConnectionPool
 
-from api.access import Principal, principal_of
+from api.access import Principal
 
 STATIC = Path(__file__).parent / "console"
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
@@ -134,32 +131,11 @@ def ops_snapshot(base: str, minutes: int, now: float) -> dict[str, Any]:
     }
 
 
-def console_router(prometheus_url: str, dsn: str) -> APIRouter:
-    """The console's page, assets and JSON routes; `dsn` reads principals (sanwang_api)."""
+def console_router(prometheus_url: str, who: Callable[..., Principal],
+                   transaction: Callable[[], AbstractContextManager[Any]]) -> APIRouter:
+    """The console's page, assets and JSON routes, authenticated and reading the store the
+    way the API does (`who` and `transaction` are the API's own)."""
     router = APIRouter(prefix="/console", tags=["console"])
-    pool = ThreadedConnectionPool(1, 2, dsn)
-    bearer = HTTPBearer(auto_error=False)
-
-    @contextmanager
-    def cursor() -> Iterator[Any]:
-        conn = pool.getconn()
-        try:
-            with conn, conn.cursor(cursor_factory=RealDictCursor) as cur:
-                yield cur
-        finally:
-            pool.putconn(conn)
-
-    def who(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-            ) -> Principal:
-        if credentials is None:
-            raise HTTPException(401, "a bearer token is required",
-                                headers={"WWW-Authenticate": "Bearer"})
-        with cursor() as cur:
-            found = principal_of(cur, credentials.credentials)
-        if found is None:
-            raise HTTPException(401, "unknown token", headers={"WWW-Authenticate": "Bearer"})
-        return found
-
     Who = Annotated[Principal, Depends(who)]
 
     @router.get("", include_in_schema=False)
@@ -189,7 +165,7 @@ def console_router(prometheus_url: str, dsn: str) -> APIRouter:
     def summary(principal: Who) -> dict[str, int]:
         if principal.kind != "analyst":
             raise HTTPException(403, f"a {principal.kind} principal may not do this")
-        with cursor() as cur:
+        with transaction() as cur:
             cur.execute(SUMMARY)
             return dict(cur.fetchone())
 
