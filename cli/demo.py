@@ -82,8 +82,8 @@ def run_demo(settings: HubSettings, city: Path | None, persons: int, seed: int,
               f"{scores.recall:.4f}, F1 {scores.f1:.4f} over {scores.records} records")
     if p99 is not None:
         print(f"    live changes, publication to merged: p99 <= {p99:g} s")
-    print(f"    query API and console: `sanwang api serve`, then http://127.0.0.1:"
-          f"{settings.api_port}/docs")
+    print(f"    query API and console: `sanwang api add-principal NAME --kind analyst`, "
+          f"`sanwang api serve`, then http://127.0.0.1:{settings.api_port}/console")
     print(f"    done in {time.monotonic() - started:.0f} s. The stack is still up: "
           "`sanwang status`, `sanwang steward conflicts`; `sanwang down` stops it.")
     return 0 if reconciled else 1
