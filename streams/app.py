@@ -30,7 +30,7 @@ from schemas.topics import (
 )
 from streams.findings import RULES
 from streams.lag import LagProbe
-from streams.landing import ConsumedEvent, HubStore
+from streams.landing import DATABASE_GONE, ConsumedEvent, HubStore
 from streams.metrics import (
     BATCH_SECONDS,
     CONSUMER_LAG,
@@ -86,7 +86,8 @@ def create_app(settings: HubSettings) -> faust.App:
     async def relay_changes() -> None:
         try:
             await _relay_changes(relay_store, feeds)
-        except psycopg2.OperationalError as error:
+        except DATABASE_GONE as error:
+            relay_store.close()  # reconnects on the next tick
             log.warning("change feed relay waits for PostgreSQL: %s", error)
 
     @app.timer(interval=GAUGE_SECONDS)
@@ -96,6 +97,7 @@ def create_app(settings: HubSettings) -> faust.App:
             state = await asyncio.to_thread(gauge_store.gauges)
             lag = await asyncio.to_thread(_lag, settings)
         except (psycopg2.Error, KafkaError) as error:
+            gauge_store.close()
             log.warning("gauges not refreshed: %s", error)
             return
         OPEN_CONFLICTS.set(state["conflicts"])
@@ -117,12 +119,22 @@ def create_app(settings: HubSettings) -> faust.App:
                         batch.append(consumed)
                 if batch:
                     await _store_until_done(store, batch)
+            except asyncio.CancelledError:
+                # faust acknowledges a cancelled batch's events on its way out (take_events'
+                # `finally`): leave before it can, so the unstored batch is delivered again
+                log.warning("stopped in the middle of a batch; it will be processed again")
+                _exit_now()
             except Exception:
                 log.exception("processor failed on a batch; stopping before it is acknowledged")
-                logging.shutdown()
-                os._exit(EXIT_CRASH)
+                _exit_now()
 
     return app
+
+
+def _exit_now() -> None:
+    """Stop the process at once: no offset of the current batch may be committed."""
+    logging.shutdown()
+    os._exit(EXIT_CRASH)
 
 
 async def _decode(event: Any, dead_letters: faust.TopicT) -> ConsumedEvent | None:
@@ -152,7 +164,7 @@ async def _store_until_done(store: HubStore, batch: list[ConsumedEvent]) -> None
         started = time.monotonic()
         try:
             stored, merged = await asyncio.to_thread(store.apply, batch)
-        except psycopg2.OperationalError as error:
+        except DATABASE_GONE as error:
             log.warning("PostgreSQL unavailable (%s); retrying in %.1f s", error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)

@@ -22,6 +22,9 @@ from streams.matching import Parameters
 from streams.merge import MergeSummary, merge_events
 
 DEFAULT_PARAMETERS = Path(__file__).parent / "default_parameters.json"
+# A dropped connection shows as OperationalError, or, when the rollback on the way out of the
+# transaction finds the connection closed, as InterfaceError: both mean "retry later".
+DATABASE_GONE = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -76,9 +79,9 @@ class HubStore:
                 new = list({e["id"]: e for e in new}.values())
                 summary = merge_events(cur, new, self._parameters)
             return Counter(department_of(e) for e in new), summary
-        except psycopg2.OperationalError:
+        except DATABASE_GONE as error:
             conn.close()
-            raise
+            raise psycopg2.OperationalError(str(error)) from error
 
     def pending_changes(self, limit: int = 1000) -> list[tuple[int, str, str, Any]]:
         """Change-feed entries not yet relayed to Kafka, oldest first."""
