@@ -97,7 +97,7 @@ def _watch(settings: HubSettings, department: str, folder: Path, stop: threading
     checkpoints, publisher = open_publish_path(settings, department)
     print(f"watching {folder} (Ctrl-C stops)", flush=True)
     try:
-        watch(DropFolder(folder, checkpoints, department),
+        watch(DropFolder(folder, checkpoints, publisher.destination),
               lambda path: source_for(department, path), publisher, checkpoints, stop,
               on_file=lambda name, tally: print(f"{name}: {tally.summary()}", flush=True))
     finally:

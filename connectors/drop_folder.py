@@ -40,10 +40,10 @@ def finished_files(folder: Path) -> list[Path]:
 class DropFolder:
     """Which files of one folder were taken, kept in the checkpoint store."""
 
-    def __init__(self, folder: Path, checkpoints: CheckpointStore, department: str) -> None:
+    def __init__(self, folder: Path, checkpoints: CheckpointStore, destination: str) -> None:
         self.folder = folder
         self._checkpoints = checkpoints
-        self._key = f"drop:{department}:{folder.resolve()}"
+        self._key = f"drop:{destination}:{folder.resolve()}"
 
     def taken(self) -> dict[str, str]:
         """content id -> the file name it had when taken."""
@@ -63,7 +63,7 @@ def take_new_files(drop: DropFolder, source_for: SourceFor, publisher: EventPubl
             continue
         read_from, to_event, total, unit = source_for(path)
         tally = run_backfill(read_from, to_event, publisher, checkpoints,
-                             key=f"dropfile:{publisher.department}:{content}",
+                             key=f"dropfile:{publisher.destination}:{content}",
                              total=total, unit=unit, progress=False)
         drop.mark_taken(content, path.name)
         log.info("took %s: %s", path.name, tally.summary())

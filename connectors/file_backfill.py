@@ -81,7 +81,7 @@ def backfill_file(settings: HubSettings, department: str, path: Path, progress: 
     checkpoints, publisher = open_publish_path(settings, department)
     try:
         return run_backfill(read_from, to_event, publisher, checkpoints,
-                            key=f"backfill:{department}:{file_identity(path)}",
+                            key=f"backfill:{publisher.destination}:{file_identity(path)}",
                             total=total, unit=unit, progress=progress)
     finally:
         publisher.close()

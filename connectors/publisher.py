@@ -65,6 +65,8 @@ class EventPublisher:
     def __init__(self, settings: HubSettings, department: str) -> None:
         self.department = department
         self.topic = raw_topic(settings.topic_prefix, department)
+        # where records go; a source's saved progress belongs to its destination
+        self.destination = f"{settings.bootstrap_servers}/{self.topic}"
         self.dead_letters = dead_letter_topic(settings.topic_prefix)
         self.published = 0
         self.dead_lettered: dict[str, int] = {}

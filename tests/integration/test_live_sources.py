@@ -73,7 +73,7 @@ def _take(hub: HubSettings, folder: Path) -> list[str]:
     """One pass of the watcher as a fresh process would make it (new publisher, same store)."""
     checkpoints, publisher = open_publish_path(hub, "civil_affairs")
     try:
-        drop = DropFolder(folder, checkpoints, "civil_affairs")
+        drop = DropFolder(folder, checkpoints, publisher.destination)
         done = take_new_files(drop, lambda p: source_for("civil_affairs", p), publisher,
                               checkpoints)
     finally:
