@@ -4,8 +4,6 @@ port (`api_over_sample`)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,16 +11,15 @@ from typing import Any
 
 import httpx
 import psycopg2
-import uvicorn
 
 from api.access import add_principal
 from api.app import create_app
 from deploy import postgres
-from deploy.private_stack import free_port
 from deploy.settings import HubSettings
 from streams.grids import read_grids_csv, store_grids
 from streams.landing import ConsumedEvent, HubStore
 from tests.integration.conftest import hub_settings, query
+from tests.integration.workers import serving
 from tests.samples import SAMPLE, sample_events
 
 # principal names (what the audit log and the stewards' decisions record)
@@ -108,25 +105,12 @@ class Served:
 
 
 @contextmanager
-def serving(settings: HubSettings) -> Iterator[str]:
+def serving_api(settings: HubSettings) -> Iterator[str]:
     """The API as `sanwang api serve` runs it (uvicorn; reads as sanwang_api, stewards'
     decisions as sanwang_processor) on a free port; its base URL."""
-    app = create_app(postgres.dsn(settings, "sanwang_api"),
-                     postgres.dsn(settings, "sanwang_processor"))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(create_app(postgres.dsn(settings, "sanwang_api"),
+                            postgres.dsn(settings, "sanwang_processor"))) as url:
+        yield url
 
 
 @contextmanager
@@ -134,5 +118,5 @@ def api_over_sample(stack: HubSettings) -> Iterator[Served]:
     """A merged sample city of its own, its principals, and the API serving it."""
     settings = merge_sample(stack)
     principals = add_principals(settings)
-    with serving(settings) as url:
+    with serving_api(settings) as url:
         yield Served(settings, url, principals)

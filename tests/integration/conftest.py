@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -14,11 +13,12 @@ import pytest
 from connectors import police
 from deploy import postgres
 from deploy.migrations import apply_migrations
-from deploy.private_stack import private_settings, settings_env
+from deploy.private_stack import private_settings
 from deploy.settings import HubSettings
 from deploy.stack import down, up
 from deploy.topics import ensure_topics
 from schemas.topics import all_topics
+from tests.integration.workers import spawn_worker, stop_worker
 
 pytestmark = pytest.mark.integration
 
@@ -52,20 +52,9 @@ def hub_settings(stack: HubSettings) -> HubSettings:
 @pytest.fixture
 def processor(hub: HubSettings) -> Iterator[subprocess.Popen]:
     """A real `sanwang process` worker for this test's topics and database."""
-    log = open(hub.home / f"processor-{hub.topic_prefix}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "process", "--metrics-port", "0",
-         "--loglevel", "warning"],
-        env=settings_env(hub), stdout=log, stderr=subprocess.STDOUT,
-    )
+    proc = spawn_worker(hub)
     yield proc
-    log.close()
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_worker(proc)
 
 
 def query(settings: HubSettings, sql: str, params: tuple = ()) -> list[tuple]:

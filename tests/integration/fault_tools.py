@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +20,6 @@ from kafka.errors import KafkaError
 
 from connectors.file_backfill import backfill_file
 from deploy import postgres
-from deploy.private_stack import settings_env
 from deploy.processes import _is_zombie
 from deploy.settings import HubSettings
 from schemas.topics import raw_topics
@@ -29,6 +27,7 @@ from streams.lag import LagProbe, wait_for_processor
 from tests.integration.conftest import query
 from tests.integration.kafka_topics import read_topic
 from tests.integration.test_merge_convergence import _snapshot
+from tests.integration.workers import spawn_worker, worker_log
 
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
            ("social_security", "social_security.jsonl"))
@@ -69,19 +68,8 @@ def time_limit(seconds: float, what: str) -> Iterator[None]:
 # --- processors -------------------------------------------------------------------------------
 
 def spawn_processor(settings: HubSettings, name: str) -> subprocess.Popen:
-    """A real `sanwang process` worker (`python -m cli.main process`) for these settings."""
-    log = open(settings.home / f"processor-{settings.topic_prefix}-{name}.log", "wb")  # noqa: SIM115
-    env = {**settings_env(settings), **FAST_REBALANCE}
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "process", "--metrics-port", "0",
-             "--loglevel", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    finally:
-        log.close()  # the child has its own descriptor
-
-
-def log_of(settings: HubSettings, name: str) -> Path:
-    return settings.home / f"processor-{settings.topic_prefix}-{name}.log"
+    """A real worker that rebalances fast after a kill (FAST_REBALANCE)."""
+    return spawn_worker(settings, name, env=FAST_REBALANCE)
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -91,18 +79,6 @@ def log_tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def stop_processor(proc: subprocess.Popen | None) -> None:
-    """SIGTERM this worker (only it, by its pid), SIGKILL it if it does not stop in 30 s."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def wait_caught_up(settings: HubSettings, timeout: float,
                    proc: subprocess.Popen | None = None, name: str = "") -> None:
     """Until the consumer lag is 0; fail at once if the worker that should get there exits."""
@@ -110,7 +86,7 @@ def wait_caught_up(settings: HubSettings, timeout: float,
     def still_running(_lag: int) -> None:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"processor {name} exited with {proc.returncode} before its lag "
-                                 f"was 0:\n{log_tail(log_of(settings, name))}")
+                                 f"was 0:\n{log_tail(worker_log(settings, name))}")
 
     wait_for_processor(settings, timeout, on_lag=still_running)
 
@@ -146,7 +122,7 @@ def wait_for_first_landing(settings: HubSettings, proc: subprocess.Popen, name: 
     while landed(settings) <= before:
         if proc.poll() is not None:
             raise AssertionError(f"processor {name} exited with {proc.returncode} before "
-                                 f"landing anything:\n{log_tail(log_of(settings, name))}")
+                                 f"landing anything:\n{log_tail(worker_log(settings, name))}")
         if time.monotonic() - started > timeout:
             raise AssertionError(f"processor {name} landed nothing within {timeout:.0f} s")
         time.sleep(0.1)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,6 @@ import httpx
 import playwright.sync_api as playwright  # noqa: E402
 import psycopg2
 import pytest
-import uvicorn
 from prometheus_client import CollectorRegistry, start_http_server
 
 from api.access import add_principal
@@ -31,10 +29,11 @@ from api.app import create_app
 from connectors import metrics as connector_metrics
 from connectors.file_backfill import backfill_file
 from deploy import postgres, prometheus
-from deploy.private_stack import free_port, settings_env
+from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from streams.lag import wait_for_processor
 from tests.integration.conftest import query
+from tests.integration.workers import serving, spawn_worker, stop_worker
 from tests.samples import SAMPLE
 
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
@@ -51,19 +50,9 @@ PURPOSE = "console end-to-end test"
 def metered_processor(hub: HubSettings) -> Iterator[subprocess.Popen]:
     """conftest's `processor`, but serving /metrics on the port Prometheus scrapes (that one
     serves none), so the operators' view has the processor's numbers."""
-    log = open(hub.home / f"processor-{hub.topic_prefix}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "process", "--metrics-port",
-         str(hub.processor_metrics_port), "--loglevel", "warning"],
-        env=settings_env(hub), stdout=log, stderr=subprocess.STDOUT)
+    proc = spawn_worker(hub, metrics_port=hub.processor_metrics_port)
     yield proc
-    log.close()
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_worker(proc)
 
 
 @contextmanager
@@ -86,22 +75,10 @@ def connector_metrics_served(port: int) -> Iterator[None]:
 @contextmanager
 def console_api(hub: HubSettings) -> Iterator[str]:
     """The API with its console, uvicorn on a free port."""
-    dsn = postgres.dsn(hub, "sanwang_api")
-    app = create_app(dsn, postgres.dsn(hub, "sanwang_processor"), prometheus.endpoint(hub))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    app = create_app(postgres.dsn(hub, "sanwang_api"), postgres.dsn(hub, "sanwang_processor"),
+                     prometheus.endpoint(hub))
+    with serving(app) as url:
+        yield url
 
 
 def tokens(hub: HubSettings) -> dict[str, str]:

@@ -41,12 +41,10 @@ from tests.integration.fault_tools import (
     kill_9,
     landed,
     landing_problems,
-    log_of,
     log_tail,
     open_write_transactions,
     published_events,
     spawn_processor,
-    stop_processor,
     store_state,
     time_limit,
     total_lag,
@@ -54,6 +52,7 @@ from tests.integration.fault_tools import (
     wait_for_first_landing,
 )
 from tests.integration.kafka_topics import read_topic
+from tests.integration.workers import stop_worker, worker_log
 
 CITY_PERSONS, CITY_SEED = 9000, 20261127  # 21,031 records (police 10,384)
 KILLS, KILL_SEED = 10, 1127
@@ -102,7 +101,7 @@ def test_processor_killed_again_and_again_during_a_replay_loses_and_doubles_noth
                     wait_for_first_landing(faulted, worker, name, before)
                     delay = rng.uniform(1.0, 6.0)
                     time.sleep(delay)
-                    assert worker.poll() is None, log_tail(log_of(faulted, name))
+                    assert worker.poll() is None, log_tail(worker_log(faulted, name))
                     inside = open_write_transactions(faulted) > 0
                     lag = total_lag(probe)
                     worker.kill()  # SIGKILL, this worker's pid only
@@ -116,8 +115,8 @@ def test_processor_killed_again_and_again_during_a_replay_loses_and_doubles_noth
             wait_caught_up(clean, 200, clean_worker, "clean")
             assert worker.poll() is None and clean_worker.poll() is None
         finally:
-            stop_processor(worker)
-            stop_processor(clean_worker)
+            stop_worker(worker)
+            stop_worker(clean_worker)
 
         assert landing_problems(faulted, published) == []
         assert landing_problems(clean, published_events(clean)) == []
@@ -169,7 +168,7 @@ def test_processor_rides_out_a_postgres_restart_mid_merge(
             # the uninterrupted run first: the restart would interrupt it too
             clean_worker = spawn_processor(clean, "clean")
             wait_caught_up(clean, 120, clean_worker, "clean")
-            stop_processor(clean_worker)
+            stop_worker(clean_worker)
 
             worker = spawn_processor(faulted, "restarted-db")
             wait_for_first_landing(faulted, worker, "restarted-db", landed(faulted))
@@ -186,15 +185,15 @@ def test_processor_rides_out_a_postgres_restart_mid_merge(
                 if worker.poll() is None:
                     raise
                 outcome.append(f"the worker exited with {worker.returncode}:\n"
-                               + log_tail(log_of(faulted, "restarted-db"), 12))
+                               + log_tail(worker_log(faulted, "restarted-db"), 12))
                 # what a supervisor (systemd, Kubernetes) would do: start it again
                 replacement = spawn_processor(faulted, "replacement")
                 wait_caught_up(faulted, 120, replacement, "replacement")
                 outcome.append("a replacement worker caught up")
         finally:
-            stop_processor(worker)
-            stop_processor(replacement)
-            stop_processor(clean_worker)
+            stop_worker(worker)
+            stop_worker(replacement)
+            stop_worker(clean_worker)
         problems = landing_problems(faulted, published) + differences(
             store_state(faulted), store_state(clean))
         outcome.append(f"{len(published.distinct)} events, {len(published.refs)} records "
@@ -227,7 +226,7 @@ def test_batch_waiting_for_postgres_survives_a_worker_crash(
                 cur.execute(processor_backends.format("count(*)"), (hub.database,))
                 if cur.fetchone()[0]:
                     break
-                assert worker.poll() is None, log_tail(log_of(hub, "dropped"))
+                assert worker.poll() is None, log_tail(worker_log(hub, "dropped"))
                 assert time.monotonic() < deadline, "the worker never connected"
                 time.sleep(0.1)
             cur.execute(sql.SQL("ALTER DATABASE {} CONNECTION LIMIT 0").format(
@@ -235,9 +234,9 @@ def test_batch_waiting_for_postgres_survives_a_worker_crash(
             tally = backfill_file(hub, "civil_affairs", small_city / "civil_affairs.csv",
                                   progress=False)
             assert tally.reconciles and tally.published > 0
-            while "PostgreSQL unavailable" not in log_of(hub, "dropped").read_text(
+            while "PostgreSQL unavailable" not in worker_log(hub, "dropped").read_text(
                     errors="replace"):  # the batch waits in the retry loop
-                assert worker.poll() is None, log_tail(log_of(hub, "dropped"))
+                assert worker.poll() is None, log_tail(worker_log(hub, "dropped"))
                 assert time.monotonic() < deadline, "the worker never tried a batch"
                 time.sleep(0.1)
             cur.execute(processor_backends.format("count(pg_terminate_backend(pid))"),
@@ -261,8 +260,8 @@ def test_batch_waiting_for_postgres_survives_a_worker_crash(
             wait_caught_up(hub, 90, replacement or worker,
                            "after-crash" if replacement else "dropped")
         finally:
-            stop_processor(worker)
-            stop_processor(replacement)
+            stop_worker(worker)
+            stop_worker(replacement)
         problems = landing_problems(hub, published)
     admin.close()
     print(f"\nbatch waiting for PostgreSQL when the worker crashed: worker "
@@ -271,7 +270,7 @@ def test_batch_waiting_for_postgres_survives_a_worker_crash(
           f"; in {time.monotonic() - started:.0f} s")
     if problems:
         raise FaultNotSurvived(f"worker exit {exit_code}, lag left after it {lag_after_crash}: "
-                               f"{problems}\n" + log_tail(log_of(hub, "dropped"), 30))
+                               f"{problems}\n" + log_tail(worker_log(hub, "dropped"), 30))
 
 
 # --- 3. kill -9 the broker during a connector's backfill --------------------------------------

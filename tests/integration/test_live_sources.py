@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from connectors.drop_folder import DropFolder, take_new_files
 from connectors.file_backfill import open_publish_path, source_for
@@ -19,12 +18,12 @@ from connectors.police_cdc import drop_slot
 from connectors.police_live import stream_police_changes
 from connectors.push_api import create_push_app
 from connectors.push_tokens import load_tokens
-from deploy.private_stack import free_port
 from deploy.settings import HubSettings
 from schemas.registry import validation_errors
 from schemas.topics import raw_topic
 from tests.integration.conftest import run_sql
 from tests.integration.kafka_topics import read_topic
+from tests.integration.workers import serving
 from tests.samples import SAMPLE
 
 INSERT = ("INSERT INTO t_rk_bdjl VALUES (%s, 'R9', '511825195612111903', '沈宇杰', '女', '汉族', "
@@ -105,15 +104,8 @@ def push_endpoint(hub: HubSettings) -> Iterator[tuple[str, dict[str, str]]]:
     """The real push endpoint (uvicorn) on a free port, publishing to the real broker."""
     tokens = load_tokens(hub.home / "secrets" / f"push-{hub.topic_prefix}.json")
     publisher = open_publish_path(hub, "social_security")[1]
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_push_app(tokens, {"social_security": publisher}),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    _wait_for(lambda: server.started, 10)
-    yield f"http://127.0.0.1:{port}/push/social-security", tokens
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_push_app(tokens, {"social_security": publisher})) as url:
+        yield f"{url}/push/social-security", tokens
     publisher.close()
 
 

@@ -13,6 +13,7 @@ from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from streams.lag import LagProbe, wait_for_processor
 from tests.integration.conftest import query
+from tests.integration.workers import spawn_worker, stop_worker
 from tests.samples import SAMPLE
 
 POLICE_CSV = SAMPLE / "police_population.csv"
@@ -75,14 +76,11 @@ def test_an_unexpected_error_stops_the_worker_before_anything_is_acknowledged(
         cur.execute("ALTER TABLE hub.events RENAME TO events_gone")
     query_owner.close()
     backfill_file(hub, "police", POLICE_CSV, progress=False)
-    worker = subprocess.Popen([sys.executable, "-m", "cli.main", "process", "--metrics-port",
-                               "0", "--loglevel", "warning"], env=settings_env(hub),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = spawn_worker(hub, "crash")
     try:
         assert worker.wait(timeout=120) == 70
     finally:
-        if worker.poll() is None:
-            worker.kill()
+        stop_worker(worker)
     probe = LagProbe(hub)
     try:
         assert sum(probe.lag().values()) == 467, "nothing of the failed batch acknowledged"

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from connectors.file_backfill import backfill_file
-from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from streams.lag import wait_for_processor
 from tests.integration.conftest import hub_settings
 from tests.integration.test_merge_convergence import _snapshot
+from tests.integration.workers import spawn_worker, stop_worker
 from tests.samples import SAMPLE
 
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
@@ -20,18 +17,13 @@ EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs
 def _run(settings: HubSettings, workers: int) -> dict:
     for department, name in EXPORTS:
         backfill_file(settings, department, SAMPLE / name, progress=False)
-    processes = [subprocess.Popen([sys.executable, "-m", "cli.main", "process", "--metrics-port",
-                                   "0", "--loglevel", "warning"], env=settings_env(settings),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for _ in range(workers)]
+    processes = [spawn_worker(settings, f"worker-{n}") for n in range(workers)]
     try:
         wait_for_processor(settings, timeout=300)
         assert all(p.poll() is None for p in processes), "a worker died"
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=60)
+            stop_worker(process)
     return _snapshot(settings)
 
 
