@@ -73,7 +73,7 @@ class HubStore:
                     "INSERT INTO hub.events (event_id, source, record_id, event_type, occurred_at,"
                     " payload, topic, kafka_partition, kafka_offset) VALUES %s"
                     " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                    rows, fetch=True)
+                    rows, fetch=True, page_size=len(rows))
                 new_ids = {event_id for (event_id,) in landed}
                 new = [c.event for c in batch if c.event["id"] in new_ids]
                 new = list({e["id"]: e for e in new}.values())

@@ -41,13 +41,14 @@ class MergeSummary:
 def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Parameters
                  ) -> MergeSummary:
     """Apply `events` (already deduplicated by id) to the store."""
-    cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
     latest: dict[str, tuple[RecordFeatures, str, list]] = {}
-    for event in events:
+    for event in events:  # pure work first, before the lock other workers wait on
         features = features_of(event)
         if features.ref not in latest or latest[features.ref][0].version < features.version:
             latest[features.ref] = (features, event["id"], observations_of(event))
-    changed = store.upsert_records(cur, list(latest.values()))
+    rows = store.record_rows(list(latest.values()))
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
+    changed = store.upsert_records(cur, rows)
     summary = MergeSummary(changed_records=len(changed))
     if not changed:
         return summary
@@ -55,26 +56,28 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
     store.replace_keys(cur, {ref: blocking_keys(f) for ref, f in changed_features.items()})
     keys = {k for f in changed_features.values() for k in blocking_keys(f)}
     candidates = store.load_features(cur, store.refs_sharing_keys(cur, keys, MAX_BLOCK))
-    edges = edges_among(list(changed_features.values()), parameters,
-                        against=list({**candidates, **changed_features}.values()))
+    known = {**candidates, **changed_features}
+    edges = edges_among(list(changed_features.values()), parameters, against=list(known.values()))
     store.replace_edges(cur, changed, edges)
-    recluster(cur, changed, summary)
+    recluster(cur, changed, summary, known)
     return summary
 
 
-def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = None
-              ) -> MergeSummary:
+def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = None,
+              known: dict[str, RecordFeatures] | None = None) -> MergeSummary:
     """Cluster again the component around `changed` records and rewrite its residents.
 
     Also what a steward's decision triggers: the decision is an edge or a split, and the
-    component is recomputed with it.
+    component is recomputed with it. `known`: features this transaction already read.
     """
     summary = summary or MergeSummary(changed_records=len(changed))
+    known = known or {}
     before = store.residents_of(cur, changed)
     seeds = set(changed) | store.members_of(cur, set(before.values()))
     refs = sorted(store.component(cur, seeds, MAX_COMPONENT))
     before = store.residents_of(cur, refs)
-    features = store.load_features(cur, refs)
+    features = {ref: known[ref] for ref in refs if ref in known}
+    features.update(store.load_features(cur, [ref for ref in refs if ref not in known]))
     groups = cluster(features.values(), store.edges_within(cur, refs),
                      store.splits_within(cur, refs))
     names = resident_names(groups, before)
@@ -113,11 +116,14 @@ def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
     links, changes = [], []
     group_of = {link.ref: i for i, group in enumerate(groups) for link in group}
     loose = store.edges_touching(cur, refs, ["review", "probabilistic", "id_conflict"])
-    for group, resident in zip(groups, names, strict=True):
-        members = {link.ref for link in group}
+    rewrites = [(group, resident, {link.ref for link in group})
+                for group, resident in zip(groups, names, strict=True)]
+    rewrites = [(group, resident, members) for group, resident, members in rewrites
+                if old_members.get(resident) != members or members & changed]
+    had = store.findings_of_residents(cur, [resident for _, resident, _ in rewrites])
+    written = []
+    for group, resident, members in rewrites:
         previous = old_members.get(resident)
-        if previous == members and not members & changed:
-            continue  # nothing about this resident changed
         for link in group:
             rule = "new" if link.edge is None else link.edge.rule
             summary.rules[rule] += 1
@@ -135,14 +141,13 @@ def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
         address = normalize_address(residence and residence.value, gazetteer)
         spellings = [a for ref in sorted(members) for a in features[ref].addresses]
         grid = grid_of(residence and residence.value, spellings, gazetteer)
-        had = store.findings_of_resident(cur, resident)
-        store.write_resident(cur, resident, golden, grid, address and address.key(),
-                             len(members), history(facts), conflict_rows)
         findings = findings_of(golden)
-        store.write_findings(cur, resident, findings)
+        written.append(store.ResidentRecord(resident, golden, grid, address and address.key(),
+                                            len(members), history(facts), conflict_rows,
+                                            findings))
         changes += [(resident, "finding", {"kind": f.kind, "since": f.since,
                                            "records": list(f.evidence)})
-                    for f in findings if f.kind not in had]
+                    for f in findings if f.kind not in had.get(resident, set())]
         change = "created" if previous is None else "updated"
         if previous is not None and previous - members:
             change = "split"
@@ -153,7 +158,7 @@ def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
     review = [e for e in loose if e.rule != "id_conflict" and (
               e.a not in group_of or e.b not in group_of or group_of[e.a] != group_of[e.b])]
     gone = sorted(set(old_members) - set(names))
-    store.delete_residents(cur, gone)
+    store.rewrite_residents(cur, written, gone)
     changes += [(r, "removed", {"merged_into": sorted({names[group_of[m]]
                                                        for m in old_members[r]})})
                 for r in gone]

@@ -5,16 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg2.extras import execute_values
 
 from streams.clustering import Split
 from streams.features import RecordFeatures
+from streams.findings import Finding
 from streams.matching import Edge
-from streams.survivorship import Observation
+from streams.survivorship import GoldenValue, Observation
 
 LINKING_RULES = ["department_key", "id_number", "probabilistic"]
+GOLDEN_COLUMNS = ("name", "sex", "birth_date", "ethnicity", "hukou_address", "residence_address",
+                  "phone", "life_status")
+PAGE = 10_000  # rows per INSERT: a batch's rows go in one or few statements, not one per 100
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -22,14 +27,20 @@ def split_ref(ref: str) -> tuple[str, str]:
     return source, record_id
 
 
-def upsert_records(cur: Any, rows: Sequence[tuple[RecordFeatures, str, list[Observation]]]
-                   ) -> list[str]:
+def record_rows(records: Sequence[tuple[RecordFeatures, str, list[Observation]]]
+                ) -> list[tuple[str, str, str, str, str, str]]:
+    """hub.source_records rows for (features, event id, observations): pure, so the caller can
+    build them before it takes the merge lock."""
+    return [(*split_ref(f.ref), event_id, f.version,
+             json.dumps(f.to_json(), ensure_ascii=False),
+             json.dumps([o.__dict__ for o in obs], ensure_ascii=False))
+            for f, event_id, obs in records]
+
+
+def upsert_records(cur: Any, rows: Sequence[tuple[str, str, str, str, str, str]]) -> list[str]:
     """Store each record's version unless a later one is stored; refs whose version changed."""
     if not rows:
         return []
-    values = [(*split_ref(f.ref), event_id, f.version, json.dumps(f.to_json(), ensure_ascii=False),
-               json.dumps([o.__dict__ for o in obs], ensure_ascii=False))
-              for f, event_id, obs in rows]
     changed = execute_values(cur, """
         INSERT INTO hub.source_records (source, record_id, event_id, version, features,
                                         observations)
@@ -38,7 +49,7 @@ def upsert_records(cur: Any, rows: Sequence[tuple[RecordFeatures, str, list[Obse
             version = EXCLUDED.version, features = EXCLUDED.features,
             observations = EXCLUDED.observations
         WHERE hub.source_records.version < EXCLUDED.version
-        RETURNING ref""", values, fetch=True)
+        RETURNING ref""", rows, fetch=True, page_size=PAGE)
     return sorted(ref for (ref,) in changed)
 
 
@@ -56,7 +67,7 @@ def load_observations(cur: Any, refs: Iterable[str]) -> dict[str, list[Observati
 def replace_keys(cur: Any, keys: dict[str, set[str]]) -> None:
     cur.execute("DELETE FROM hub.record_keys WHERE ref = ANY(%s)", (list(keys),))
     execute_values(cur, "INSERT INTO hub.record_keys (key, ref) VALUES %s",
-                   [(k, ref) for ref, ks in keys.items() for k in sorted(ks)])
+                   [(k, ref) for ref, ks in keys.items() for k in sorted(ks)], page_size=PAGE)
 
 
 def refs_sharing_keys(cur: Any, keys: Iterable[str], max_block: int) -> set[str]:
@@ -74,7 +85,7 @@ def replace_edges(cur: Any, refs: Sequence[str], edges: Iterable[Edge]) -> None:
     unique = {(e.a, e.b): e for e in edges}
     execute_values(cur, "INSERT INTO hub.match_edges (a, b, rule, score, agreed) VALUES %s",
                    [(e.a, e.b, e.rule, _finite(e.score), list(e.agreed))
-                    for e in unique.values()])
+                    for e in unique.values()], page_size=PAGE)
 
 
 def _finite(score: float) -> float:
@@ -154,7 +165,7 @@ def write_links(cur: Any, links: Sequence[tuple[str, str, str, float | None, dic
             evidence = EXCLUDED.evidence""",
                    [(*split_ref(ref), resident, rule, score, json.dumps(evidence,
                                                                         ensure_ascii=False))
-                    for ref, resident, rule, score, evidence in links])
+                    for ref, resident, rule, score, evidence in links], page_size=PAGE)
 
 
 def delete_residents(cur: Any, residents: Sequence[str]) -> None:
@@ -164,43 +175,63 @@ def delete_residents(cur: Any, residents: Sequence[str]) -> None:
                 (list(residents),))
 
 
-def write_resident(cur: Any, resident: str, golden: dict[str, Any], grid: str | None,
-                   address_key: str | None, records: int,
-                   history: Sequence[tuple[Observation, str | None]],
-                   conflicts: Sequence[tuple[str, str | None, dict[str, Any]]]) -> None:
-    """Replace the resident's golden record, history and open automatic conflicts (a conflict a
-    steward resolved stays resolved when found again)."""
-    delete_residents(cur, [resident])
+@dataclass(frozen=True)
+class ResidentRecord:
+    """Everything stored about one resident: golden record, history, conflicts, findings."""
 
-    def value(attribute: str) -> Any:
+    resident: str
+    golden: dict[str, GoldenValue]
+    grid: str | None
+    address_key: str | None
+    records: int
+    history: Sequence[tuple[Observation, str | None]]
+    conflicts: Sequence[tuple[str, str | None, dict[str, Any]]]
+    findings: Sequence[Finding]
+
+
+def rewrite_residents(cur: Any, residents: Sequence[ResidentRecord], gone: Sequence[str]
+                      ) -> None:
+    """Replace these residents' rows and drop the `gone` ones: a few statements for the whole
+    batch, whatever its size (a conflict a steward resolved stays resolved when found again)."""
+    delete_residents(cur, [r.resident for r in residents] + list(gone))
+    if not residents:
+        return
+
+    def value(golden: dict[str, GoldenValue], attribute: str) -> Any:
         found = golden.get(attribute)
         return None if found is None else found.value
 
-    cur.execute("""
+    execute_values(cur, """
         INSERT INTO hub.residents (resident_id, name, sex, birth_date, ethnicity, hukou_address,
             residence_address, phone, life_status, grid_code, address_key, attributes,
-            record_count, id_number)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                (resident, value("name"), value("sex"), value("birth_date"), value("ethnicity"),
-                 value("hukou_address"), value("residence_address"), value("phone"),
-                 value("life_status"), grid, address_key,
-                 json.dumps({a: g.__dict__ for a, g in golden.items() if a != "id_number"},
-                            ensure_ascii=False),
-                 records, value("id_number")))
+            record_count, id_number) VALUES %s""",
+                   [(r.resident, *(value(r.golden, a) for a in GOLDEN_COLUMNS), r.grid,
+                     r.address_key, json.dumps({a: g.__dict__ for a, g in r.golden.items()
+                                                if a != "id_number"}, ensure_ascii=False),
+                     r.records, value(r.golden, "id_number")) for r in residents],
+                   page_size=PAGE)
     execute_values(cur, """INSERT INTO hub.resident_history (resident_id, attribute, value,
         valid_from, valid_to, source, record_ref) VALUES %s""",
-                   [(resident, o.attribute, json.dumps(o.value, ensure_ascii=False),
-                     o.valid_from, until, o.source, o.record) for o, until in history])
-    rows = [(resident, kind, attribute, text, hashlib.sha256(
-             f"{kind}|{attribute}|{text}".encode()).hexdigest()[:32])
-            for kind, attribute, details in conflicts
-            for text in [json.dumps(details, ensure_ascii=False, sort_keys=True)]]
+                   [(r.resident, o.attribute, json.dumps(o.value, ensure_ascii=False),
+                     o.valid_from, until, o.source, o.record)
+                    for r in residents for o, until in r.history], page_size=PAGE)
     execute_values(cur, """
         INSERT INTO hub.conflicts (resident_id, kind, attribute, details, fingerprint)
         SELECT v.resident_id, v.kind, v.attribute, v.details::jsonb, v.fingerprint
           FROM (VALUES %s) AS v (resident_id, kind, attribute, details, fingerprint)
          WHERE NOT EXISTS (SELECT 1 FROM hub.conflicts c WHERE c.status = 'resolved'
-                           AND c.fingerprint = v.fingerprint)""", rows)
+                           AND c.fingerprint = v.fingerprint)""",
+                   [(r.resident, kind, attribute, text, hashlib.sha256(
+                       f"{kind}|{attribute}|{text}".encode()).hexdigest()[:32])
+                    for r in residents for kind, attribute, details in r.conflicts
+                    for text in [json.dumps(details, ensure_ascii=False, sort_keys=True)]],
+                   page_size=PAGE)
+    execute_values(cur, "INSERT INTO hub.resident_findings (resident_id, kind, since, evidence)"
+                        " VALUES %s",
+                   [(r.resident, f.kind, f.since, json.dumps(
+                       {"records": list(f.evidence), "explanation": f.explanation},
+                       ensure_ascii=False)) for r in residents for f in r.findings],
+                   page_size=PAGE)
 
 
 def replace_review_items(cur: Any, refs: Sequence[str], items: Iterable[Edge]) -> None:
@@ -209,24 +240,20 @@ def replace_review_items(cur: Any, refs: Sequence[str], items: Iterable[Edge]) -
                 " AND (a = ANY(%(r)s) OR b = ANY(%(r)s))", {"r": list(refs)})
     execute_values(cur, "INSERT INTO hub.review_queue (a, b, score, agreed) VALUES %s"
                         " ON CONFLICT (a, b) DO NOTHING",
-                   [(e.a, e.b, e.score, list(e.agreed)) for e in items])
+                   [(e.a, e.b, e.score, list(e.agreed)) for e in items], page_size=PAGE)
 
 
 def add_changes(cur: Any, changes: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
     execute_values(cur, "INSERT INTO hub.change_outbox (resident_id, change, payload) VALUES %s",
                    [(resident, change, json.dumps(payload, ensure_ascii=False))
-                    for resident, change, payload in changes])
+                    for resident, change, payload in changes], page_size=PAGE)
 
 
-def findings_of_resident(cur: Any, resident: str) -> set[str]:
-    cur.execute("SELECT kind FROM hub.resident_findings WHERE resident_id = %s", (resident,))
-    return {kind for (kind,) in cur.fetchall()}
-
-
-def write_findings(cur: Any, resident: str, findings: Sequence[Any]) -> None:
-    """The resident's rule-based findings (after write_resident cleared the old ones)."""
-    execute_values(cur, "INSERT INTO hub.resident_findings (resident_id, kind, since, evidence)"
-                        " VALUES %s",
-                   [(resident, f.kind, f.since, json.dumps(
-                       {"records": list(f.evidence), "explanation": f.explanation},
-                       ensure_ascii=False)) for f in findings])
+def findings_of_residents(cur: Any, residents: Sequence[str]) -> dict[str, set[str]]:
+    """The kinds of finding each resident has now (to tell which ones are new)."""
+    cur.execute("SELECT resident_id, kind FROM hub.resident_findings WHERE resident_id = ANY(%s)",
+                (list(residents),))
+    found: dict[str, set[str]] = {}
+    for resident, kind in cur.fetchall():
+        found.setdefault(resident, set()).add(kind)
+    return found

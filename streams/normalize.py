@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 import opencc
 from pypinyin import Style, lazy_pinyin
@@ -90,6 +90,7 @@ def _pinyin(text: str) -> str:
     return "".join(lazy_pinyin(text, style=Style.NORMAL, errors=_latin))
 
 
+@lru_cache(maxsize=1 << 16)  # names repeat across a resident's records and every re-merge
 def name_pinyin(name: str | None) -> str:
     """Toneless pinyin, surname read as a surname (曾 zeng, 单 shan), so homophones meet."""
     norm = normalize_name(name)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from streams.normalize import CHINESE_NUMERAL, clean_text, parse_numeral
 
@@ -87,6 +88,7 @@ def _rest(text: str) -> str:
     return re.sub(r"单元([0-9]+)号?$", r"单元\1室", text)
 
 
+@lru_cache(maxsize=1 << 16)  # the merge parses a resident's addresses again on every change
 def parse_address(text: str | None) -> Address | None:
     """Split one address spelling into its parts, without a gazetteer; None when blank."""
     if text is None:
@@ -151,6 +153,11 @@ class Gazetteer:
     """The grid reference as data: which districts, townships and communities exist, and grids."""
 
     grids: tuple[Grid, ...]
+    # answers already worked out: the merge asks the same few thousand places again and again
+    _places: dict[tuple[str | None, ...], set[tuple[str, str, str]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    _grid_codes: dict[tuple[object, ...], str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, str]]) -> Gazetteer:
@@ -172,13 +179,16 @@ class Gazetteer:
 
     def places(self, address: Address) -> set[tuple[str, str, str]]:
         """The (district, township, community) triples that agree with what the address names."""
-        return {
-            (g.district, g.township, g.community)
-            for g in self.grids
-            if (address.district in (None, g.district))
-            and (address.township in (None, g.township))
-            and (address.community in (None, g.community))
-        }
+        key = (address.district, address.township, address.community)
+        if key not in self._places:
+            self._places[key] = {
+                (g.district, g.township, g.community)
+                for g in self.grids
+                if (address.district in (None, g.district))
+                and (address.township in (None, g.township))
+                and (address.community in (None, g.community))
+            }
+        return set(self._places[key])
 
     def complete(self, address: Address, spellings: Iterable[Address] = ()) -> Address:
         """Fill missing levels from the community, or from spellings of the same dwelling."""
@@ -220,15 +230,18 @@ def assign_grid(address: Address | None, grids: Gazetteer) -> str | None:
     """The grid code whose 覆盖范围 covers the address; None unless exactly one grid fits."""
     if address is None or address.community is None:
         return None
-    codes = {
-        g.code
-        for g in grids.grids
-        if g.community == address.community
-        and address.district in (None, g.district)
-        and address.township in (None, g.township)
-        and g.covers(address)
-    }
-    return codes.pop() if len(codes) == 1 else None
+    key = (address.district, address.township, address.community, address.group, address.street)
+    if key not in grids._grid_codes:
+        codes = {
+            g.code
+            for g in grids.grids
+            if g.community == address.community
+            and address.district in (None, g.district)
+            and address.township in (None, g.township)
+            and g.covers(address)
+        }
+        grids._grid_codes[key] = codes.pop() if len(codes) == 1 else None
+    return grids._grid_codes[key]
 
 
 def _conflict(a: Address, b: Address) -> bool:

@@ -1,0 +1,118 @@
+"""The processor's store step alone: land + merge batches straight into PostgreSQL, no Kafka.
+
+Run by hand, never by CI:
+
+    .venv/bin/python bench/store_throughput.py [--persons 20000] [--seed 7] [--batch 500]
+    py-spy record -o merge.svg -- .venv/bin/python bench/store_throughput.py   # where time goes
+
+Starts a private PostgreSQL (temporary state directory, free port), generates a city, maps every
+record of its three exports to the canonical event exactly as the connectors do, interleaves the
+departments (as partitions of three topics reach one worker) and hands batches to
+`HubStore.apply`, the processor's one write. Prints one Markdown row: persons, events, batch size,
+records/s of the store step, CPU milliseconds per record in this process (the merge's Python)
+and in its PostgreSQL backend (the machine is shared, so CPU time compares better than wall
+time), and the merge's precision / recall against truth.csv, so a faster merge that links
+differently shows at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+from connectors.file_backfill import source_for
+from connectors.records import MappingError
+from connectors.synthetic_city import generate_city
+from deploy import postgres
+from deploy.migrations import apply_migrations
+from deploy.private_stack import private_settings
+from deploy.settings import HubSettings
+from schemas.registry import validation_errors
+from streams.evaluation import read_truth, store_scores
+from streams.grids import read_grids_csv, store_grids
+from streams.landing import ConsumedEvent, HubStore
+
+EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
+           ("social_security", "social_security.jsonl"))
+
+
+def department_events(city: Path, department: str, name: str) -> Iterator[dict[str, Any]]:
+    """The canonical events the department's backfill would publish (bad records left out)."""
+    read_from, to_event, _, _ = source_for(department, city / name)
+    for record in read_from(0):
+        if record.columns is None:
+            continue
+        try:
+            event = to_event(record.columns, record.origin)
+        except MappingError:
+            continue
+        if not validation_errors(event):
+            yield event
+
+
+def interleaved(city: Path) -> list[ConsumedEvent]:
+    """Every department's events, round robin: one worker reads all three topics at once."""
+    streams = [department_events(city, d, n) for d, n in EXPORTS]
+    events = [e for group in itertools.zip_longest(*streams) for e in group if e is not None]
+    return [ConsumedEvent(e, "bench", 0, offset) for offset, e in enumerate(events)]
+
+
+def processor_backend(settings: HubSettings) -> int:
+    """The PostgreSQL backend serving the store's connection (to read its CPU time)."""
+    with psycopg2.connect(postgres.dsn(settings)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE usename = 'sanwang_processor'")
+        (pid,) = cur.fetchone()
+    return pid
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (clock ticks in /proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--batch", type=int, default=500, help="events per transaction "
+                        "(the processor's BATCH_SIZE)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = private_settings(Path(tmp) / "home")
+        city = Path(tmp) / "city"
+        generate_city(args.persons, args.seed, city)
+        events = interleaved(city)
+        postgres.start(settings)
+        try:
+            apply_migrations(postgres.dsn(settings))
+            with psycopg2.connect(postgres.dsn(settings)) as conn, conn.cursor() as cur:
+                store_grids(cur, read_grids_csv(city / "grids.csv"))
+            store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+            store.apply(events[:1])
+            backend = processor_backend(settings)
+            started, cpu, db_cpu = time.monotonic(), time.process_time(), cpu_seconds(backend)
+            for i in range(1, len(events), args.batch):
+                store.apply(events[i:i + args.batch])
+            seconds = time.monotonic() - started
+            cpu, db_cpu = time.process_time() - cpu, cpu_seconds(backend) - db_cpu
+            store.close()
+            scores = store_scores(settings, read_truth(city / "truth.csv"))
+            print(f"| {args.persons:,} | {len(events):,} | {args.batch} | "
+                  f"{len(events) / seconds:,.0f} | {1000 * cpu / len(events):.2f} | "
+                  f"{1000 * db_cpu / len(events):.2f} | {scores.precision:.4f} | "
+                  f"{scores.recall:.4f} |")
+        finally:
+            postgres.stop_local(settings)
+
+
+if __name__ == "__main__":
+    main()
