@@ -9,6 +9,8 @@ from typing import Any
 
 from psycopg2.extras import execute_values
 
+from deploy.id_keys import process_keyring
+from streams import id_protection as ids
 from streams.clustering import Split
 from streams.features import RecordFeatures
 from streams.matching import Edge
@@ -27,8 +29,11 @@ def upsert_records(cur: Any, rows: Sequence[tuple[RecordFeatures, str, list[Obse
     """Store each record's version unless a later one is stored; refs whose version changed."""
     if not rows:
         return []
-    values = [(*split_ref(f.ref), event_id, f.version, json.dumps(f.to_json(), ensure_ascii=False),
-               json.dumps([o.__dict__ for o in obs], ensure_ascii=False))
+    keyring = process_keyring()
+    values = [(*split_ref(f.ref), event_id, f.version,
+               json.dumps(ids.seal_features(keyring, f.to_json()), ensure_ascii=False),
+               json.dumps(ids.seal_document(keyring, [o.__dict__ for o in obs]),
+                          ensure_ascii=False))
               for f, event_id, obs in rows]
     changed = execute_values(cur, """
         INSERT INTO hub.source_records (source, record_id, event_id, version, features,
@@ -44,19 +49,24 @@ def upsert_records(cur: Any, rows: Sequence[tuple[RecordFeatures, str, list[Obse
 
 def load_features(cur: Any, refs: Iterable[str]) -> dict[str, RecordFeatures]:
     cur.execute("SELECT features FROM hub.source_records WHERE ref = ANY(%s)", (list(refs),))
-    return {f.ref: f for f in (RecordFeatures.from_json(row[0]) for row in cur.fetchall())}
+    keyring = process_keyring()
+    return {f.ref: f for f in (RecordFeatures.from_json(ids.open_document(keyring, row[0]))
+                               for row in cur.fetchall())}
 
 
 def load_observations(cur: Any, refs: Iterable[str]) -> dict[str, list[Observation]]:
     cur.execute("SELECT ref, observations FROM hub.source_records WHERE ref = ANY(%s)",
                 (list(refs),))
-    return {ref: [Observation(**o) for o in obs] for ref, obs in cur.fetchall()}
+    keyring = process_keyring()
+    return {ref: [Observation(**o) for o in ids.open_document(keyring, obs)]
+            for ref, obs in cur.fetchall()}
 
 
 def replace_keys(cur: Any, keys: dict[str, set[str]]) -> None:
     cur.execute("DELETE FROM hub.record_keys WHERE ref = ANY(%s)", (list(keys),))
     execute_values(cur, "INSERT INTO hub.record_keys (key, ref) VALUES %s",
-                   [(k, ref) for ref, ks in keys.items() for k in sorted(ks)])
+                   [(ids.protect_key(process_keyring(), k), ref)
+                    for ref, ks in keys.items() for k in sorted(ks)])
 
 
 def refs_sharing_keys(cur: Any, keys: Iterable[str], max_block: int) -> set[str]:
@@ -64,7 +74,8 @@ def refs_sharing_keys(cur: Any, keys: Iterable[str], max_block: int) -> set[str]
     cur.execute("""
         SELECT ref FROM hub.record_keys WHERE key IN (
             SELECT key FROM hub.record_keys WHERE key = ANY(%s)
-            GROUP BY key HAVING count(*) <= %s)""", (sorted(set(keys)), max_block))
+            GROUP BY key HAVING count(*) <= %s)""",
+                (sorted({ids.protect_key(process_keyring(), k) for k in keys}), max_block))
     return {ref for (ref,) in cur.fetchall()}
 
 
@@ -179,17 +190,20 @@ def write_resident(cur: Any, resident: str, golden: dict[str, Any], grid: str | 
     cur.execute("""
         INSERT INTO hub.residents (resident_id, name, sex, birth_date, ethnicity, hukou_address,
             residence_address, phone, life_status, grid_code, address_key, attributes,
-            record_count, id_number)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            record_count, id_number_sealed, id_number_hash, id_number_masked)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 (resident, value("name"), value("sex"), value("birth_date"), value("ethnicity"),
                  value("hukou_address"), value("residence_address"), value("phone"),
                  value("life_status"), grid, address_key,
-                 json.dumps({a: g.__dict__ for a, g in golden.items() if a != "id_number"},
+                 json.dumps(ids.seal_document(process_keyring(), {
+                     a: g.__dict__ for a, g in golden.items() if a != "id_number"}),
                             ensure_ascii=False),
-                 records, value("id_number")))
+                 records, *ids.resident_columns(process_keyring(), value("id_number"))))
     execute_values(cur, """INSERT INTO hub.resident_history (resident_id, attribute, value,
         valid_from, valid_to, source, record_ref) VALUES %s""",
-                   [(resident, o.attribute, json.dumps(o.value, ensure_ascii=False),
+                   [(resident, o.attribute, json.dumps(ids.seal_document(process_keyring(),
+                                                                         o.value),
+                                                       ensure_ascii=False),
                      o.valid_from, until, o.source, o.record) for o, until in history])
     rows = [(resident, kind, attribute, text, hashlib.sha256(
              f"{kind}|{attribute}|{text}".encode()).hexdigest()[:32])
