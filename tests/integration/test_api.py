@@ -328,8 +328,8 @@ def test_every_personal_read_is_audited_and_the_access_log_lists_who_looked(
     listed.insert(1, {r["resident_id"] for r in csv.DictReader(io.StringIO(answers[4].text))})
     assert [set(row[2]) for row in rows[3:]] == listed
     assert resident in rows[3][2] and "id_number_masked" in rows[3][3]
-    assert rows[6][3] == ["birth_date", "grid_code", "life_status", "name", "phone",
-                          "residence_address", "resident_id", "sex"]
+    assert rows[6][3] == ["birth_date", "grid_code", "id_number_masked", "life_status", "name",
+                          "phone", "residence_address", "resident_id", "sex"]
 
     log = served.get(f"/residents/{resident}/access-log", STEWARD, purpose=why, limit=500)
     assert log.status_code == 200
