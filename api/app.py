@@ -30,6 +30,8 @@ from pydantic import BaseModel, Field
 from api.access import Principal, audit, entitled_fields, principal_of
 from api.console import console_router
 from api.metrics import REQUEST_SECONDS, REQUESTS
+from deploy.id_keys import process_keyring
+from streams import id_protection as ids
 from streams import steward
 
 TEXT = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
@@ -148,18 +150,19 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
 
     def values_of(cur: Any, resident: str, as_of: datetime.date | None) -> dict[str, Any]:
         if as_of is None:
-            cur.execute("SELECT attributes, id_number, grid_code FROM hub.residents"
+            cur.execute("SELECT attributes, id_number_sealed, grid_code FROM hub.residents"
                         " WHERE resident_id = %s", (resident,))
             row = cur.fetchone()
             if row is None:
                 raise HTTPException(404, f"no resident {resident}")
             values = {a: v["value"] for a, v in row["attributes"].items()}
-            return {**values, "id_number": row["id_number"], "grid_code": row["grid_code"]}
+            return ids.open_document(process_keyring(), {
+                **values, "id_number": row["id_number_sealed"], "grid_code": row["grid_code"]})
         cur.execute("SELECT attribute, value FROM hub.resident_as_of(%s, %s)", (resident, as_of))
         rows = cur.fetchall()
         if not rows:
             raise HTTPException(404, f"no resident {resident} with values as of {as_of}")
-        return {r["attribute"]: r["value"] for r in rows}
+        return ids.open_document(process_keyring(), {r["attribute"]: r["value"] for r in rows})
 
     @app.get("/residents/lookup", summary="a department looks a resident up by ID number")
     def lookup(principal: Who, purpose: PURPOSE,
@@ -167,8 +170,8 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
                as_of: datetime.date | None = None) -> dict[str, Any]:
         only(principal, "department")
         with transaction() as cur:
-            cur.execute("SELECT resident_id FROM hub.residents WHERE id_number = %s",
-                        (id_number.upper(),))
+            cur.execute("SELECT resident_id FROM hub.residents WHERE id_number_hash = %s",
+                        (ids.lookup_hash(process_keyring(), id_number.upper()),))
             row = cur.fetchone()
             if row is None:
                 raise HTTPException(404, "no resident with that ID number")
@@ -287,8 +290,9 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
                        offset: OFFSET = 0) -> Page:
         only(principal, "grid_worker")
         with transaction(principal) as cur:
-            cur.execute("SELECT resident_id, name, sex, birth_date, residence_address, phone,"
-                        " life_status, grid_code FROM hub.residents ORDER BY resident_id"
+            cur.execute("SELECT resident_id, id_number_masked, name, sex, birth_date,"
+                        " residence_address, phone, life_status, grid_code FROM hub.residents"
+                        " ORDER BY resident_id"
                         " LIMIT %s OFFSET %s", (limit + 1, offset))
             items = [dict(r) for r in cur.fetchall()]
             _audit_rows(cur, principal, "grid", items[:limit], purpose)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cli.api import add_api_parser
 from cli.connect import add_connect_parser
+from cli.ids import add_ids_parser
 from cli.resident import add_resident_parser
 from cli.steward import add_steward_parser
 from deploy.processes import ServiceError
@@ -117,14 +118,18 @@ def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
     import psycopg2
 
     from deploy import postgres
+    from deploy.id_keys import load_keyring
     from streams.estimate import estimate_parameters
     from streams.features import RecordFeatures
+    from streams.id_protection import open_document
 
     conn = psycopg2.connect(postgres.dsn(settings))
     try:
         with conn, conn.cursor() as cur:
             cur.execute("SELECT features FROM hub.source_records")
-            records = [RecordFeatures.from_json(row[0]) for row in cur.fetchall()]
+            keyring = load_keyring(settings)
+            records = [RecordFeatures.from_json(open_document(keyring, row[0]))
+                       for row in cur.fetchall()]
             if len(records) < 2:
                 print("sanwang estimate: the store holds no records yet", file=sys.stderr)
                 return 2
@@ -218,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_steward_parser(commands)
     add_resident_parser(commands)
     add_api_parser(commands)
+    add_ids_parser(commands)
 
     p = commands.add_parser("generate", help="a synthetic city in the departments' formats",
                             description="Write a synthetic city (deterministic by seed): the "

@@ -1,4 +1,7 @@
-"""`sanwang resident ID [--as-of DATE]`: one resident's golden record, now or on a past day."""
+"""`sanwang resident ID [--as-of DATE]`: one resident's golden record, now or on a past day.
+
+ID is a resident id or an ID number (found by its keyed hash); the number is printed masked.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ import sys
 import psycopg2
 
 from deploy import postgres
+from deploy.id_keys import load_keyring
 from deploy.settings import HubSettings
+from streams import id_protection as ids
 
 
 def add_resident_parser(commands: argparse._SubParsersAction) -> None:
@@ -19,7 +24,7 @@ def add_resident_parser(commands: argparse._SubParsersAction) -> None:
         description="Print the resident's current golden values (each with its source and "
         "authority), every record linked to it with the rule, score and agreeing fields, and "
         "its open conflicts. --as-of gives the values valid on that day instead.")
-    p.add_argument("resident_id")
+    p.add_argument("resident_id", help="resident id (R...) or 18-character ID number")
     p.add_argument("--as-of", type=datetime.date.fromisoformat, metavar="YYYY-MM-DD",
                    help="values as of this day (by when facts happened)")
     p.set_defaults(run=run_resident)
@@ -29,30 +34,36 @@ def run_resident(args: argparse.Namespace, settings: HubSettings) -> int:
     conn = psycopg2.connect(postgres.dsn(settings))
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT attributes FROM hub.residents WHERE resident_id = %s",
-                        (args.resident_id,))
+            keyring = load_keyring(settings)
+            cur.execute("SELECT resident_id, attributes, id_number_masked FROM hub.residents"
+                        " WHERE resident_id = %s OR id_number_hash = %s",
+                        (args.resident_id, ids.lookup_hash(keyring, args.resident_id.upper())))
             row = cur.fetchone()
             if row is None:
                 print(f"sanwang resident: no resident {args.resident_id}", file=sys.stderr)
                 return 2
+            resident, attributes, masked = row
             if args.as_of:
                 cur.execute("SELECT attribute, value, valid_from, source, record_ref"
-                            " FROM hub.resident_as_of(%s, %s)", (args.resident_id, args.as_of))
-                values = {a: {"value": v, "valid_from": f, "source": s, "record": r}
+                            " FROM hub.resident_as_of(%s, %s)", (resident, args.as_of))
+                values = {a: {"value": ids.mask(ids.open_document(keyring, v)) if a == "id_number"
+                              else ids.open_document(keyring, v),
+                              "valid_from": f, "source": s, "record": r}
                           for a, v, f, s, r in cur.fetchall()}
             else:
-                values = row[0]
+                values = {**ids.open_document(keyring, attributes),
+                          "id_number_masked": {"value": masked}}
             cur.execute("SELECT ref, rule, score, evidence FROM hub.source_links"
-                        " WHERE resident_id = %s ORDER BY ref", (args.resident_id,))
+                        " WHERE resident_id = %s ORDER BY ref", (resident,))
             records = [{"record": r, "rule": rule, "score": score, "evidence": evidence}
                        for r, rule, score, evidence in cur.fetchall()]
             cur.execute("SELECT conflict_id, kind, attribute, details FROM hub.conflicts"
-                        " WHERE resident_id = %s AND status = 'open'", (args.resident_id,))
+                        " WHERE resident_id = %s AND status = 'open'", (resident,))
             conflicts = [dict(zip(("conflict_id", "kind", "attribute", "details"), c,
                                   strict=True)) for c in cur.fetchall()]
     finally:
         conn.close()
-    print(json.dumps({"resident_id": args.resident_id,
+    print(json.dumps({"resident_id": resident,
                       "as_of": args.as_of.isoformat() if args.as_of else None,
                       "values": values, "records": records, "conflicts": conflicts},
                      ensure_ascii=False, indent=2))

@@ -18,8 +18,8 @@ def free_port() -> int:
 def private_settings(home: os.PathLike, partitions: int = 3) -> HubSettings:
     """A local stack in `home` on free ports, whatever the environment says."""
     return HubSettings(
-        home=home, kafka_bootstrap="", database_url="", kafka_port=free_port(),
-        kafka_controller_port=free_port(), kafka_jolokia_port=free_port(),
+        home=home, kafka_bootstrap="", database_url="", id_keyring="", id_keyring_file="",
+        kafka_port=free_port(), kafka_controller_port=free_port(), kafka_jolokia_port=free_port(),
         postgres_port=free_port(), prometheus_port=free_port(),
         processor_metrics_port=free_port(), connector_metrics_port=free_port(),
         push_port=free_port(), api_port=free_port(),
@@ -31,6 +31,7 @@ def settings_env(settings: HubSettings) -> dict[str, str]:
     """The environment that makes a `sanwang` subprocess use these settings."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
-        if name not in ("kafka_bootstrap", "database_url"):
+        if name not in ("kafka_bootstrap", "database_url", "id_keyring"):
             env[f"SANWANG_{name.upper()}"] = str(value)
+    env["SANWANG_ID_KEYRING"] = settings.id_keyring.get_secret_value()
     return env

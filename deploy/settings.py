@@ -39,6 +39,10 @@ class HubSettings(BaseSettings):
     api_port: int = Field(19103, description="The query API's port (its /metrics too).")
     topic_prefix: str = Field("sanwang", description="Prefix of every topic and consumer group.")
     topic_partitions: int = Field(6, description="Partitions of each topic the hub creates.")
+    id_keyring: SecretStr = Field(SecretStr(""), description="The ID-number keyring itself "
+                                  "(JSON, as `sanwang ids add-key` writes it); else the file.")
+    id_keyring_file: str = Field("", description="The ID-number keyring's file; empty: "
+                                 "$SANWANG_HOME/secrets/id-keyring.json (`up` creates it).")
 
     @property
     def external_kafka(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from deploy import kafka_broker, postgres, prometheus
+from deploy import id_keys, kafka_broker, postgres, prometheus
 from deploy.migrations import apply_migrations
 from deploy.settings import HubSettings
 from deploy.topics import ensure_topics
@@ -41,6 +41,8 @@ def up(settings: HubSettings, say: Callable[[str], None] = print) -> None:
         started = postgres.start(settings)
         say(f"PostgreSQL: {'started' if started else 'already running'} at "
             f"127.0.0.1:{settings.postgres_port}")
+        if id_keys.ensure_keyring_file(settings):
+            say(f"ID numbers: created the keyring {id_keys.keyring_path(settings)}")
     applied = apply_migrations(postgres.dsn(settings))
     if applied:
         say(f"PostgreSQL: applied migrations {', '.join(applied)}")

@@ -17,6 +17,8 @@ from typing import Any
 import psycopg2
 from psycopg2.extras import execute_values
 
+from deploy.id_keys import process_keyring
+from streams import id_protection as ids
 from streams.features import department_of
 from streams.matching import Parameters
 from streams.merge import MergeSummary, merge_events
@@ -64,7 +66,8 @@ class HubStore:
         conn = self._connection()
         rows = [(c.event["id"], department_of(c.event), c.event["subject"], c.event["type"],
                  c.event["data"]["parsed"].get("occurred"),
-                 json.dumps(c.event, ensure_ascii=False), c.topic, c.partition, c.offset)
+                 json.dumps(ids.seal_event(process_keyring(), c.event), ensure_ascii=False),
+                 c.topic, c.partition, c.offset)
                 for c in batch]
         try:
             with conn, conn.cursor() as cur:

@@ -10,6 +10,8 @@ from typing import Any
 
 from psycopg2.extras import execute_values
 
+from deploy.id_keys import process_keyring
+from streams import id_protection as ids
 from streams.clustering import Split
 from streams.features import RecordFeatures
 from streams.findings import Finding
@@ -30,10 +32,12 @@ def split_ref(ref: str) -> tuple[str, str]:
 def record_rows(records: Sequence[tuple[RecordFeatures, str, list[Observation]]]
                 ) -> list[tuple[str, str, str, str, str, str]]:
     """hub.source_records rows for (features, event id, observations): pure, so the caller can
-    build them before it takes the merge lock."""
+    build them before it takes the merge lock. ID numbers in them are sealed."""
+    keyring = process_keyring()
     return [(*split_ref(f.ref), event_id, f.version,
-             json.dumps(f.to_json(), ensure_ascii=False),
-             json.dumps([o.__dict__ for o in obs], ensure_ascii=False))
+             json.dumps(ids.seal_features(keyring, f.to_json()), ensure_ascii=False),
+             json.dumps(ids.seal_document(keyring, [o.__dict__ for o in obs]),
+                        ensure_ascii=False))
             for f, event_id, obs in records]
 
 
@@ -55,19 +59,25 @@ def upsert_records(cur: Any, rows: Sequence[tuple[str, str, str, str, str, str]]
 
 def load_features(cur: Any, refs: Iterable[str]) -> dict[str, RecordFeatures]:
     cur.execute("SELECT features FROM hub.source_records WHERE ref = ANY(%s)", (list(refs),))
-    return {f.ref: f for f in (RecordFeatures.from_json(row[0]) for row in cur.fetchall())}
+    keyring = process_keyring()
+    return {f.ref: f for f in (RecordFeatures.from_json(ids.open_document(keyring, row[0]))
+                               for row in cur.fetchall())}
 
 
 def load_observations(cur: Any, refs: Iterable[str]) -> dict[str, list[Observation]]:
     cur.execute("SELECT ref, observations FROM hub.source_records WHERE ref = ANY(%s)",
                 (list(refs),))
-    return {ref: [Observation(**o) for o in obs] for ref, obs in cur.fetchall()}
+    keyring = process_keyring()
+    return {ref: [Observation(**o) for o in ids.open_document(keyring, obs)]
+            for ref, obs in cur.fetchall()}
 
 
 def replace_keys(cur: Any, keys: dict[str, set[str]]) -> None:
+    keyring = process_keyring()
     cur.execute("DELETE FROM hub.record_keys WHERE ref = ANY(%s)", (list(keys),))
     execute_values(cur, "INSERT INTO hub.record_keys (key, ref) VALUES %s",
-                   [(k, ref) for ref, ks in keys.items() for k in sorted(ks)], page_size=PAGE)
+                   [(ids.protect_key(keyring, k), ref)
+                    for ref, ks in keys.items() for k in sorted(ks)], page_size=PAGE)
 
 
 def refs_sharing_keys(cur: Any, keys: Iterable[str], max_block: int) -> set[str]:
@@ -75,7 +85,8 @@ def refs_sharing_keys(cur: Any, keys: Iterable[str], max_block: int) -> set[str]
     cur.execute("""
         SELECT ref FROM hub.record_keys WHERE key IN (
             SELECT key FROM hub.record_keys WHERE key = ANY(%s)
-            GROUP BY key HAVING count(*) <= %s)""", (sorted(set(keys)), max_block))
+            GROUP BY key HAVING count(*) <= %s)""",
+                (sorted({ids.protect_key(process_keyring(), k) for k in keys}), max_block))
     return {ref for (ref,) in cur.fetchall()}
 
 
@@ -196,6 +207,7 @@ def rewrite_residents(cur: Any, residents: Sequence[ResidentRecord], gone: Seque
     delete_residents(cur, [r.resident for r in residents] + list(gone))
     if not residents:
         return
+    keyring = process_keyring()
 
     def value(golden: dict[str, GoldenValue], attribute: str) -> Any:
         found = golden.get(attribute)
@@ -204,15 +216,17 @@ def rewrite_residents(cur: Any, residents: Sequence[ResidentRecord], gone: Seque
     execute_values(cur, """
         INSERT INTO hub.residents (resident_id, name, sex, birth_date, ethnicity, hukou_address,
             residence_address, phone, life_status, grid_code, address_key, attributes,
-            record_count, id_number) VALUES %s""",
+            record_count, id_number_sealed, id_number_hash, id_number_masked) VALUES %s""",
                    [(r.resident, *(value(r.golden, a) for a in GOLDEN_COLUMNS), r.grid,
-                     r.address_key, json.dumps({a: g.__dict__ for a, g in r.golden.items()
-                                                if a != "id_number"}, ensure_ascii=False),
-                     r.records, value(r.golden, "id_number")) for r in residents],
-                   page_size=PAGE)
+                     r.address_key, json.dumps(ids.seal_document(keyring, {
+                         a: g.__dict__ for a, g in r.golden.items() if a != "id_number"}),
+                         ensure_ascii=False),
+                     r.records, *ids.resident_columns(keyring, value(r.golden, "id_number")))
+                    for r in residents], page_size=PAGE)
     execute_values(cur, """INSERT INTO hub.resident_history (resident_id, attribute, value,
         valid_from, valid_to, source, record_ref) VALUES %s""",
-                   [(r.resident, o.attribute, json.dumps(o.value, ensure_ascii=False),
+                   [(r.resident, o.attribute,
+                     json.dumps(ids.seal_document(keyring, o.value), ensure_ascii=False),
                      o.valid_from, until, o.source, o.record)
                     for r in residents for o, until in r.history], page_size=PAGE)
     execute_values(cur, """
@@ -221,8 +235,9 @@ def rewrite_residents(cur: Any, residents: Sequence[ResidentRecord], gone: Seque
           FROM (VALUES %s) AS v (resident_id, kind, attribute, details, fingerprint)
          WHERE NOT EXISTS (SELECT 1 FROM hub.conflicts c WHERE c.status = 'resolved'
                            AND c.fingerprint = v.fingerprint)""",
-                   [(r.resident, kind, attribute, text, hashlib.sha256(
-                       f"{kind}|{attribute}|{text}".encode()).hexdigest()[:32])
+                   [(r.resident, kind, attribute,
+                     json.dumps(ids.seal_document(keyring, details), ensure_ascii=False),
+                     hashlib.sha256(f"{kind}|{attribute}|{text}".encode()).hexdigest()[:32])
                     for r in residents for kind, attribute, details in r.conflicts
                     for text in [json.dumps(details, ensure_ascii=False, sort_keys=True)]],
                    page_size=PAGE)

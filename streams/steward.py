@@ -14,6 +14,8 @@ from typing import Any
 
 import psycopg2.extras
 
+from deploy.id_keys import process_keyring
+from streams import id_protection as ids
 from streams.merge import MERGE_LOCK, MergeSummary, recluster
 
 
@@ -26,7 +28,9 @@ def open_conflicts(conn: Any, limit: int = 50, offset: int = 0) -> list[dict[str
         cur.execute("SELECT conflict_id, resident_id, kind, attribute, details, opened_at"
                     " FROM hub.conflicts WHERE status = 'open' ORDER BY conflict_id"
                     " LIMIT %s OFFSET %s", (limit, offset))
-        return [dict(row) for row in cur.fetchall()]
+        keyring = process_keyring()  # a steward weighs the numbers themselves
+        return [{**row, "details": ids.open_document(keyring, row["details"])}
+                for row in cur.fetchall()]
 
 
 def open_reviews(conn: Any, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:

@@ -11,13 +11,14 @@ import psycopg2
 import pytest
 
 from connectors import police
-from deploy import postgres
+from deploy import id_keys, postgres
 from deploy.migrations import apply_migrations
 from deploy.private_stack import private_settings
 from deploy.settings import HubSettings
 from deploy.stack import down, up
 from deploy.topics import ensure_topics
 from schemas.topics import all_topics
+from streams.id_protection import open_sealed
 from tests.integration.workers import spawn_worker, stop_worker
 
 pytestmark = pytest.mark.integration
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.integration
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSettings]:
     settings = private_settings(tmp_path_factory.mktemp("stack"))
     up(settings, say=lambda line: None)
+    id_keys.install(id_keys.load_keyring(settings))  # the store's reads and writes in-process
     yield settings
     down(settings, say=lambda line: None)
     shutil.rmtree(postgres.cluster_dir(settings), ignore_errors=True)
@@ -65,6 +67,13 @@ def query(settings: HubSettings, sql: str, params: tuple = ()) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
+
+
+def clear_id_numbers(settings: HubSettings) -> dict[str, str | None]:
+    """Each resident's ID number, opened with the keyring (the store holds it sealed)."""
+    keyring = id_keys.process_keyring()
+    return {resident: sealed and open_sealed(keyring, sealed) for resident, sealed in query(
+        settings, "SELECT resident_id, id_number_sealed FROM hub.residents")}
 
 
 @pytest.fixture

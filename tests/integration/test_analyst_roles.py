@@ -17,7 +17,7 @@ from psycopg2 import sql
 from deploy import postgres
 from deploy.settings import HubSettings
 from tests.integration.api_stack import Principals, add_principals, merge_sample
-from tests.integration.conftest import query
+from tests.integration.conftest import clear_id_numbers, query
 
 MASKED = re.compile(r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$")
 LEVELS = ("district", "township", "community", "grid")
@@ -66,7 +66,7 @@ def rows_of(cur: Any, statement: str, params: tuple = ()) -> list[dict[str, Any]
 
 def test_analysts_read_residents_with_masked_id_numbers(settings: HubSettings,
                                                         analyst: Any) -> None:
-    clear = dict(query(settings, "SELECT resident_id, id_number FROM hub.residents"))
+    clear = clear_id_numbers(settings)
     rows = rows_of(analyst, "SELECT * FROM hub.analyst_residents")
     assert sorted(r["resident_id"] for r in rows) == sorted(clear)
     assert "id_number" not in rows[0]
@@ -95,10 +95,12 @@ def test_analysts_may_read_the_non_identifying_columns(settings: HubSettings,
 
 
 @pytest.mark.parametrize("statement", [
-    "SELECT id_number FROM hub.residents",
+    "SELECT id_number_sealed FROM hub.residents",
+    "SELECT id_number_hash FROM hub.residents",
+    "SELECT id_number_masked FROM hub.residents",  # the masked form through the view only
     "SELECT * FROM hub.residents",
-    "SELECT resident_id FROM hub.residents WHERE id_number LIKE '5118%'",  # no probing either
-    "SELECT count(*) FROM hub.residents GROUP BY id_number",
+    "SELECT resident_id FROM hub.residents WHERE id_number_hash = 'x'",  # no probing either
+    "SELECT count(*) FROM hub.residents GROUP BY id_number_sealed",
     "SELECT attributes FROM hub.residents",
     "SELECT residence_address, phone FROM hub.residents",
     "SELECT * FROM hub.events",
@@ -173,7 +175,8 @@ def test_each_grid_workers_role_sees_only_its_grids_rows(
 
 
 @pytest.mark.parametrize("statement", [
-    "SELECT id_number FROM hub.residents",
+    "SELECT id_number_sealed FROM hub.residents",
+    "SELECT id_number_hash FROM hub.residents",
     "SELECT * FROM hub.residents",
     "SELECT * FROM hub.analyst_residents",
     "SELECT * FROM hub.resident_history",

@@ -24,7 +24,7 @@ from api.access import ENTITLEMENTS
 from deploy import postgres
 from deploy.settings import HubSettings
 from tests.integration.api_stack import ANALYST, DEPARTMENTS, STEWARD, Served, api_over_sample
-from tests.integration.conftest import query, run_sql
+from tests.integration.conftest import clear_id_numbers, query, run_sql
 
 MASKED = re.compile(r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$")
 POLICE = DEPARTMENTS["police"]
@@ -62,11 +62,12 @@ def audit_count(api: Served) -> int:
 @pytest.fixture(scope="module")
 def someone(served: Served) -> dict[str, Any]:
     """The resident with the most golden attributes (so entitlements leave many out)."""
-    resident, id_number, grid, attributes = query(served.settings, """
-        SELECT resident_id, id_number, grid_code, attributes FROM hub.residents
-         WHERE id_number IS NOT NULL AND grid_code IS NOT NULL
+    resident, grid, attributes = query(served.settings, """
+        SELECT resident_id, grid_code, attributes FROM hub.residents
+         WHERE id_number_sealed IS NOT NULL AND grid_code IS NOT NULL
          ORDER BY (SELECT count(*) FROM jsonb_object_keys(attributes)) DESC, resident_id
          LIMIT 1""")[0]
+    id_number = clear_id_numbers(served.settings)[resident]
     values = {a: v["value"] for a, v in attributes.items()}
     return {"resident_id": resident, "id_number": id_number, "grid_code": grid,
             "values": {**values, "id_number": id_number, "grid_code": grid}}
@@ -255,14 +256,15 @@ def test_unknown_residents_are_404(served: Served) -> None:
 def mover(served: Served) -> dict[str, Any]:
     """A resident the police recorded a 住址变更 for: the move's date, the addresses before
     and after (from the police events themselves, not from the history)."""
-    resident, moved, new, id_number = query(served.settings, """
-        SELECT l.resident_id, e.occurred_at, e.payload #>> '{data,parsed,residence_address}',
-               r.id_number
+    resident, moved, new = query(served.settings, """
+        SELECT l.resident_id, e.occurred_at, e.payload #>> '{data,parsed,residence_address}'
           FROM hub.events e
           JOIN hub.source_links l ON l.source = 'police' AND l.record_id = e.record_id
           JOIN hub.residents r USING (resident_id)
-         WHERE e.payload #>> '{data,parsed,change_type}' = '住址变更' AND r.id_number IS NOT NULL
+         WHERE e.payload #>> '{data,parsed,change_type}' = '住址变更'
+           AND r.id_number_sealed IS NOT NULL
          ORDER BY e.occurred_at DESC, l.resident_id LIMIT 1""")[0]
+    id_number = clear_id_numbers(served.settings)[resident]
     old = query(served.settings, """
         SELECT e.payload #>> '{data,parsed,residence_address}' FROM hub.events e
           JOIN hub.source_links l ON l.source = 'police' AND l.record_id = e.record_id
@@ -326,8 +328,8 @@ def test_every_personal_read_is_audited_and_the_access_log_lists_who_looked(
     listed.insert(1, {r["resident_id"] for r in csv.DictReader(io.StringIO(answers[4].text))})
     assert [set(row[2]) for row in rows[3:]] == listed
     assert resident in rows[3][2] and "id_number_masked" in rows[3][3]
-    assert rows[6][3] == ["birth_date", "grid_code", "life_status", "name", "phone",
-                          "residence_address", "resident_id", "sex"]
+    assert rows[6][3] == ["birth_date", "grid_code", "id_number_masked", "life_status", "name",
+                          "phone", "residence_address", "resident_id", "sex"]
 
     log = served.get(f"/residents/{resident}/access-log", STEWARD, purpose=why, limit=500)
     assert log.status_code == 200
@@ -394,6 +396,7 @@ def test_grid_workers_see_only_their_grids_residents(served: Served) -> None:
         assert {i["grid_code"] for i in items} == {grid}
         assert sorted(i["resident_id"] for i in items) == sorted(expected)
         assert all("id_number" not in i for i in items)
+        assert all(MASKED.match(i["id_number_masked"]) for i in items if i["id_number_masked"])
         seen[worker] = expected
     first, second = seen.values()
     assert not first & second
@@ -403,8 +406,7 @@ def test_grid_workers_see_only_their_grids_residents(served: Served) -> None:
 
 def test_analysts_search_pages_over_every_resident_with_masked_ids(served: Served) -> None:
     items = walk(served, "/analytics/residents", ANALYST, purpose="test", limit=37)
-    everyone = {r: n for r, n in query(served.settings,
-                                       "SELECT resident_id, id_number FROM hub.residents")}
+    everyone = clear_id_numbers(served.settings)
     assert sorted(i["resident_id"] for i in items) == sorted(everyone)
     assert len(items) == len(everyone)
     for item in items:
@@ -418,14 +420,13 @@ def test_analysts_search_pages_over_every_resident_with_masked_ids(served: Serve
 
 
 def test_analyst_answers_never_carry_an_id_number_in_clear(served: Served) -> None:
-    numbers = [n for (n,) in query(served.settings, "SELECT id_number FROM hub.residents WHERE"
-                                                    " id_number IS NOT NULL")]
+    numbers = [n for n in clear_id_numbers(served.settings).values() if n is not None]
     texts = [served.get("/analytics/residents.csv", ANALYST, purpose="test").text,
              served.get("/analytics/residents", ANALYST, purpose="test", limit=500).text,
              served.get("/analytics/findings", ANALYST, purpose="test", limit=500).text]
     exported = list(csv.DictReader(io.StringIO(texts[0])))
     assert len(exported) == len(numbers) + query(
-        served.settings, "SELECT count(*) FROM hub.residents WHERE id_number IS NULL")[0][0]
+        served.settings, "SELECT count(*) FROM hub.residents WHERE id_number_sealed IS NULL")[0][0]
     for text in texts:
         assert not [n for n in numbers if n in text]
 

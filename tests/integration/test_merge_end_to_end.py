@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from connectors.file_backfill import backfill_file
+from deploy.id_keys import load_keyring, write_keyring
 from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from schemas.topics import changes_topic, findings_topic
 from streams.evaluation import read_truth, store_scores
+from streams.id_protection import Keyring, keyring_from_json, keyring_to_json, mask, open_sealed
 from streams.lag import wait_for_processor
 from tests.integration.conftest import query
+from tests.integration.id_scan import clear_id_numbers_in_store, id_numbers_in, sealing_key_ids
 from tests.integration.kafka_topics import read_topic
-from tests.samples import SAMPLE
+from tests.samples import SAMPLE, sample_events
 
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
            ("social_security", "social_security.jsonl"))
 
 
-def test_the_sample_city_merges_as_the_truth_says(hub: HubSettings,
-                                                  processor: subprocess.Popen) -> None:
+def test_the_sample_city_merges_as_the_truth_says(hub: HubSettings, processor: subprocess.Popen,
+                                                  tmp_path: Path) -> None:
     loaded = subprocess.run([sys.executable, "-m", "cli.main", "grids", str(SAMPLE / "grids.csv")],
                             env=settings_env(hub), capture_output=True, text=True, timeout=60)
     assert loaded.returncode == 0 and "360 grids loaded" in loaded.stdout, loaded.stderr
@@ -51,6 +56,8 @@ def test_the_sample_city_merges_as_the_truth_says(hub: HubSettings,
     assert processor.poll() is None
     _living_residents_are_in_their_grid(hub)
     _planted_findings_are_found_and_no_others(hub)
+    _no_id_number_is_stored_in_clear(hub)
+    _a_rotation_seals_everything_under_the_new_key(hub, tmp_path)
 
 
 def _living_residents_are_in_their_grid(hub: HubSettings) -> None:
@@ -83,3 +90,50 @@ def _planted_findings_are_found_and_no_others(hub: HubSettings) -> None:
     assert {(m["kind"], m["resident_id"]) for m in published} >= {
         (kind, resident) for kind, resident in query(
             hub, "SELECT kind, resident_id FROM hub.resident_findings")}
+
+
+def _no_id_number_is_stored_in_clear(hub: HubSettings) -> None:
+    """Every table and column of the hub's database, scanned; the sample is full of numbers."""
+    assert len(id_numbers_in(json.dumps(sample_events(), ensure_ascii=False))) > 350
+    assert clear_id_numbers_in_store(hub) == {}
+    assert sealing_key_ids(hub) == {"k1"}
+    number, resident = _someone(hub)
+    shown = _sanwang(hub, "resident", number)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["resident_id"] == resident and number not in shown.stdout
+
+
+def _a_rotation_seals_everything_under_the_new_key(hub: HubSettings, tmp: Path) -> None:
+    """`ids add-key`, `ids rekey` (on a copy of the session's keyring): afterwards the new key
+    alone opens the whole store."""
+    copy = tmp / "id-keyring.json"
+    write_keyring(copy, load_keyring(hub))
+    rotating = {"SANWANG_ID_KEYRING_FILE": str(copy)}
+    assert _sanwang(hub, "ids", "add-key", **rotating).returncode == 0
+    rekeyed = _sanwang(hub, "ids", "rekey", **rotating)
+    assert rekeyed.returncode == 0 and "events: 0 rows" not in rekeyed.stdout, rekeyed.stdout
+    assert sealing_key_ids(hub) == {"k2"} and clear_id_numbers_in_store(hub) == {}
+    assert all(line.split(": ")[1].startswith("0 rows")
+               for line in _sanwang(hub, "ids", "rekey", **rotating).stdout.splitlines())
+    keyring = keyring_from_json(copy.read_text())
+    only_new = Keyring("k2", {"k2": keyring.keys["k2"]}, keyring.lookup_key)
+    number, resident = _someone(hub, only_new)
+    shown = _sanwang(hub, "resident", number, "--as-of", "2030-01-01",
+                     SANWANG_ID_KEYRING=keyring_to_json(only_new))
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["resident_id"] == resident
+    assert json.loads(shown.stdout)["values"]["id_number"]["value"] == mask(number)
+
+
+def _someone(hub: HubSettings, keyring: Keyring | None = None) -> tuple[str, str]:
+    """A resident's ID number (opened) and resident id."""
+    sealed, resident = query(hub, "SELECT id_number_sealed, resident_id FROM hub.residents"
+                                  " WHERE id_number_sealed IS NOT NULL"
+                                  " ORDER BY resident_id LIMIT 1")[0]
+    return open_sealed(keyring or load_keyring(hub), sealed), resident
+
+
+def _sanwang(hub: HubSettings, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cli.main", *args],
+                          env={**settings_env(hub), **env}, capture_output=True, text=True,
+                          timeout=300)

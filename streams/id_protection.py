@@ -1,0 +1,182 @@
+"""ID numbers at rest: sealed (AES-GCM), looked up by a keyed hash, shown masked (pure, no I/O).
+
+A sealed value is `enc:v1:<key id>:<base64url(nonce | ciphertext | tag)>`; the key id names the
+keyring key that sealed it, so values sealed before a rotation still open. The nonce is derived
+from the plaintext (HMAC of a subkey), so one number seals to one value under one key: the
+store stays comparable across runs and replays, and equality leaks no more than the lookup
+hash already does. Lookups use HMAC-SHA256 under a separate key that rotations leave alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+PREFIX = "enc:v1:"
+KEY_BYTES = 32
+KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+ID_LIKE = re.compile(r"[0-9]{15}")  # a run of 15 digits: an ID number (15 or 18), or most of one
+ID_FIELDS = ("id_number", "id_digits")  # RecordFeatures' fields holding a number
+
+
+class SealError(ValueError):
+    """A sealed value that does not open: tampered, or sealed under a key the keyring lacks."""
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The current key seals; every key opens what it sealed; `lookup_key` keys the hashes."""
+
+    current: str
+    keys: Mapping[str, bytes]
+    lookup_key: bytes
+
+    def __post_init__(self) -> None:
+        if self.current not in self.keys:
+            raise ValueError(f"the current key {self.current!r} is not in the keyring")
+        for key_id, key in [*self.keys.items(), ("lookup", self.lookup_key)]:
+            if not KEY_ID.match(key_id) or len(key) != KEY_BYTES:
+                raise ValueError(f"key {key_id!r}: ids are [A-Za-z0-9_-], keys {KEY_BYTES} bytes")
+
+
+def new_keyring() -> Keyring:
+    return Keyring("k1", {"k1": os.urandom(KEY_BYTES)}, os.urandom(KEY_BYTES))
+
+
+def with_new_key(keyring: Keyring) -> Keyring:
+    """A rotation's first step: a fresh current key; the older ones stay to open old values."""
+    number = 1 + max((int(k[1:]) for k in keyring.keys if re.fullmatch(r"k[0-9]+", k)),
+                     default=0)
+    key_id = f"k{number}"
+    return Keyring(key_id, {**keyring.keys, key_id: os.urandom(KEY_BYTES)}, keyring.lookup_key)
+
+
+def keyring_to_json(keyring: Keyring) -> str:
+    return json.dumps({"current": keyring.current, "lookup_key": _b64(keyring.lookup_key),
+                       "keys": {k: _b64(v) for k, v in sorted(keyring.keys.items())}})
+
+
+def keyring_from_json(text: str) -> Keyring:
+    value = json.loads(text)
+    return Keyring(value["current"], {k: _unb64(v) for k, v in value["keys"].items()},
+                   _unb64(value["lookup_key"]))
+
+
+def seal(keyring: Keyring, plaintext: str) -> str:
+    """`plaintext` sealed under the current key (the same value for the same plaintext)."""
+    header = f"{PREFIX}{keyring.current}:"
+    key = keyring.keys[keyring.current]
+    data = plaintext.encode()
+    nonce = hmac.new(_subkey(key, b"nonce"), data, hashlib.sha256).digest()[:12]
+    sealed = AESGCM(_subkey(key, b"seal")).encrypt(nonce, data, header.encode())
+    return header + _b64(nonce + sealed)
+
+
+def open_sealed(keyring: Keyring, value: str) -> str:
+    """The plaintext of a sealed value; SealError when tampered with or its key is unknown."""
+    if not is_sealed(value):
+        raise SealError("not a sealed value")
+    key_id, _, body = value.removeprefix(PREFIX).partition(":")
+    if key_id not in keyring.keys:
+        raise SealError(f"sealed under key {key_id!r}, which the keyring does not hold")
+    try:
+        raw = _unb64(body)
+        if _b64(raw) != body:  # base64's spare bits: any change to the text must fail
+            raise ValueError("not canonical base64")
+        return AESGCM(_subkey(keyring.keys[key_id], b"seal")).decrypt(
+            raw[:12], raw[12:], f"{PREFIX}{key_id}:".encode()).decode()
+    except (InvalidTag, ValueError) as error:
+        raise SealError(f"sealed value under key {key_id!r} does not open") from error
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def key_id_of(value: str) -> str:
+    return value.removeprefix(PREFIX).partition(":")[0]
+
+
+def lookup_hash(keyring: Keyring, number: str) -> str:
+    """The keyed hash that finds an ID number's resident without storing the number."""
+    return hmac.new(keyring.lookup_key, number.encode(), hashlib.sha256).hexdigest()
+
+
+def mask(number: str | None) -> str | None:
+    """What analysts and grid workers see: region and last four, birth date hidden."""
+    return None if number is None else f"{number[:6]}********{number[-4:]}"
+
+
+def holds_id_number(text: str) -> bool:
+    """Whether a string holds something like an ID number (full-width digits and spaces too)."""
+    return bool(ID_LIKE.search("".join(unicodedata.normalize("NFKC", text).split())))
+
+
+def seal_document(keyring: Keyring, value: Any) -> Any:
+    """A JSON value with every string holding an ID number sealed, wherever it sits."""
+    if isinstance(value, dict):
+        return {k: seal_document(keyring, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [seal_document(keyring, v) for v in value]
+    if isinstance(value, str) and not is_sealed(value) and holds_id_number(value):
+        return seal(keyring, value)
+    return value
+
+
+def open_document(keyring: Keyring, value: Any) -> Any:
+    """A JSON value with every sealed string opened."""
+    if isinstance(value, dict):
+        return {k: open_document(keyring, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [open_document(keyring, v) for v in value]
+    return open_sealed(keyring, value) if is_sealed(value) else value
+
+
+def seal_event(keyring: Keyring, event: dict[str, Any]) -> dict[str, Any]:
+    """A canonical event as landed: its data sealed (raw values hold numbers anywhere, even in
+    free text); the envelope holds only ids, whose hex may look like digits."""
+    return {**event, "data": seal_document(keyring, event["data"])}
+
+
+def seal_features(keyring: Keyring, features: dict[str, Any]) -> dict[str, Any]:
+    """A record's features as stored: its numbers sealed, even ones no pattern recognizes."""
+    return {**features, **{f: seal(keyring, features[f]) for f in ID_FIELDS
+                           if features.get(f) and not is_sealed(features[f])}}
+
+
+def protect_key(keyring: Keyring, key: str) -> str:
+    """A blocking key as stored: ID-number keys (`id:`, `id~`) become their keyed hash."""
+    if key.startswith(("id:", "id~")):
+        return key[:3] + lookup_hash(keyring, key[3:])[:32]
+    return key
+
+
+def resident_columns(keyring: Keyring, number: str | None
+                     ) -> tuple[str | None, str | None, str | None]:
+    """hub.residents' (id_number_sealed, id_number_hash, id_number_masked)."""
+    if number is None:
+        return None, None, None
+    return seal(keyring, number), lookup_hash(keyring, number), mask(number)
+
+
+def _subkey(key: bytes, purpose: bytes) -> bytes:
+    return hmac.new(key, b"sanwang id " + purpose, hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
