@@ -30,7 +30,8 @@ def private_settings(home: os.PathLike, partitions: int = 3) -> HubSettings:
 def settings_env(settings: HubSettings) -> dict[str, str]:
     """The environment that makes a `sanwang` subprocess use these settings."""
     env = dict(os.environ)
+    external_only = ("kafka_bootstrap", "database_url", "kafka_principal", "kafka_password")
     for name, value in settings.model_dump().items():
-        if name not in ("kafka_bootstrap", "database_url"):
+        if name not in external_only:
             env[f"SANWANG_{name.upper()}"] = str(value)
     return env

@@ -39,6 +39,13 @@ class HubSettings(BaseSettings):
     api_port: int = Field(19103, description="The query API's port (its /metrics too).")
     topic_prefix: str = Field("sanwang", description="Prefix of every topic and consumer group.")
     topic_partitions: int = Field(6, description="Partitions of each topic the hub creates.")
+    kafka_principal: str = Field("", description="This process's SASL/SCRAM-SHA-256 user on "
+                                 "the external Kafka (the local broker's come from secrets/).")
+    kafka_password: SecretStr = Field(SecretStr(""), description="That user's password.")
+    kafka_security_protocol: str = Field("SASL_SSL", description="External Kafka's listener: "
+                                         "SASL_SSL (TLS), or SASL_PLAINTEXT on a private network.")
+    kafka_ssl_cafile: str = Field("", description="CA file that signed the external brokers' "
+                                  "certificates (default: the system's CAs).")
 
     @property
     def external_kafka(self) -> bool:

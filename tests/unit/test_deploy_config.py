@@ -13,9 +13,22 @@ def test_broker_config_is_single_node_kraft_on_loopback(tmp_path: Path) -> None:
     text = kafka_broker._server_properties(settings, tmp_path)
     lines = dict(line.split("=", 1) for line in text.splitlines() if line)
     assert lines["process.roles"] == "broker,controller"
-    assert lines["listeners"] == "PLAINTEXT://127.0.0.1:1234,CONTROLLER://127.0.0.1:1235"
     assert lines["auto.create.topics.enable"] == "false"
     assert lines["log.dirs"] == str(tmp_path)
+
+
+def test_local_broker_authenticates_and_authorizes_every_client() -> None:
+    settings = HubSettings(kafka_port=1234, kafka_controller_port=1235)
+    text = kafka_broker._security_properties(settings, "pw")
+    lines = dict(line.split("=", 1) for line in text.splitlines() if line)
+    assert lines["listeners"] == "BROKER://127.0.0.1:1234,CONTROLLER://127.0.0.1:1235"
+    assert lines["listener.security.protocol.map"] == (
+        "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT")
+    assert lines["sasl.enabled.mechanisms"] == "SCRAM-SHA-256"
+    assert lines["authorizer.class.name"] == (
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer")
+    assert lines["allow.everyone.if.no.acl.found"] == "false"
+    assert lines["super.users"] == "User:admin"
 
 
 def test_pom_asks_for_the_version_the_code_expects() -> None:
