@@ -35,6 +35,8 @@ from kafka import KafkaProducer
 from cli.demo import DEFAULT_SAMPLE as SAMPLE
 from connectors.file_backfill import backfill_file
 from deploy import postgres
+from deploy.kafka_acls import ensure_acls
+from deploy.kafka_auth import ADMIN, client_config
 from deploy.private_stack import private_settings
 from deploy.settings import HubSettings
 from deploy.stack import down, up
@@ -83,6 +85,7 @@ def raw_records(path: Path):
 def hub_rate(settings: HubSettings, department: str, path: Path, rows: int) -> float:
     hub = settings.model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:10]}"})
     ensure_topics(hub, all_topics(hub.topic_prefix))  # created before the clock starts
+    ensure_acls(hub)
     start = time.perf_counter()
     tally = backfill_file(hub, department, path, progress=False)
     seconds = time.perf_counter() - start
@@ -96,8 +99,8 @@ def bare_rate(settings: HubSettings, department: str, path: Path, rows: int) -> 
     ensure_topics(settings, [topic])  # settings.topic_partitions, as the hub's topics
     failures: list[Exception] = []
     start = time.perf_counter()
-    producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers, client_id=f"sanwang-bench-{department}",
+    producer = KafkaProducer(  # the admin: no ACL covers the bench topic; same SASL handshake
+        **client_config(settings, ADMIN), client_id=f"sanwang-bench-{department}",
         acks="all", enable_idempotence=True, linger_ms=20, batch_size=256 * 1024,
         max_request_size=16 * 1024 * 1024)
     sent = 0

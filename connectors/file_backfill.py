@@ -15,8 +15,6 @@ from connectors.publisher import EventPublisher
 from connectors.records import SourceRecord
 from connectors.xlsx_source import read_xlsx
 from deploy.settings import HubSettings
-from deploy.topics import ensure_topics
-from schemas.topics import all_topics
 
 
 def _police_csv(path: Path, start: int) -> Iterator[SourceRecord]:
@@ -68,8 +66,11 @@ def _xlsx_rows(path: Path) -> int:
 
 def open_publish_path(settings: HubSettings, department: str
                       ) -> tuple[CheckpointStore, EventPublisher]:
-    """The topics (created if missing), the progress store and a publisher for `department`."""
-    ensure_topics(settings, all_topics(settings.topic_prefix))
+    """The progress store and a publisher for `department`.
+
+    The topics exist already: `sanwang up` (or the migrate job) created them as the admin, and
+    a department's principal may not create topics.
+    """
     return (CheckpointStore(settings.home.resolve() / "checkpoints"),
             EventPublisher(settings, department))
 

@@ -12,6 +12,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from connectors.metrics import RECORDS_DEAD_LETTERED, RECORDS_PUBLISHED
 from connectors.records import SourceRecord
+from deploy.kafka_auth import client_config
 from deploy.settings import HubSettings
 from schemas.events import canonical_json
 from schemas.registry import validation_errors
@@ -72,7 +73,7 @@ class EventPublisher:
         self.dead_lettered: dict[str, int] = {}
         self._failures: list[Exception] = []
         self._producer = KafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
+            **client_config(settings, department),  # each department publishes as itself
             client_id=f"sanwang-connector-{department}",
             acks="all",
             enable_idempotence=True,

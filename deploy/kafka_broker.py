@@ -13,6 +13,13 @@ from pathlib import Path
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
+from deploy.kafka_auth import (
+    ADMIN,
+    MECHANISM,
+    client_config,
+    ensure_passwords,
+    password_file,
+)
 from deploy.processes import ServiceError, read_pid, start_detached, stop, wait_until
 from deploy.settings import HubSettings
 
@@ -64,15 +71,13 @@ def _paths(settings: HubSettings) -> dict[str, Path]:
 
 
 def _server_properties(settings: HubSettings, data_dir: Path) -> str:
+    """What every broker of the hub shares (deploy/compose and deploy/k8s too)."""
     controller = f"127.0.0.1:{settings.kafka_controller_port}"
     return "\n".join([
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.voters=1@{controller}",
-        f"listeners=PLAINTEXT://127.0.0.1:{settings.kafka_port},CONTROLLER://{controller}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{settings.kafka_port}",
         "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         f"log.dirs={data_dir}",
         f"num.partitions={settings.topic_partitions}",
         "auto.create.topics.enable=false",
@@ -86,13 +91,46 @@ def _server_properties(settings: HubSettings, data_dir: Path) -> str:
     ])
 
 
-def _format_storage(settings: HubSettings, jars: Path, paths: dict[str, Path]) -> None:
+def _security_properties(settings: HubSettings, admin_password: str) -> str:
+    """The local broker's listeners: SASL/SCRAM for clients, every request authorized by ACLs.
+
+    The controller listener authenticates too (PLAIN, the admin only: SCRAM users live in the
+    metadata log the controller serves, so they cannot guard it), so no anonymous principal
+    needs to be a super user.
+    """
+    controller = f"127.0.0.1:{settings.kafka_controller_port}"
+    scram = (f'org.apache.kafka.common.security.scram.ScramLoginModule required '
+             f'username="{ADMIN}" password="{admin_password}";')
+    plain = (f'org.apache.kafka.common.security.plain.PlainLoginModule required '
+             f'username="{ADMIN}" password="{admin_password}" user_{ADMIN}="{admin_password}";')
+    return "\n".join([
+        f"listeners=BROKER://127.0.0.1:{settings.kafka_port},CONTROLLER://{controller}",
+        f"advertised.listeners=BROKER://127.0.0.1:{settings.kafka_port}",
+        "listener.security.protocol.map=BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        "inter.broker.listener.name=BROKER",
+        f"sasl.enabled.mechanisms={MECHANISM}",
+        f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
+        f"listener.name.broker.{MECHANISM.lower()}.sasl.jaas.config={scram}",
+        "sasl.mechanism.controller.protocol=PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+        f"listener.name.controller.plain.sasl.jaas.config={plain}",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        f"super.users=User:{ADMIN}",
+        "",
+    ])
+
+
+def _format_storage(jars: Path, paths: dict[str, Path], admin_password: str) -> None:
+    """Format once, with the admin's SCRAM credential: the first one must exist before the
+    broker starts, since only the admin may add the others (deploy/kafka_acls.py)."""
     if (paths["data"] / "meta.properties").exists():
         return
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     result = subprocess.run(
         ["java", "-cp", _classpath(jars), "kafka.tools.StorageTool", "format",
-         f"--cluster-id={cluster_id}", "-c", str(paths["config"])],  # an id may start with -
+         f"--cluster-id={cluster_id}", "-c", str(paths["config"]),  # an id may start with -
+         "--add-scram", f"{MECHANISM}=[name={ADMIN},password={admin_password}]"],
         capture_output=True, text=True,
     )
     if result.returncode != 0:
@@ -119,9 +157,16 @@ def start(settings: HubSettings, timeout: float = 90.0) -> bool:
     if read_pid(paths["pid"]) is not None:
         return False
     jars = ensure_jars(settings)
+    if (paths["data"] / "meta.properties").exists() and not password_file(settings).exists():
+        raise ServiceError(f"{paths['data']} was formatted before Kafka required authentication;"
+                           " remove it (its topics are lost) and run `sanwang up` again")
+    admin_password = ensure_passwords(settings)[ADMIN]
     paths["data"].mkdir(parents=True, exist_ok=True)
-    paths["config"].write_text(_server_properties(settings, paths["data"]))
-    _format_storage(settings, jars, paths)
+    paths["config"].touch(mode=0o600)
+    paths["config"].chmod(0o600)  # before it holds the admin's password
+    paths["config"].write_text(_server_properties(settings, paths["data"])
+                               + _security_properties(settings, admin_password))
+    _format_storage(jars, paths, admin_password)
     argv = [
         "java", f"-Xmx{settings.kafka_heap}", f"-Xms{settings.kafka_heap}", "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
@@ -149,10 +194,8 @@ def is_running_locally(settings: HubSettings) -> bool:
 def is_healthy(settings: HubSettings) -> bool:
     """The broker answers and has at least one unfenced broker registered."""
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=3000,
-            client_id="sanwang-health",
-        )
+        admin = KafkaAdminClient(**client_config(settings, ADMIN), request_timeout_ms=3000,
+                                 client_id="sanwang-health")
     except (KafkaError, OSError, ValueError):
         return False
     try:
@@ -178,7 +221,7 @@ def running_version(settings: HubSettings) -> str:
         if answer.get("status") != 200:
             raise ServiceError(f"Kafka's Jolokia agent refused the version read: {answer}")
         return str(answer["value"])
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=5000)
+    admin = KafkaAdminClient(**client_config(settings, ADMIN), request_timeout_ms=5000)
     try:
         api = admin._client.check_version()  # noqa: SLF001 - kafka-python's own API probe
     finally:

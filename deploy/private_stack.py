@@ -30,8 +30,11 @@ def private_settings(home: os.PathLike, partitions: int = 3) -> HubSettings:
 def settings_env(settings: HubSettings) -> dict[str, str]:
     """The environment that makes a `sanwang` subprocess use these settings."""
     env = dict(os.environ)
+    # external services stay unset (the private stack is local); secrets are passed as such below
+    left_out = ("kafka_bootstrap", "database_url", "kafka_principal", "kafka_password",
+                "id_keyring")
     for name, value in settings.model_dump().items():
-        if name not in ("kafka_bootstrap", "database_url", "id_keyring"):
+        if name not in left_out:
             env[f"SANWANG_{name.upper()}"] = str(value)
     env["SANWANG_ID_KEYRING"] = settings.id_keyring.get_secret_value()
     return env

@@ -43,6 +43,13 @@ class HubSettings(BaseSettings):
                                   "(JSON, as `sanwang ids add-key` writes it); else the file.")
     id_keyring_file: str = Field("", description="The ID-number keyring's file; empty: "
                                  "$SANWANG_HOME/secrets/id-keyring.json (`up` creates it).")
+    kafka_principal: str = Field("", description="This process's SASL/SCRAM-SHA-256 user on "
+                                 "the external Kafka (the local broker's come from secrets/).")
+    kafka_password: SecretStr = Field(SecretStr(""), description="That user's password.")
+    kafka_security_protocol: str = Field("SASL_SSL", description="External Kafka's listener: "
+                                         "SASL_SSL (TLS), or SASL_PLAINTEXT on a private network.")
+    kafka_ssl_cafile: str = Field("", description="CA file that signed the external brokers' "
+                                  "certificates (default: the system's CAs).")
 
     @property
     def external_kafka(self) -> bool:

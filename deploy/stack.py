@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from deploy import id_keys, kafka_broker, postgres, prometheus
+from deploy.kafka_acls import ensure_acls, ensure_principals
+from deploy.kafka_auth import password_file, principals
 from deploy.migrations import apply_migrations
 from deploy.settings import HubSettings
 from deploy.topics import ensure_topics
@@ -32,9 +34,14 @@ def up(settings: HubSettings, say: Callable[[str], None] = print) -> None:
         started = kafka_broker.start(settings)
         say(f"Kafka: {'started' if started else 'already running'} at "
             f"{settings.bootstrap_servers}")
+        ensure_principals(settings)
     created = ensure_topics(settings, all_topics(settings.topic_prefix))
     if created:
         say(f"Kafka: created topics {', '.join(created)}")
+    if not settings.external_kafka:
+        ensure_acls(settings)
+        say(f"Kafka: SASL/SCRAM principals {', '.join(principals())} (passwords in "
+            f"{password_file(settings)}), ACLs for the prefix {settings.topic_prefix}")
     if settings.external_database:
         say("PostgreSQL: external (SANWANG_DATABASE_URL)")
     else:

@@ -8,13 +8,13 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from deploy.kafka_auth import ADMIN, client_config
 from deploy.settings import HubSettings
 
 
 def ensure_topics(settings: HubSettings, names: Iterable[str]) -> list[str]:
     """Create the topics that do not exist yet; returns the ones created. Safe to repeat."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
-                             client_id="sanwang-admin")
+    admin = KafkaAdminClient(**client_config(settings, ADMIN), client_id="sanwang-admin")
     try:
         missing = sorted(set(names) - set(admin.list_topics()))
         created = []

@@ -19,6 +19,7 @@ import faust
 import psycopg2
 from kafka.errors import KafkaError
 
+from deploy.kafka_auth import PROCESSOR, faust_credentials
 from deploy.postgres import dsn
 from deploy.settings import HubSettings
 from schemas.topics import (
@@ -61,6 +62,7 @@ def create_app(settings: HubSettings) -> faust.App:
     app = faust.App(
         processor_group(settings.topic_prefix),
         broker=f"kafka://{settings.bootstrap_servers}",
+        broker_credentials=faust_credentials(settings, PROCESSOR),
         store="memory://",
         datadir=str(settings.home.resolve() / "processor"),
         autodiscover=False,

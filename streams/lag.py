@@ -8,6 +8,7 @@ from collections.abc import Callable
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from deploy.kafka_auth import PROCESSOR, client_config
 from deploy.settings import HubSettings
 from schemas.topics import processor_group, raw_topics
 
@@ -18,9 +19,10 @@ class LagProbe:
     def __init__(self, settings: HubSettings) -> None:
         self._group = processor_group(settings.topic_prefix)
         self._topics = raw_topics(settings.topic_prefix)
-        self._admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+        # the processor's principal: it may describe its own group and the raw topics
+        self._admin = KafkaAdminClient(**client_config(settings, PROCESSOR),
                                        client_id="sanwang-lag")
-        self._consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+        self._consumer = KafkaConsumer(**client_config(settings, PROCESSOR),
                                        client_id="sanwang-lag", enable_auto_commit=False)
 
     def lag(self) -> dict[TopicPartition, int]:

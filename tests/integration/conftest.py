@@ -12,6 +12,7 @@ import pytest
 
 from connectors import police
 from deploy import id_keys, postgres
+from deploy.kafka_acls import ensure_acls
 from deploy.migrations import apply_migrations
 from deploy.private_stack import private_settings
 from deploy.settings import HubSettings
@@ -41,11 +42,13 @@ def hub(stack: HubSettings) -> HubSettings:
 
 
 def hub_settings(stack: HubSettings) -> HubSettings:
-    """Settings with a fresh topic prefix and database (topics created, migrations applied)."""
+    """Settings with a fresh topic prefix (topics and ACLs created) and database (migrations
+    applied)."""
     suffix = uuid.uuid4().hex[:10]
     settings = stack.model_copy(update={"topic_prefix": f"t{suffix}",
                                         "database": f"test_{suffix}"})
     ensure_topics(settings, all_topics(settings.topic_prefix))
+    ensure_acls(settings)
     postgres.ensure_database(settings)
     apply_migrations(postgres.dsn(settings))
     return settings

@@ -7,12 +7,13 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from deploy.kafka_auth import ADMIN, client_config
 from deploy.settings import HubSettings
 
 
 def read_topic(settings: HubSettings, topic: str) -> list[dict[str, Any]]:
     """Every message's JSON value currently in `topic`, all partitions, oldest first."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+    consumer = KafkaConsumer(**client_config(settings, ADMIN),
                              enable_auto_commit=False, consumer_timeout_ms=2000)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]

@@ -27,6 +27,7 @@ from psycopg2 import sql
 from connectors.file_backfill import backfill_file
 from connectors.synthetic_city import generate_city
 from deploy import kafka_broker, postgres
+from deploy.kafka_auth import ADMIN, client_config
 from deploy.private_stack import settings_env
 from deploy.processes import read_pid
 from deploy.settings import HubSettings
@@ -293,8 +294,7 @@ def _connect(settings: HubSettings, path: Path) -> subprocess.Popen:
 
 def _held(settings: HubSettings, topic: str) -> int:
     """Messages the broker holds (acknowledged) in the topic, all partitions."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                             enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_config(settings, ADMIN), enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
         return sum(consumer.end_offsets(partitions).values())

@@ -2,10 +2,12 @@
 
 from pathlib import Path
 
+from kafka.admin import ACLOperation
+
 from cli.main import build_parser
-from deploy import kafka_broker, prometheus
+from deploy import kafka_acls, kafka_broker, prometheus
 from deploy.settings import HubSettings
-from schemas.topics import DEPARTMENTS, all_topics, raw_topic
+from schemas.topics import DEPARTMENTS, all_topics, changes_topic, dead_letter_topic, raw_topic
 
 
 def test_broker_config_is_single_node_kraft_on_loopback(tmp_path: Path) -> None:
@@ -13,9 +15,22 @@ def test_broker_config_is_single_node_kraft_on_loopback(tmp_path: Path) -> None:
     text = kafka_broker._server_properties(settings, tmp_path)
     lines = dict(line.split("=", 1) for line in text.splitlines() if line)
     assert lines["process.roles"] == "broker,controller"
-    assert lines["listeners"] == "PLAINTEXT://127.0.0.1:1234,CONTROLLER://127.0.0.1:1235"
     assert lines["auto.create.topics.enable"] == "false"
     assert lines["log.dirs"] == str(tmp_path)
+
+
+def test_local_broker_authenticates_and_authorizes_every_client() -> None:
+    settings = HubSettings(kafka_port=1234, kafka_controller_port=1235)
+    text = kafka_broker._security_properties(settings, "pw")
+    lines = dict(line.split("=", 1) for line in text.splitlines() if line)
+    assert lines["listeners"] == "BROKER://127.0.0.1:1234,CONTROLLER://127.0.0.1:1235"
+    assert lines["listener.security.protocol.map"] == (
+        "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT")
+    assert lines["sasl.enabled.mechanisms"] == "SCRAM-SHA-256"
+    assert lines["authorizer.class.name"] == (
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer")
+    assert lines["allow.everyone.if.no.acl.found"] == "false"
+    assert lines["super.users"] == "User:admin"
 
 
 def test_pom_asks_for_the_version_the_code_expects() -> None:
@@ -49,3 +64,13 @@ def test_every_command_explains_itself() -> None:
     help_text = parser.format_help()
     for command in ("up", "down", "status", "connect", "process", "wait"):
         assert command in help_text
+
+
+def test_a_department_writes_only_its_own_raw_topic_and_the_dead_letters() -> None:
+    acls = kafka_acls.department_acls("p", "police")
+    assert {a.principal for a in acls} == {"User:police"}
+    writes = {a.resource_pattern.resource_name for a in acls
+              if a.operation == ACLOperation.WRITE}
+    assert writes == {raw_topic("p", "police"), dead_letter_topic("p")}
+    reads = {a.resource_pattern.resource_name for a in acls if a.operation == ACLOperation.READ}
+    assert reads == {changes_topic("p"), "p-police"}  # the change feed, in its own groups

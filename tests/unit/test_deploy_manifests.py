@@ -309,17 +309,20 @@ def check_env_names(m: Manifests) -> None:
 
 
 def check_hub_env(m: Manifests) -> None:
-    """Every hub process reaches the external Kafka and PostgreSQL; compose = Kubernetes."""
+    """Every hub process reaches the external Kafka and PostgreSQL and holds the ID-number
+    keyring (secrets, so not in the shared environment); compose = Kubernetes."""
     shared = configmap_env(m)
     for name, service in hub_compose(m).items():
         env = {k: str(v) for k, v in service["environment"].items()}
-        url = env.pop(f"{PREFIX}DATABASE_URL", None)
-        assert url, f"compose {name} has no {PREFIX}DATABASE_URL"
+        for secret in ("DATABASE_URL", "ID_KEYRING"):
+            assert env.pop(f"{PREFIX}{secret}", None), f"compose {name} has no {PREFIX}{secret}"
         assert env == shared, f"compose {name}'s environment differs from sanwang-env"
     for workload, container in hub_k8s(m):
         env = k8s_env(m, container)
         assert env.get(f"{PREFIX}DATABASE_URL") == ("secret", "sanwang-database", "url"), (
             f"{workload['metadata']['name']} lacks the database URL Secret")
+        assert env.get(f"{PREFIX}ID_KEYRING") == ("secret", "sanwang-id-keyring", "keyring"), (
+            f"{workload['metadata']['name']} lacks the ID-number keyring Secret")
         assert {k: v for k, v in env.items() if k in shared} == shared
     assert shared.get(f"{PREFIX}KAFKA_BOOTSTRAP"), "no external Kafka: processes would start one"
     assert shared.get(f"{PREFIX}HOME"), "the state directory would be relative to the image's cwd"
