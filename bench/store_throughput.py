@@ -31,13 +31,14 @@ import psycopg2
 from connectors.file_backfill import source_for
 from connectors.records import MappingError
 from connectors.synthetic_city import generate_city
-from deploy import postgres
+from deploy import id_keys, postgres
 from deploy.migrations import apply_migrations
 from deploy.private_stack import private_settings
 from deploy.settings import HubSettings
 from schemas.registry import validation_errors
 from streams.evaluation import read_truth, store_scores
 from streams.grids import read_grids_csv, store_grids
+from streams.id_protection import new_keyring
 from streams.landing import ConsumedEvent, HubStore
 
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
@@ -91,6 +92,7 @@ def main() -> None:
         city = Path(tmp) / "city"
         generate_city(args.persons, args.seed, city)
         events = interleaved(city)
+        id_keys.install(new_keyring())  # ID numbers are sealed at rest, as in the processor
         postgres.start(settings)
         try:
             apply_migrations(postgres.dsn(settings))

@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -75,11 +76,15 @@ def keyring_from_json(text: str) -> Keyring:
 
 def seal(keyring: Keyring, plaintext: str) -> str:
     """`plaintext` sealed under the current key (the same value for the same plaintext)."""
-    header = f"{PREFIX}{keyring.current}:"
-    key = keyring.keys[keyring.current]
+    return _seal(keyring.current, keyring.keys[keyring.current], plaintext)
+
+
+@lru_cache(maxsize=1 << 16)  # deterministic, and the merge seals a resident's numbers often
+def _seal(key_id: str, key: bytes, plaintext: str) -> str:
+    header = f"{PREFIX}{key_id}:"
     data = plaintext.encode()
     nonce = hmac.new(_subkey(key, b"nonce"), data, hashlib.sha256).digest()[:12]
-    sealed = AESGCM(_subkey(key, b"seal")).encrypt(nonce, data, header.encode())
+    sealed = _cipher(key).encrypt(nonce, data, header.encode())
     return header + _b64(nonce + sealed)
 
 
@@ -90,11 +95,16 @@ def open_sealed(keyring: Keyring, value: str) -> str:
     key_id, _, body = value.removeprefix(PREFIX).partition(":")
     if key_id not in keyring.keys:
         raise SealError(f"sealed under key {key_id!r}, which the keyring does not hold")
+    return _open(key_id, keyring.keys[key_id], body)
+
+
+@lru_cache(maxsize=1 << 16)  # the merge opens the same records' numbers on every re-merge
+def _open(key_id: str, key: bytes, body: str) -> str:
     try:
         raw = _unb64(body)
         if _b64(raw) != body:  # base64's spare bits: any change to the text must fail
             raise ValueError("not canonical base64")
-        return AESGCM(_subkey(keyring.keys[key_id], b"seal")).decrypt(
+        return _cipher(key).decrypt(
             raw[:12], raw[12:], f"{PREFIX}{key_id}:".encode()).decode()
     except (InvalidTag, ValueError) as error:
         raise SealError(f"sealed value under key {key_id!r} does not open") from error
@@ -110,7 +120,12 @@ def key_id_of(value: str) -> str:
 
 def lookup_hash(keyring: Keyring, number: str) -> str:
     """The keyed hash that finds an ID number's resident without storing the number."""
-    return hmac.new(keyring.lookup_key, number.encode(), hashlib.sha256).hexdigest()
+    return _lookup_hash(keyring.lookup_key, number)
+
+
+@lru_cache(maxsize=1 << 16)
+def _lookup_hash(key: bytes, number: str) -> str:
+    return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()
 
 
 def mask(number: str | None) -> str | None:
@@ -170,6 +185,12 @@ def resident_columns(keyring: Keyring, number: str | None
     return seal(keyring, number), lookup_hash(keyring, number), mask(number)
 
 
+@lru_cache(maxsize=64)
+def _cipher(key: bytes) -> AESGCM:
+    return AESGCM(_subkey(key, b"seal"))
+
+
+@lru_cache(maxsize=64)
 def _subkey(key: bytes, purpose: bytes) -> bytes:
     return hmac.new(key, b"sanwang id " + purpose, hashlib.sha256).digest()
 
