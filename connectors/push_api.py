@@ -9,6 +9,7 @@ acknowledge: nothing is confirmed, send again (ids are deterministic, resending 
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -69,6 +70,15 @@ def _authorize(request: Request, tokens: dict[str, str], department: str) -> Non
         raise HTTPException(403, f"the {who} token may not push {department} records")
 
 
+def _raw_bytes(item: dict[str, Any] | str) -> bytes:
+    """The item as its dead letter keeps it; ASCII-escaped when it is no storable JSON
+    (infinity from 1e400, lone surrogates), so that a bad item never fails the request."""
+    try:
+        return canonical_json(item)
+    except ValueError:
+        return json.dumps(item, sort_keys=True).encode()
+
+
 def _publish_items(items: list[dict[str, Any] | str], to_event: Any,
                    publisher: EventPublisher, request_id: str) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
@@ -76,7 +86,7 @@ def _publish_items(items: list[dict[str, Any] | str], to_event: Any,
     for index, item in enumerate(items):
         RECORDS_READ.labels(publisher.department).inc()
         origin = {"request": request_id, "index": index}
-        record = SourceRecord(origin, canonical_json(item), columns=item
+        record = SourceRecord(origin, _raw_bytes(item), columns=item
                               if isinstance(item, dict) else None)
         try:
             if isinstance(item, str):
