@@ -28,7 +28,7 @@ _SEXES = {"男": "M", "男性": "M", "1": "M", "女": "F", "女性": "F", "2": "
 
 
 # 18 characters that may be an ID number; only a checksum-valid one is masked.
-_ID_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+_ID_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 
 
 def mask_id_number(number: str) -> str:

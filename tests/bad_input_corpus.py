@@ -235,3 +235,31 @@ BAD_BODIES = {  # whole push bodies that are no JSON the endpoint can read: 400,
     "empty": b"",
     "NaN": b"[NaN]",
 }
+
+
+def build_large_file(path: Path, rows: int, bad_every: int) -> tuple[int, dict[str, int]]:
+    """A civil affairs export of `rows` rows (the sample's, each with a record id of its own),
+    every `bad_every`-th damaged in turn by encoding, column count or date; returns the good
+    count and the dead letters expected by reason."""
+    header, records = _records("civil_affairs")
+    body = [_csv_line(header, r).split(",", 1)[1] for r in records]
+    damage = [(lambda row: row.encode("gb18030"), "encoding"),
+              (lambda row: (row + ",extra").encode(), "column_count"),
+              (lambda row: row.replace(",20", ",19561332 ", 1).encode(), "mapping")]
+    expected: dict[str, int] = {}
+    with open(path, "wb") as file:
+        file.write(("\ufeff" + ",".join(header) + "\n").encode())
+        chunk: list[bytes] = []
+        for i in range(rows):
+            row = f"CA{i:014d},{body[i % len(body)]}"
+            if i % bad_every == bad_every - 1:
+                damage_row, reason = damage[(i // bad_every) % len(damage)]
+                chunk.append(damage_row(row))
+                expected[reason] = expected.get(reason, 0) + 1
+            else:
+                chunk.append(row.encode())
+            if len(chunk) == 100_000:
+                file.write(b"\n".join(chunk) + b"\n")
+                chunk = []
+        file.write(b"\n".join(chunk) + (b"\n" if chunk else b""))
+    return rows - sum(expected.values()), expected
