@@ -91,6 +91,9 @@ def test_push_answers_each_item_and_refuses_unreadable_bodies(
     for label, body in BAD_BODIES.items():
         answer = httpx.post(url, content=body, headers=auth, timeout=60)
         assert answer.status_code == 400, (label, answer.text[:200])
+    huge = httpx.post(url, content=b"[" + b'{"serial": "X"},' * (1 << 20) + b"{}]",
+                      headers=auth, timeout=120)
+    assert huge.status_code == 413, huge.text[:200]
     items, bad, _ = push_items()
     answer = httpx.post(url, content=push_body(items), headers=auth, timeout=120)
     assert answer.status_code == 200, answer.text[:300]
@@ -106,7 +109,7 @@ def test_push_answers_each_item_and_refuses_unreadable_bodies(
     letters = read_topic(hub, dead_letter_topic(hub.topic_prefix))
     assert sorted(letter["origin"]["index"] for letter in letters) == sorted(bad)
     assert httpx.post(url, json=items[0], headers=auth).json()["accepted"] == 1  # still serving
-    print(f"\npush: bad bodies {len(BAD_BODIES)}, bad items {len(bad)}, records checked "
+    print(f"\npush: bad bodies {len(BAD_BODIES) + 1}, bad items {len(bad)}, records checked "
           f"{len(items)}, good {len(good)}, lost 0")
 
 
