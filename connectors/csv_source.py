@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from connectors.records import SourceRecord
+from connectors.records import SourceRecord, UnreadableFileError
 
 # A line over 256 KiB is no department's record: dead-lettered (with its first 256 KiB), which
 # also keeps every event and dead letter below the broker's 1 MiB message limit.
 MAX_LINE_BYTES = 256 << 10
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")  # UTF-8, UTF-16 LE and BE
 
 
 def read_csv(path: Path, encoding: str, expected_header: list[str], start: int = 0
@@ -25,9 +26,15 @@ def read_csv(path: Path, encoding: str, expected_header: list[str], start: int =
     `start` is a `position` an earlier read yielded (0: from the first data line).
     """
     with open(path, "rb") as file:
-        header = _split(file.readline().decode(encoding).lstrip("\ufeff"))
+        first = file.readline(MAX_LINE_BYTES)
+        try:
+            header = _split(first.decode(encoding).lstrip("\ufeff"))
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise UnreadableFileError(f"{path}: header line is not {encoding} CSV ({error})"
+                                      ) from None
         if header != expected_header:
-            raise ValueError(f"{path}: header {header} is not the expected {expected_header}")
+            raise UnreadableFileError(
+                f"{path}: header {header[:20]} is not the expected {expected_header}")
         number = 1
         if start:
             number += file.read(start - file.tell()).count(b"\n")
@@ -44,11 +51,17 @@ def _record(line: bytes, origin: dict[str, Any], encoding: str, header: list[str
     if len(line) > MAX_LINE_BYTES:
         return SourceRecord(origin, line[:MAX_LINE_BYTES], reason="oversized", position=position,
                             error=f"line of {len(line)} bytes exceeds {MAX_LINE_BYTES}")
+    if line.startswith(_BOMS):
+        return SourceRecord(origin, line, reason="encoding", position=position,
+                            error="a byte order mark inside the file (files joined together?)")
     try:
         text = line.decode(encoding)
     except UnicodeDecodeError as error:
         return SourceRecord(origin, line, reason="encoding", position=position,
                             error=f"not {encoding}: {error.reason} at byte {error.start}")
+    if encoding == "gb18030" and _is_utf8_text(line):
+        return SourceRecord(origin, line, reason="encoding", position=position,
+                            error="UTF-8 bytes in a gb18030 file (would be read as mojibake)")
     try:
         values = _split(text)
     except csv.Error as error:
@@ -59,6 +72,18 @@ def _record(line: bytes, origin: dict[str, Any], encoding: str, header: list[str
                             error=f"{len(values)} columns, expected {len(header)}")
     return SourceRecord(origin, line, columns=dict(zip(header, values, strict=True)),
                         position=position)
+
+
+def _is_utf8_text(line: bytes) -> bool:
+    """Whether non-ASCII bytes are valid UTF-8: GB18030 decodes most UTF-8 Chinese without an
+    error, into other characters, while real GB18030 Chinese text is almost never valid UTF-8."""
+    if line.isascii():
+        return False
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _split(text: str) -> list[str]:

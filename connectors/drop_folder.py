@@ -4,6 +4,7 @@ A department writes `NAME.part` and renames it when complete; only `.csv` and `.
 read, never a `.part`. A file is known by the sha256 of its content: once all its records are
 acknowledged it is recorded as taken (durably), so neither a restart nor a second copy of the
 same content publishes it again. A file interrupted half-way resumes at its saved position.
+A file whose header cannot be read is dead-lettered whole and taken: the watch goes on.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from connectors.backfill import BackfillTally, ReadFrom, ToEvent, run_backfill
 from connectors.checkpoints import CheckpointStore
-from connectors.publisher import EventPublisher
+from connectors.publisher import MAX_DEAD_LETTER_RAW, EventPublisher
+from connectors.records import SourceRecord, UnreadableFileError
 
 log = logging.getLogger(__name__)
 SUFFIXES = (".csv", ".xlsx")
@@ -61,14 +63,26 @@ def take_new_files(drop: DropFolder, source_for: SourceFor, publisher: EventPubl
         content = content_id(path)
         if content in drop.taken():
             continue
-        read_from, to_event, total, unit = source_for(path)
-        tally = run_backfill(read_from, to_event, publisher, checkpoints,
-                             key=f"dropfile:{publisher.destination}:{content}",
-                             total=total, unit=unit, progress=False)
+        try:
+            read_from, to_event, total, unit = source_for(path)
+            tally = run_backfill(read_from, to_event, publisher, checkpoints,
+                                 key=f"dropfile:{publisher.destination}:{content}",
+                                 total=total, unit=unit, progress=False)
+        except UnreadableFileError as error:
+            tally = _refuse_file(path, publisher, str(error))
         drop.mark_taken(content, path.name)
         log.info("took %s: %s", path.name, tally.summary())
         done.append((path.name, tally))
     return done
+
+
+def _refuse_file(path: Path, publisher: EventPublisher, error: str) -> BackfillTally:
+    """Dead-letter a file none of whose records can be read, as one record (its first bytes)."""
+    with open(path, "rb") as file:
+        head = file.read(MAX_DEAD_LETTER_RAW)
+    publisher.dead_letter(SourceRecord({"file": path.name}, head), "file", error)
+    publisher.flush()
+    return BackfillTally(read=1, published=0, dead_lettered={"file": 1})
 
 
 def watch(drop: DropFolder, source_for: SourceFor, publisher: EventPublisher,

@@ -27,8 +27,28 @@ _ISO_DATE = re.compile(r"(?P<y>[0-9]{4})(?:-(?P<m>[0-9]{2})(?:-(?P<d>[0-9]{2}))?
 _SEXES = {"男": "M", "男性": "M", "1": "M", "女": "F", "女性": "F", "2": "F"}
 
 
+# 18 characters that may be an ID number; only a checksum-valid one is masked.
+_ID_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+
+
+def mask_id_number(number: str) -> str:
+    """The masked form analysts see (hub.residents.id_number_masked), and errors quote: region
+    code and last four only."""
+    return number[:6] + "********" + number[-4:]
+
+
+def mask_id_numbers(text: str) -> str:
+    """`text` with every valid ID number in it masked: errors and logs quote values, and a
+    valid number is personal data that must not travel beyond the store."""
+    return _ID_CANDIDATE.sub(
+        lambda m: mask_id_number(m[0]) if _valid_18(m[0].upper()) else m[0], text)
+
+
 class FieldError(ValueError):
-    """A department sent a value that cannot be read; the message quotes it."""
+    """A department sent a value that cannot be read; the message quotes it, ID numbers masked."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(mask_id_numbers(message))
 
 
 def _clean(text: object) -> str | None:
@@ -39,6 +59,30 @@ def _clean(text: object) -> str | None:
         raise FieldError(f"expected text, got {type(text).__name__} {text!r}")
     text = text.translate(_FULLWIDTH).strip()
     return text or None
+
+
+# C0 and C1 controls (tab aside), line and paragraph separators, a BOM inside text: no name or
+# address holds them; they come from damaged exports and would corrupt every display downstream.
+_INVISIBLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def check_text(text: str) -> str:
+    """`text` unchanged, or FieldError when it holds control characters or is mojibake.
+
+    Mojibake: UTF-8 bytes read as Latin-1 or cp1252 (张三 arriving as "å¼ ä¸‰"); reading the
+    characters back as those bytes gives different, valid UTF-8.
+    """
+    bad = _INVISIBLE.search(text)
+    if bad is not None:
+        raise FieldError(f"control character U+{ord(bad[0]):04X} at {bad.start()} in {text[:80]!r}")
+    if not text.isascii():
+        for codec in ("cp1252", "latin-1"):
+            try:
+                if text.encode(codec).decode("utf-8") != text:
+                    raise FieldError(f"mojibake (UTF-8 read as {codec}) {text[:80]!r}")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
+    return text
 
 
 @dataclass(frozen=True)

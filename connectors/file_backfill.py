@@ -12,7 +12,7 @@ from connectors.checkpoints import CheckpointStore, file_identity
 from connectors.csv_source import read_csv
 from connectors.jsonl_source import read_jsonl
 from connectors.publisher import EventPublisher
-from connectors.records import SourceRecord
+from connectors.records import SourceRecord, UnreadableFileError
 from connectors.xlsx_source import read_xlsx
 from deploy.settings import HubSettings
 
@@ -55,9 +55,15 @@ _FORMATS = {police.DEPARTMENT: ".csv (GB18030)",
 
 
 def _xlsx_rows(path: Path) -> int:
-    from openpyxl import load_workbook
+    from zipfile import BadZipFile
 
-    workbook = load_workbook(path, read_only=True)
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True)
+    except (BadZipFile, InvalidFileException, KeyError) as error:
+        raise UnreadableFileError(f"{path}: not a readable .xlsx ({error})") from None
     try:
         return workbook.worksheets[0].max_row or 0
     finally:

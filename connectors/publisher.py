@@ -10,6 +10,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 
+from connectors.fields import mask_id_numbers
 from connectors.metrics import RECORDS_DEAD_LETTERED, RECORDS_PUBLISHED
 from connectors.records import SourceRecord
 from deploy.kafka_auth import client_config
@@ -28,8 +29,8 @@ class InvalidEventError(ValueError):
     """An event that breaks its schema; `errors` name each field and what is wrong."""
 
     def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
+        self.errors = [mask_id_numbers(error) for error in errors]
+        super().__init__("; ".join(self.errors))
 
 
 class PublishError(RuntimeError):
@@ -54,6 +55,19 @@ def partition_key(event: dict[str, Any]) -> bytes:
     else:
         basis = f"{event['source']}:record:{event['subject']}"
     return hashlib.sha256(basis.encode()).hexdigest()[:32].encode()
+
+
+def nul_paths(value: Any, path: str = "event") -> list[str]:
+    """Where NUL characters sit in a JSON value (keys or strings): PostgreSQL's text and jsonb
+    refuse them, so such an event would stop the processor."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in (
+            [f"{path}.{key!r}"] if "\x00" in key else nul_paths(item, f"{path}.{key}"))]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in nul_paths(item, f"{path}[{i}]")]
+    return []
 
 
 class EventPublisher:
@@ -84,7 +98,13 @@ class EventPublisher:
     def publish(self, event: dict[str, Any]) -> FutureRecordMetadata:
         """Validate `event` against its schema (InvalidEventError) and queue it."""
         errors = validation_errors(event)
-        value = canonical_json(event)
+        try:
+            value = canonical_json(event)
+        except ValueError as error:
+            raise InvalidEventError([*errors, f"event: not JSON ({error})"]) from None
+        if b"\\u0000" in value:
+            errors += [f"{path}: NUL character (PostgreSQL cannot store it)"
+                       for path in nul_paths(event)]
         if len(value) > MAX_MESSAGE_BYTES:
             errors.append(f"event: {len(value)} bytes, over the {MAX_MESSAGE_BYTES} allowed")
         if errors:
@@ -99,7 +119,7 @@ class EventPublisher:
         letter = {
             "department": self.department,
             "reason": reason,
-            "error": error,
+            "error": mask_id_numbers(error),
             "origin": record.origin,
             "raw_size": len(record.raw_bytes),
             "raw_base64": base64.b64encode(record.raw_bytes[:MAX_DEAD_LETTER_RAW]).decode(),

@@ -9,6 +9,7 @@ acknowledge: nothing is confirmed, send again (ids are deterministic, resending 
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -42,9 +43,7 @@ def create_push_app(tokens: dict[str, str], publishers: dict[str, EventPublisher
                                 f"{', '.join(PUSH_MAPPINGS)}")
         department, to_event = PUSH_MAPPINGS[source]
         _authorize(request, tokens, department)
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(413, f"body of {len(body)} bytes exceeds {MAX_BODY_BYTES}")
+        body = await _read_body(request)
         try:
             items = parse_push_body(body)
         except PushBodyError as error:
@@ -59,6 +58,17 @@ def create_push_app(tokens: dict[str, str], publishers: dict[str, EventPublisher
     return app
 
 
+async def _read_body(request: Request) -> bytes:
+    """The body, refused (413) as soon as it passes the limit: a huge body is never held whole."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _authorize(request: Request, tokens: dict[str, str], department: str) -> None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     who = department_of_token(tokens, token.strip()) if scheme.lower() == "bearer" else None
@@ -69,6 +79,15 @@ def _authorize(request: Request, tokens: dict[str, str], department: str) -> Non
         raise HTTPException(403, f"the {who} token may not push {department} records")
 
 
+def _raw_bytes(item: dict[str, Any] | str) -> bytes:
+    """The item as its dead letter keeps it; ASCII-escaped when it is no storable JSON
+    (infinity from 1e400, lone surrogates), so that a bad item never fails the request."""
+    try:
+        return canonical_json(item)
+    except ValueError:
+        return json.dumps(item, sort_keys=True).encode()
+
+
 def _publish_items(items: list[dict[str, Any] | str], to_event: Any,
                    publisher: EventPublisher, request_id: str) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
@@ -76,7 +95,7 @@ def _publish_items(items: list[dict[str, Any] | str], to_event: Any,
     for index, item in enumerate(items):
         RECORDS_READ.labels(publisher.department).inc()
         origin = {"request": request_id, "index": index}
-        record = SourceRecord(origin, canonical_json(item), columns=item
+        record = SourceRecord(origin, _raw_bytes(item), columns=item
                               if isinstance(item, dict) else None)
         try:
             if isinstance(item, str):

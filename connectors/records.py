@@ -6,13 +6,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from connectors.fields import FieldError, parse_id_number
+from connectors.fields import FieldError, check_text, mask_id_numbers, parse_id_number
 
 T = TypeVar("T")
 
 
 class MappingError(ValueError):
-    """A record that cannot become a canonical event; the message names the field and why."""
+    """A record that cannot become a canonical event; the message names the field and why
+    (ID numbers in it masked)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(mask_id_numbers(message))
+
+
+class UnreadableFileError(ValueError):
+    """A file whose header cannot be read (wrong encoding, wrong columns, not a spreadsheet):
+    none of its records can be, so the whole file is refused before anything is published."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,10 @@ def required_text(columns: dict[str, Any], column: str) -> str:
     value = columns.get(column)
     if not isinstance(value, str) or not value.strip():
         raise MappingError(f"{column}: missing")
-    return value.strip()
+    try:
+        return check_text(value.strip())
+    except FieldError as error:
+        raise MappingError(f"{column}: {error}") from error
 
 
 def optional_text(value: Any) -> str | None:
@@ -61,4 +73,4 @@ def optional_text(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise FieldError(f"expected text, got {type(value).__name__} {value!r}")
-    return value.strip() or None
+    return check_text(value.strip()) or None

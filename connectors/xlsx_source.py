@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zipfile import BadZipFile
 
 from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
-from connectors.records import SourceRecord
+from connectors.records import SourceRecord, UnreadableFileError
 from schemas.events import canonical_json
 
 
@@ -24,7 +26,10 @@ def read_xlsx(path: Path, expected_header: list[str], start: int = 0) -> Iterato
     data row).
     """
     # data_only: a formula cell counts as the value Excel last computed, as in a CSV export.
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (BadZipFile, InvalidFileException, KeyError) as error:
+        raise UnreadableFileError(f"{path}: not a readable .xlsx ({error})") from None
     try:
         sheet = workbook.worksheets[0]
         # The <dimension> a writer records may be wrong; trusting it would drop rows or cells.
@@ -32,7 +37,8 @@ def read_xlsx(path: Path, expected_header: list[str], start: int = 0) -> Iterato
         header = [_text(v) for v in _trimmed(next(sheet.iter_rows(max_row=1, values_only=True),
                                                  ()))]
         if header != expected_header:
-            raise ValueError(f"{path}: header {header} is not the expected {expected_header}")
+            raise UnreadableFileError(
+                f"{path}: header {header[:20]} is not the expected {expected_header}")
         first = max(start + 1, 2)
         for number, row in enumerate(sheet.iter_rows(min_row=first, values_only=True), first):
             values = _trimmed(row)

@@ -17,8 +17,13 @@ SPEC_VERSION = "1.0"
 
 
 def canonical_json(value: Any) -> bytes:
-    """One byte form per value: sorted keys, no spaces, UTF-8 (what ids are hashed over)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """One byte form per value: sorted keys, no spaces, UTF-8 (what ids are hashed over).
+
+    Infinity and NaN (1e400 parses as infinity) raise ValueError: they are not JSON, and
+    PostgreSQL would refuse the event.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
 
 
 def event_id(department: str, record_id: str, raw: dict[str, Any]) -> str:

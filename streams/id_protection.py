@@ -24,6 +24,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from connectors.fields import mask_id_number
+
 PREFIX = "enc:v1:"
 KEY_BYTES = 32
 KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -130,7 +132,7 @@ def _lookup_hash(key: bytes, number: str) -> str:
 
 def mask(number: str | None) -> str | None:
     """What analysts and grid workers see: region and last four, birth date hidden."""
-    return None if number is None else f"{number[:6]}********{number[-4:]}"
+    return None if number is None else mask_id_number(number)
 
 
 def holds_id_number(text: str) -> bool:

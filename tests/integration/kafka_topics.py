@@ -27,3 +27,13 @@ def read_topic(settings: HubSettings, topic: str) -> list[dict[str, Any]]:
         return values
     finally:
         consumer.close()
+
+
+def message_count(settings: HubSettings, topic: str) -> int:
+    """How many messages `topic` holds (its partitions' end offsets; nothing is deleted)."""
+    consumer = KafkaConsumer(**client_config(settings, ADMIN))
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        return sum(consumer.end_offsets(partitions).values())
+    finally:
+        consumer.close()

@@ -1,0 +1,117 @@
+"""Runs of the processor's store logic against the real database, for the convergence and
+delivery tests: a corpus of hard sample persons, delivery, crashes and a comparable snapshot."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import psycopg2
+import pytest
+
+from deploy import postgres
+from deploy.settings import HubSettings
+from schemas.events import make_event
+from streams import landing
+from streams.landing import ConsumedEvent, HubStore
+from tests.samples import SAMPLE, sample_events
+
+TABLES = ("events", "source_records", "record_keys", "match_edges", "residents", "source_links",
+          "resident_history", "conflicts", "review_queue", "change_outbox")
+
+
+def corpus(people: int = 14) -> list[dict[str, Any]]:
+    """Every record of a few sample persons (chosen for their hard cases), plus a correction."""
+    truth: dict[str, str] = {}
+    for line in (SAMPLE / "truth.csv").read_text().splitlines()[1:]:
+        source, record, person = line.split(",")
+        truth[f"{source}:{record}"] = person
+    by_person: dict[str, list[dict]] = defaultdict(list)
+    for event in sample_events():
+        by_person[truth[event["source"].rsplit("/", 1)[-1] + ":" + event["subject"]]].append(event)
+    hard = sorted(by_person, key=lambda p: (-len({department(e) for e in by_person[p]}),
+                                            -_dirt(by_person[p]), p))
+    chosen = [e for p in hard[:people] for e in by_person[p]]
+    first_police = next(e for e in chosen if department(e) == "police")
+    return [*chosen, _corrected(first_police)]
+
+
+def department(event: dict) -> str:
+    return event["source"].rsplit("/", 1)[-1]
+
+
+def _dirt(events: list[dict]) -> int:
+    return sum(1 for e in events if not (e["data"]["parsed"]["id_number"] or {}).get("normalized"))
+
+
+def _corrected(event: dict) -> dict:
+    """The same police row corrected in place later (gxsj moved): a new event, a new address."""
+    raw = {**event["data"]["raw"], "现住址": "四川省雅安市雨城区东城街道金鸡社区人民路1号"}
+    parsed = {**event["data"]["parsed"], "residence_address": raw["现住址"]}
+    return make_event(department="police", event_type=event["type"], record_id=event["subject"],
+                      raw=raw, parsed=parsed, origin={"table": "t_rk_bdjl",
+                                                      "gxsj": "2026-11-27 00:00:00+00"})
+
+
+def reset(settings: HubSettings) -> None:
+    conn = psycopg2.connect(postgres.dsn(settings))
+    with conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE " + ", ".join(f"hub.{t}" for t in TABLES))
+    conn.close()
+
+
+def apply(store: HubStore, events: list[dict]) -> None:
+    store.apply([ConsumedEvent(e, "t", 0, i) for i, e in enumerate(events)])
+
+
+def snapshot(settings: HubSettings) -> dict[str, Any]:
+    """The store with resident ids replaced by their records: comparable across runs."""
+    conn = psycopg2.connect(postgres.dsn(settings))
+    with conn.cursor() as cur:
+        cur.execute("SELECT resident_id, array_agg(source || ':' || record_id ORDER BY 1)"
+                    " FROM hub.source_links GROUP BY 1")
+        members = {resident: tuple(sorted(refs)) for resident, refs in cur.fetchall()}
+        cur.execute("SELECT resident_id, attributes, record_count FROM hub.residents")
+        golden = {members[r]: (json.dumps(a, sort_keys=True, ensure_ascii=False), n)
+                  for r, a, n in cur.fetchall()}
+        cur.execute("SELECT resident_id, attribute, value::text, valid_from, record_ref"
+                    " FROM hub.resident_history")
+        history = sorted((members[r], *rest) for r, *rest in cur.fetchall())
+        cur.execute("SELECT resident_id, kind, attribute, details::text FROM hub.conflicts")
+        conflicts = sorted((members[r], *rest) for r, *rest in cur.fetchall())
+    conn.close()
+    return {"groups": sorted(members.values()), "golden": golden, "history": history,
+            "conflicts": conflicts}
+
+
+def clean_snapshot(settings: HubSettings, events: list[dict]) -> dict[str, Any]:
+    """The store a clean run of `events` leaves (one batch, each event once), as a snapshot."""
+    reset(settings)
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    apply(store, sorted(events, key=lambda e: e["id"]))
+    store.close()
+    return snapshot(settings)
+
+
+class Crash(Exception):
+    """Raised inside a batch's transaction: nothing of it may remain."""
+
+
+def crash_inside(store: HubStore, chunk: list[dict], kill_connection: bool = False) -> None:
+    """Land and merge the batch, then fail before the commit, as a killed worker would;
+    `kill_connection`: PostgreSQL ends the session instead (a dropped connection)."""
+    real = landing.merge_events
+
+    def merge_then_crash(cur: Any, *args: Any) -> None:
+        real(cur, *args)
+        if kill_connection:
+            cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        raise Crash
+
+    landing.merge_events = merge_then_crash
+    try:
+        with pytest.raises(psycopg2.OperationalError if kill_connection else Crash):
+            apply(store, chunk)
+    finally:
+        landing.merge_events = real
