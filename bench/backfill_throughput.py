@@ -30,6 +30,7 @@ import uuid
 from pathlib import Path
 
 import kafka
+from harness import raw_records
 from kafka import KafkaProducer
 
 from cli.demo import DEFAULT_SAMPLE as SAMPLE
@@ -70,16 +71,6 @@ def synthesize(sample: Path, target: Path, rows: int, prefix: str) -> None:
                 if found != 1:
                     raise ValueError(f"{sample.name}: a line without a serial: {line[:80]!r}")
             out.write(line)
-
-
-def raw_records(path: Path):
-    """Each record's bytes as the file holds them, header and line end left out."""
-    with open(path, "rb") as file:
-        if path.suffix == ".csv":
-            file.readline()
-        for line in file:
-            if line.strip():
-                yield line.rstrip(b"\r\n")
 
 
 def hub_rate(settings: HubSettings, department: str, path: Path, rows: int) -> float:

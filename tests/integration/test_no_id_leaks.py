@@ -28,7 +28,7 @@ from schemas.topics import dead_letter_topic
 from streams.lag import wait_for_processor
 from tests.id_leaks import id_numbers_in
 from tests.integration.api_stack import DEPARTMENTS, api_over_sample
-from tests.integration.conftest import query
+from tests.integration.conftest import clear_id_numbers
 from tests.integration.kafka_topics import read_topic
 from tests.integration.workers import spawn_worker, stop_worker, worker_log
 from tests.samples import SAMPLE
@@ -113,8 +113,7 @@ def _wait_for_http(url: str, timeout: float = 30) -> None:
 def _api_run(stack: HubSettings) -> tuple[str, int]:
     """Lookups found and not, reads by resident, bad parameters; the API's /metrics page."""
     with api_over_sample(stack) as api:
-        numbers = [n for (n,) in query(api.settings, "SELECT id_number FROM hub.residents"
-                                                     " WHERE id_number IS NOT NULL LIMIT 20")]
+        numbers = sorted(n for n in clear_id_numbers(api.settings).values() if n)[:20]
         who = DEPARTMENTS["social_security"]
         calls = 0
         for number in numbers:

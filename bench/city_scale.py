@@ -1,0 +1,207 @@
+"""City scale: the hub end to end on a generated city, beside a raw pipeline on the same records.
+
+Run by hand, never by CI:
+
+    PYTHONPATH=$PWD .venv/bin/python bench/city_scale.py --persons 20000 [--workers K]
+        [--live-seconds 60] [--live-rate 500] [--skip-live] [--seed 7] [--partitions 6]
+
+One run, on a private stack (temporary state directory, free ports):
+
+1. generates a city of N persons (about 2.4 N records in the three departments' exports);
+2. raw: the same records' raw lines through Kafka into a PostgreSQL table with COPY and no
+   logic (bench/raw_pipeline.py), end-to-end records/s, once before the hub's backfill and once
+   after it (the mean is compared: the machine's load drifts over a long hub run);
+3. hub: K `sanwang process` workers (started and joined before the clock), then the three
+   exports backfilled one after another (`backfill_file`); records/s from the first publish to
+   the processors' lag 0 (everything landed and merged); the workers' peak resident memory over
+   that time; pairwise precision / recall of `hub.source_links` against the city's truth;
+4. live: changes at a steady rate through the hub's publisher for some seconds, and the time
+   from each send to its record being merged in the store (bench/live_latency.py): p50, p99.
+
+Prints details, then one Markdown table row. The ratio hub/raw is the headline: absolute rates
+move with whatever else the machine runs, the ratio much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from harness import (
+    EXPORTS,
+    PeakMemory,
+    load_grids,
+    machine,
+    private_stack,
+    spawn_workers,
+    stop_workers,
+    wait_for_group,
+)
+from live_latency import LiveResult, measure_live
+from raw_pipeline import raw_rate
+
+from connectors.file_backfill import backfill_file
+from connectors.synthetic_city import generate_city
+from deploy.postgres import dsn
+from deploy.settings import HubSettings
+from streams.evaluation import PairwiseScores, read_truth, store_scores
+from streams.lag import wait_for_processor
+
+YAAN_RECORDS = 3_400_000  # Ya'an's departments' records, the pilot city
+HEADER = ("| persons | records | hub rec/s | raw rec/s | hub/raw | Ya'an 3.4M at hub rate "
+          "| peak RSS MiB | precision | recall | live p50 s | live p99 s |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+@dataclass(frozen=True)
+class HubRun:
+    """The hub's backfill, end to end."""
+
+    records: int
+    published_s: float
+    merged_s: float
+    peak_mib: float
+    scores: PairwiseScores
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.merged_s
+
+
+def hub_backfill(settings: HubSettings, city: Path, workers: list[subprocess.Popen]
+                 ) -> HubRun:
+    """Backfill the three exports into the running workers; wait until all is merged."""
+    memory = PeakMemory([w.pid for w in workers])
+    start = time.monotonic()
+    tallies = [backfill_file(settings, d, city / name, progress=False) for d, name in EXPORTS]
+    published = time.monotonic() - start
+    records = sum(t.published for t in tallies)
+    wait_for_processor(settings, timeout=24 * 3600, on_lag=_progress(records, start))
+    merged = time.monotonic() - start
+    peak = memory.stop()
+    for (department, _), tally in zip(EXPORTS, tallies, strict=True):
+        print(f"  hub {department}: {tally.summary()}", flush=True)
+    scores = store_scores(settings, read_truth(city / "truth.csv"))
+    return HubRun(records, published, merged, peak, scores)
+
+
+def _progress(records: int, start: float, every: float = 300) -> Callable[[int], None]:
+    """Prints how far the merge is every `every` s, so a long run killed early still tells."""
+    last = [start]
+
+    def on_lag(lag: int) -> None:
+        now = time.monotonic()
+        if lag >= 0 and now - last[0] >= every:
+            last[0] = now
+            print(f"  hub: {records - lag} of {records} merged after {now - start:.0f} s "
+                  f"({(records - lag) / (now - start):.0f}/s)", flush=True)
+    return on_lag
+
+
+def store_mib(settings: HubSettings) -> float:
+    """The hub schema's tables with their indexes and TOAST, for sizing PostgreSQL."""
+    conn = psycopg2.connect(dsn(settings))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN "
+                        "pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE n.nspname = 'hub' AND c.relkind = 'r'")
+            return cur.fetchone()[0] / 2**20
+    finally:
+        conn.close()
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def row(persons: int, hub: HubRun, raw: float, live: LiveResult | None) -> str:
+    p50, p99 = (live.percentile(50), live.percentile(99)) if live else ("-", "-")
+    return (f"| {persons:,} | {hub.records:,} | {hub.rate:,.0f} | {raw:,.0f} | "
+            f"{hub.rate / raw:.3f} | {duration(YAAN_RECORDS / hub.rate)} | "
+            f"{hub.peak_mib:,.0f} | {hub.scores.precision:.4f} | {hub.scores.recall:.4f} | "
+            f"{p50} | {p99} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, epilog=COLUMNS,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=20_000,
+                        help="persons in the generated city (records are about 2.4 times that)")
+    parser.add_argument("--seed", type=int, default=7, help="the city generator's seed")
+    parser.add_argument("--workers", type=int, default=1, help="`sanwang process` workers")
+    parser.add_argument("--partitions", type=int, default=6,
+                        help="partitions of every topic, raw pipeline's too (hub default 6)")
+    parser.add_argument("--live-seconds", type=float, default=60,
+                        help="how long live changes are sent")
+    parser.add_argument("--live-rate", type=float, default=500, help="live changes per second")
+    parser.add_argument("--skip-live", action="store_true",
+                        help="no live phase (p50 / p99 print as -)")
+    args = parser.parse_args()
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="sanwang-city-scale-") as tmp:
+        city = Path(tmp) / "city"
+        started = time.monotonic()
+        stats = generate_city(args.persons, args.seed, city)
+        print(f"  city: {args.persons} persons, seed {args.seed}, "
+              f"{sum(stats.records.values())} records, generated in "
+              f"{time.monotonic() - started:.0f} s", flush=True)
+        with private_stack(Path(tmp) / "home", args.partitions) as settings:
+            load_grids(settings, city)
+            raw_records, raw_before = raw_rate(settings, city, 1)
+            print(f"  raw before the hub: {raw_records} records, {raw_before:,.0f} records/s",
+                  flush=True)
+            workers = spawn_workers(settings, args.workers)
+            try:
+                wait_for_group(settings, args.workers)
+                hub = hub_backfill(settings, city, workers)
+                print(f"  hub: {hub.records} records published in {hub.published_s:.0f} s, "
+                      f"merged in {hub.merged_s:.0f} s; pairs predicted {hub.scores.predicted},"
+                      f" true {hub.scores.true}, correct {hub.scores.correct}", flush=True)
+                raw_records, raw_after = raw_rate(settings, city, 2)
+                print(f"  raw after the hub: {raw_records} records, {raw_after:,.0f} records/s",
+                      flush=True)
+                raw = (raw_before + raw_after) / 2
+                size = store_mib(settings)
+                print(f"  store: {size:,.0f} MiB in schema hub, "
+                      f"{size * 2**20 / hub.records:,.0f} bytes per record", flush=True)
+                live = None
+                if not args.skip_live:
+                    live = measure_live(settings, city, args.live_rate, args.live_seconds)
+                    print(f"  live: sent {live.sent} in {live.seconds:.0f} s "
+                          f"({live.sent / live.seconds:.0f}/s), seen {len(live.latencies)}, "
+                          f"never seen {live.unseen}; max {max(live.latencies):.2f} s",
+                          flush=True)
+                if any(w.poll() is not None for w in workers):
+                    raise SystemExit("a processor worker died; see processor-*.log")
+            finally:
+                stop_workers(workers)
+    print(f"  {machine()} at the end")
+    print(HEADER)
+    print(row(args.persons, hub, raw, live))
+
+
+COLUMNS = """columns of the printed row:
+  persons, records     the city's size; records = what the hub published from the exports
+  hub rec/s            records / seconds from the first publish to the processors' lag 0
+  raw rec/s            the same records' raw lines, Kafka -> COPY into PostgreSQL, no logic;
+                       the mean of one run before and one after the hub's backfill
+  hub/raw              the headline: the hub's share of what the plain pipeline does here
+  Ya'an 3.4M ...       3,400,000 records backfilled at the hub rate
+  peak RSS MiB         the workers' largest summed VmRSS (children included) during the backfill
+  precision, recall    pairwise, hub.source_links against the city's truth.csv
+  live p50 s, p99 s    send through EventPublisher to merged in hub.source_links, at
+                       --live-rate for --live-seconds, over every change sent; "> T" when
+                       the percentile falls among changes still not merged T s after the
+                       first send (the processor slower than --live-rate)"""
+
+
+if __name__ == "__main__":
+    main()

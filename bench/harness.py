@@ -1,0 +1,165 @@
+"""What the benchmarks share: a private stack, a generated city, processor workers, their memory.
+
+The benchmarks are scripts run from `bench/`, so they import this module by its bare name.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kafka import KafkaAdminClient
+
+from deploy import postgres
+from deploy.kafka_auth import ADMIN, client_config
+from deploy.private_stack import private_settings, settings_env
+from deploy.settings import HubSettings
+from deploy.stack import down, up
+from schemas.topics import processor_group
+
+# department, export file in a generated (or the sample) city
+EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
+           ("social_security", "social_security.jsonl"))
+
+
+@contextmanager
+def private_stack(home: Path, partitions: int = 3) -> Iterator[HubSettings]:
+    """Kafka, PostgreSQL and Prometheus in `home` on free ports; stopped and removed after."""
+    settings = private_settings(home, partitions)
+    up(settings, say=lambda line: None)
+    try:
+        yield settings
+    finally:
+        down(settings, say=lambda line: None)
+        shutil.rmtree(postgres.cluster_dir(settings), ignore_errors=True)
+
+
+def load_grids(settings: HubSettings, city: Path) -> None:
+    """The city's grid reference, as `sanwang grids` loads it (findings and placement use it)."""
+    subprocess.run([sys.executable, "-m", "cli.main", "grids", str(city / "grids.csv")],
+                   env=settings_env(settings), check=True, capture_output=True)
+
+
+def spawn_workers(settings: HubSettings, count: int) -> list[subprocess.Popen]:
+    """`count` real `sanwang process` workers in one consumer group, logging to `home`."""
+    workers = []
+    for n in range(count):
+        with open(settings.home / f"processor-{n}.log", "ab") as log:  # the child keeps its own
+            workers.append(subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "process", "--loglevel", "warning",
+                 "--metrics-port", "0"], env=settings_env(settings),
+                stdout=log, stderr=subprocess.STDOUT))
+    return workers
+
+
+def wait_for_group(settings: HubSettings, members: int, timeout: float = 180) -> None:
+    """Return once the processors' consumer group is stable with `members` workers, so that a
+    clock started afterwards does not time the workers' start-up."""
+    group = processor_group(settings.topic_prefix)
+    admin = KafkaAdminClient(**client_config(settings, ADMIN))
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            described = admin.describe_groups([group]).get(group, {})
+            if (described.get("group_state") == "Stable"
+                    and len(described.get("members", ())) == members):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{group} not stable with {members} members: {described}")
+            time.sleep(0.5)
+    finally:
+        admin.close()
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    """SIGTERM each worker by its pid; SIGKILL the ones still running after 60 s."""
+    for worker in workers:
+        if worker.poll() is None:
+            worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def _status_kib(pid: int, field: str) -> int:
+    """A `/proc/<pid>/status` size in KiB (0 once the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and all its descendants, from /proc's children lists."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(child) for child in task.read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return pids
+
+
+class PeakMemory:
+    """Peak resident memory of process trees, polled every `interval` s in a thread.
+
+    The figure is the largest sum of VmRSS over the trees seen by a poll, and never less than
+    the largest single process's VmHWM (the kernel's own peak, which a poll can miss).
+    """
+
+    def __init__(self, pids: list[int], interval: float = 0.25) -> None:
+        self._pids, self._interval = pids, interval
+        self._peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            tree = [p for root in self._pids for p in _tree(root)]
+            rss = sum(_status_kib(p, "VmRSS") for p in tree)
+            hwm = max((_status_kib(p, "VmHWM") for p in tree), default=0)
+            self._peak_kib = max(self._peak_kib, rss, hwm)
+
+    def stop(self) -> float:
+        """Stop polling; the peak in MiB."""
+        self._stop.set()
+        self._thread.join()
+        return self._peak_kib / 1024
+
+
+def raw_records(path: Path) -> Iterator[bytes]:
+    """Each record's bytes as the file holds them, header and line end left out."""
+    with open(path, "rb") as file:
+        if path.suffix == ".csv":
+            file.readline()
+        for line in file:
+            if line.strip():
+                yield line.rstrip(b"\r\n")
+
+
+def machine() -> str:
+    """The CPU, core count and load, to print beside every result."""
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), platform.machine())
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"nproc {len(os.sched_getaffinity(0))} ({cpu}), Python "
+            f"{platform.python_version()}, load average {load}")

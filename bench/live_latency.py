@@ -1,0 +1,163 @@
+"""Live latency: changes published at a steady rate through the hub's publisher, and how long
+each takes to become visible in the merged store.
+
+A change is one of the city's own records of a living person given a new record id and
+today's date (police: an address change; civil affairs: an allowance; social security: an
+enrolment), as the demo's live departments make them. It is "visible" once its record is linked
+to a resident in `hub.source_links`, which the processor writes in the same transaction as the
+landing (so the change is then in the store and merged). A poller reads that table every
+`POLL_SECONDS` for the oldest pending changes; a latency is measured up to the start of the
+poll that first sees it, so it can be over by up to one poll interval.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import cycle
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+from connectors.backfill import ToEvent
+from connectors.file_backfill import source_for
+from connectors.publisher import EventPublisher
+from deploy.postgres import dsn
+from deploy.settings import HubSettings
+
+POLL_SECONDS = 0.25
+POLL_AT_MOST = 2000  # pending changes looked up per poll, oldest first (light on PostgreSQL)
+
+# department: (record id column, date column, the new date's format, which records to vary)
+CHANGES: dict[str, tuple[str, str, str, Callable[[dict[str, Any]], bool]]] = {
+    "police": ("变动流水号", "变动日期", "%Y-%m-%d", lambda c: c["变动类型"] != "死亡注销"),
+    "civil_affairs": ("业务流水号", "办理日期", "%Y-%m-%d",
+                      lambda c: c["业务类型"] in ("高龄津贴发放", "残疾人两项补贴")),
+    "social_security": ("serial", "occurred", "%Y-%m-%dT%H:%M:%S+08:00",
+                        lambda c: c["event"] == "insurance.enrolled"),
+}
+EXPORT = {"police": "police_population.csv", "civil_affairs": "civil_affairs.csv",
+          "social_security": "social_security.jsonl"}
+PREFIX = {"police": "GA", "civil_affairs": "MZ", "social_security": "RS"}
+
+
+@dataclass(frozen=True)
+class LiveResult:
+    """Latencies (s) of the changes seen in the store before the drain timeout."""
+
+    sent: int
+    seconds: float
+    latencies: list[float]
+    drain_timeout: float
+
+    @property
+    def unseen(self) -> int:
+        return self.sent - len(self.latencies)
+
+    def percentile(self, p: float) -> str:
+        """Over every change sent: one never seen counts as slower than any seen, so a
+        percentile that falls among those is only known to exceed the drain timeout."""
+        rank = min(self.sent - 1, int(p / 100 * self.sent))
+        if rank >= len(self.latencies):
+            return f"> {self.drain_timeout:.0f}"
+        return f"{sorted(self.latencies)[rank]:.2f}"
+
+
+def _living(city: Path) -> set[str]:
+    """Refs (source:record_id) of records of people alive at the export."""
+    with open(city / "persons.csv", encoding="utf-8-sig", newline="") as file:
+        alive = {row["person"] for row in csv.DictReader(file) if row["deceased"] == "0"}
+    with open(city / "truth.csv", encoding="utf-8-sig", newline="") as file:
+        return {f"{row['source']}:{row['record_id']}" for row in csv.DictReader(file)
+                if row["person"] in alive}
+
+
+def _templates(city: Path) -> Iterator[tuple[str, ToEvent, dict[str, Any], dict[str, Any]]]:
+    """(department, its mapping, columns, origin) of the records changes are made from, the
+    departments taking turns."""
+    living = _living(city)
+    per_department = []
+    for department, (id_column, _, _, wanted) in CHANGES.items():
+        read_from, to_event, *_ = source_for(department, city / EXPORT[department])
+        per_department.append([
+            (department, to_event, record.columns, record.origin) for record in read_from(0)
+            if record.columns is not None and wanted(record.columns)
+            and f"{department}:{record.columns[id_column]}" in living])
+    return cycle(t for group in zip(*per_department, strict=False) for t in group)
+
+
+class _Poller:
+    """Watches `hub.source_links` for pending refs and notes when each is first seen."""
+
+    def __init__(self, settings: HubSettings) -> None:
+        self.pending: dict[str, float] = {}  # ref -> monotonic send time, in send order
+        self.latencies: list[float] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._conn = psycopg2.connect(dsn(settings))
+        self._conn.autocommit = True
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def sent(self, ref: str, at: float) -> None:
+        with self._lock:
+            self.pending[ref] = at
+
+    def _run(self) -> None:
+        with self._conn.cursor() as cur:
+            while not self._stop.wait(POLL_SECONDS):
+                with self._lock:
+                    oldest = list(self.pending)[:POLL_AT_MOST]
+                if not oldest:
+                    continue
+                started = time.monotonic()
+                cur.execute("SELECT ref FROM hub.source_links WHERE ref = ANY(%s)", (oldest,))
+                with self._lock:
+                    for (ref,) in cur.fetchall():
+                        self.latencies.append(started - self.pending.pop(ref))
+
+    def drain(self, timeout: float) -> None:
+        """Wait until every sent change is seen, or `timeout` s passed; then stop."""
+        deadline = time.monotonic() + timeout
+        while self.pending and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+        self._stop.set()
+        self._thread.join()
+        self._conn.close()
+
+
+def measure_live(settings: HubSettings, city: Path, rate: float, seconds: float,
+                 drain_timeout: float = 600) -> LiveResult:
+    """Publish `rate` changes/s for `seconds` through EventPublisher; their latencies."""
+    templates = _templates(city)
+    publishers = {d: EventPublisher(settings, d) for d in CHANGES}
+    poller = _Poller(settings)
+    run = time.strftime("%H%M%S")
+    start = time.monotonic()
+    sent = 0
+    try:
+        while (due := start + sent / rate) < start + seconds:
+            time.sleep(max(0.0, due - time.monotonic()))
+            department, to_event, columns, origin = next(templates)
+            id_column, date_column, date_format, _ = CHANGES[department]
+            record_id = f"{PREFIX[department]}LIVE{run}{sent:08d}"
+            changed = {**columns, id_column: record_id,
+                       date_column: time.strftime(date_format)}
+            if department == "police":
+                changed["变动类型"] = "住址变更"
+            event = to_event(changed, origin)
+            poller.sent(f"{department}:{record_id}", time.monotonic())
+            publishers[department].publish(event)
+            sent += 1
+        for publisher in publishers.values():
+            publisher.flush()
+        elapsed = time.monotonic() - start
+        poller.drain(drain_timeout)
+    finally:
+        for publisher in publishers.values():
+            publisher.close()
+    return LiveResult(sent, elapsed, poller.latencies, drain_timeout)
