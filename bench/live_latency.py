@@ -90,6 +90,17 @@ def _templates(city: Path) -> Iterator[tuple[str, ToEvent, dict[str, Any], dict[
     return cycle(t for group in zip(*per_department, strict=False) for t in group)
 
 
+def live_changes(city: Path, run: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(department, ref, canonical event) of changes without end, record ids unique in `run`."""
+    for sent, (department, to_event, columns, origin) in enumerate(_templates(city)):
+        id_column, date_column, date_format, _ = CHANGES[department]
+        record_id = f"{PREFIX[department]}LIVE{run}{sent:08d}"
+        changed = {**columns, id_column: record_id, date_column: time.strftime(date_format)}
+        if department == "police":
+            changed["变动类型"] = "住址变更"
+        yield department, f"{department}:{record_id}", to_event(changed, origin)
+
+
 class _Poller:
     """Watches `hub.source_links` for pending refs and notes when each is first seen."""
 
@@ -133,24 +144,16 @@ class _Poller:
 def measure_live(settings: HubSettings, city: Path, rate: float, seconds: float,
                  drain_timeout: float = 600) -> LiveResult:
     """Publish `rate` changes/s for `seconds` through EventPublisher; their latencies."""
-    templates = _templates(city)
+    changes = live_changes(city, time.strftime("%H%M%S"))
     publishers = {d: EventPublisher(settings, d) for d in CHANGES}
     poller = _Poller(settings)
-    run = time.strftime("%H%M%S")
     start = time.monotonic()
     sent = 0
     try:
         while (due := start + sent / rate) < start + seconds:
             time.sleep(max(0.0, due - time.monotonic()))
-            department, to_event, columns, origin = next(templates)
-            id_column, date_column, date_format, _ = CHANGES[department]
-            record_id = f"{PREFIX[department]}LIVE{run}{sent:08d}"
-            changed = {**columns, id_column: record_id,
-                       date_column: time.strftime(date_format)}
-            if department == "police":
-                changed["变动类型"] = "住址变更"
-            event = to_event(changed, origin)
-            poller.sent(f"{department}:{record_id}", time.monotonic())
+            department, ref, event = next(changes)
+            poller.sent(ref, time.monotonic())
             publishers[department].publish(event)
             sent += 1
         for publisher in publishers.values():

@@ -8,11 +8,12 @@ Run by hand, never by CI:
 Starts a private PostgreSQL (temporary state directory, free port), generates a city, maps every
 record of its three exports to the canonical event exactly as the connectors do, interleaves the
 departments (as partitions of three topics reach one worker) and hands batches to
-`HubStore.apply`, the processor's one write. Prints one Markdown row: persons, events, batch size,
-records/s of the store step, CPU milliseconds per record in this process (the merge's Python)
-and in its PostgreSQL backend (the machine is shared, so CPU time compares better than wall
-time), and the merge's precision / recall against truth.csv, so a faster merge that links
-differently shows at once.
+`HubStore.apply`, the processor's one write; then `--live` changes as `city_scale.py` makes
+them (a living person's record again, new record id, today's date) in smaller batches. Prints
+two Markdown rows: persons, events, batch size, records/s of the store step, CPU milliseconds per
+record in this process (the merge's Python) and in its PostgreSQL backend (the machine is shared,
+so CPU time compares better than wall time), and the backfill's precision / recall against
+truth.csv, so a faster merge that links differently shows at once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
+from live_latency import live_changes  # bench/ runs its scripts by path
 
 from connectors.file_backfill import source_for
 from connectors.records import MappingError
@@ -80,12 +82,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def timed(store: HubStore, backend: int, events: list[ConsumedEvent], batch: int) -> str:
+    """Apply `events` in batches: records/s, and CPU ms per record here and in PostgreSQL."""
+    started, cpu, db_cpu = time.monotonic(), time.process_time(), cpu_seconds(backend)
+    for i in range(0, len(events), batch):
+        store.apply(events[i:i + batch])
+    seconds = time.monotonic() - started
+    cpu, db_cpu = time.process_time() - cpu, cpu_seconds(backend) - db_cpu
+    return (f"{len(events) / seconds:,.0f} | {1000 * cpu / len(events):.2f} | "
+            f"{1000 * db_cpu / len(events):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--batch", type=int, default=500, help="events per transaction "
                         "(the processor's BATCH_SIZE)")
+    parser.add_argument("--live", type=int, default=5000, help="live changes applied after "
+                        "the backfill (bench/live_latency.py's), in batches of --live-batch")
+    parser.add_argument("--live-batch", type=int, default=250,
+                        help="events per transaction for the live changes (500/s, 0.5 s)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = private_settings(Path(tmp) / "home")
@@ -101,17 +118,16 @@ def main() -> None:
             store = HubStore(postgres.dsn(settings, "sanwang_processor"))
             store.apply(events[:1])
             backend = processor_backend(settings)
-            started, cpu, db_cpu = time.monotonic(), time.process_time(), cpu_seconds(backend)
-            for i in range(1, len(events), args.batch):
-                store.apply(events[i:i + args.batch])
-            seconds = time.monotonic() - started
-            cpu, db_cpu = time.process_time() - cpu, cpu_seconds(backend) - db_cpu
-            store.close()
+            backfill = timed(store, backend, events[1:], args.batch)
             scores = store_scores(settings, read_truth(city / "truth.csv"))
-            print(f"| {args.persons:,} | {len(events):,} | {args.batch} | "
-                  f"{len(events) / seconds:,.0f} | {1000 * cpu / len(events):.2f} | "
-                  f"{1000 * db_cpu / len(events):.2f} | {scores.precision:.4f} | "
-                  f"{scores.recall:.4f} |")
+            changes = live_changes(city, "bench")
+            live = [ConsumedEvent(event, "bench", 1, offset)
+                    for offset, (_, _, event) in zip(range(args.live), changes, strict=False)]
+            print(f"| {args.persons:,} | backfill {len(events):,} | {args.batch} | {backfill} |"
+                  f" {scores.precision:.4f} | {scores.recall:.4f} |")
+            print(f"| {args.persons:,} | live {len(live):,} | {args.live_batch} | "
+                  f"{timed(store, backend, live, args.live_batch)} | | |")
+            store.close()
         finally:
             postgres.stop_local(settings)
 

@@ -8,6 +8,7 @@ events again changes nothing.
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
+import psycopg2.errors
 from psycopg2.extras import execute_values
 
 from deploy.id_keys import process_keyring
@@ -27,6 +29,8 @@ DEFAULT_PARAMETERS = Path(__file__).parent / "default_parameters.json"
 # A dropped connection shows as OperationalError, or, when the rollback on the way out of the
 # transaction finds the connection closed, as InterfaceError: both mean "retry later".
 DATABASE_GONE = (psycopg2.OperationalError, psycopg2.InterfaceError)
+DEADLOCK_ATTEMPTS = 20
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,21 @@ class HubStore:
         return self._conn
 
     def apply(self, batch: Sequence[ConsumedEvent]) -> tuple[Counter, MergeSummary]:
-        """Land and merge the batch; returns new events by department and what the merge did."""
+        """Land and merge the batch; returns new events by department and what the merge did.
+
+        Workers lock blocking keys and residents as they meet them; when two of them wait on
+        each other, PostgreSQL rolls one back (deadlock detected) and that one tries again."""
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                return self._apply_once(batch)
+            except psycopg2.errors.DeadlockDetected:
+                if attempt == DEADLOCK_ATTEMPTS:
+                    raise
+                log.info("batch rolled back in a deadlock with another worker; again (%d)",
+                         attempt)
+        raise AssertionError("unreachable")
+
+    def _apply_once(self, batch: Sequence[ConsumedEvent]) -> tuple[Counter, MergeSummary]:
         conn = self._connection()
         rows = [(c.event["id"], department_of(c.event), c.event["subject"], c.event["type"],
                  c.event["data"]["parsed"].get("occurred"),
@@ -82,6 +100,8 @@ class HubStore:
                 new = list({e["id"]: e for e in new}.values())
                 summary = merge_events(cur, new, self._parameters)
             return Counter(department_of(e) for e in new), summary
+        except psycopg2.errors.DeadlockDetected:
+            raise  # rolled back, the connection still good: `apply` tries again
         except DATABASE_GONE as error:
             conn.close()
             raise psycopg2.OperationalError(str(error)) from error

@@ -25,7 +25,10 @@ from streams.resolve import MAX_BLOCK, edges_among
 from streams.survivorship import golden_record, history, observations_of
 
 MAX_COMPONENT = 50_000
-MERGE_LOCK = 7_303_240_002  # one merge at a time: components may span workers' partitions
+# Merges take this lock shared, so workers merge side by side; a steward's decision and a rekey
+# take it exclusive and run alone. Between merges, finer locks (merge_store.lock_keys and
+# lock_residents) keep two transactions off the same blocking keys and the same residents.
+MERGE_LOCK = 7_303_240_002
 
 
 @dataclass
@@ -47,14 +50,17 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
         if features.ref not in latest or latest[features.ref][0].version < features.version:
             latest[features.ref] = (features, event["id"], observations_of(event))
     rows = store.record_rows(list(latest.values()))
-    cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
+    keys_of = {ref: blocking_keys(features) for ref, (features, _, _) in latest.items()}
+    cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
+    # another worker's batch sharing a blocking key commits first, so its records are seen
+    store.lock_keys(cur, list(latest), {k for keys in keys_of.values() for k in keys})
     changed = store.upsert_records(cur, rows)
     summary = MergeSummary(changed_records=len(changed))
     if not changed:
         return summary
     changed_features = {ref: latest[ref][0] for ref in changed}
-    store.replace_keys(cur, {ref: blocking_keys(f) for ref, f in changed_features.items()})
-    keys = {k for f in changed_features.values() for k in blocking_keys(f)}
+    store.replace_keys(cur, {ref: keys_of[ref] for ref in changed})
+    keys = {k for ref in changed for k in keys_of[ref]}
     candidates = store.load_features(cur, store.refs_sharing_keys(cur, keys, MAX_BLOCK))
     known = {**candidates, **changed_features}
     edges = edges_among(list(changed_features.values()), parameters, against=list(known.values()))
@@ -72,10 +78,7 @@ def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = N
     """
     summary = summary or MergeSummary(changed_records=len(changed))
     known = known or {}
-    before = store.residents_of(cur, changed)
-    seeds = set(changed) | store.members_of(cur, set(before.values()))
-    refs = sorted(store.component(cur, seeds, MAX_COMPONENT))
-    before = store.residents_of(cur, refs)
+    refs, before = _locked_component(cur, changed)
     features = {ref: known[ref] for ref in refs if ref in known}
     features.update(store.load_features(cur, [ref for ref in refs if ref not in known]))
     groups = cluster(features.values(), store.edges_within(cur, refs),
@@ -84,6 +87,25 @@ def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = N
     _write(cur, groups, names, before, features, set(changed), summary)
     summary.component_records = len(refs)
     return summary
+
+
+def _locked_component(cur: Any, changed: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """The component's records and their residents, every one of those residents locked.
+
+    Another worker may be rewriting some of them: once their locks are ours, read again (what
+    it committed may have grown the component) until a read finds no resident left to lock.
+    """
+    locked: set[str] = set()
+    while True:
+        owners = store.residents_of(cur, changed)
+        seeds = set(changed) | store.members_of(cur, set(owners.values()))
+        refs = sorted(store.component(cur, seeds, MAX_COMPONENT))
+        before = store.residents_of(cur, refs)
+        waiting = set(before.values()) - locked
+        if not waiting:
+            return refs, before
+        store.lock_residents(cur, waiting)
+        locked |= waiting
 
 
 def resident_names(groups: Sequence[Sequence[Link]], before: dict[str, str]) -> list[str]:

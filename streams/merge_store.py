@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from streams.survivorship import GoldenValue, Observation
 LINKING_RULES = ["department_key", "id_number", "probabilistic"]
 GOLDEN_COLUMNS = ("name", "sex", "birth_date", "ethnicity", "hukou_address", "residence_address",
                   "phone", "life_status")
+KEY_LOCKS, RESIDENT_LOCKS = 7303, 7304  # advisory lock namespaces (the two-int form)
 PAGE = 10_000  # rows per INSERT: a batch's rows go in one or few statements, not one per 100
 
 
@@ -70,6 +72,28 @@ def load_observations(cur: Any, refs: Iterable[str]) -> dict[str, list[Observati
     keyring = process_keyring()
     return {ref: [Observation(**o) for o in ids.open_document(keyring, obs)]
             for ref, obs in cur.fetchall()}
+
+
+def lock_keys(cur: Any, refs: Sequence[str], keys: Iterable[str]) -> None:
+    """Wait for every other merge whose records share a blocking key with these records (their
+    new keys and the ones stored for them now), and keep the keys until this one commits."""
+    keyring = process_keyring()
+    cur.execute("SELECT key FROM hub.record_keys WHERE ref = ANY(%s)", (list(refs),))
+    stored = {key for (key,) in cur.fetchall()}
+    _lock(cur, KEY_LOCKS, stored | {ids.protect_key(keyring, k) for k in keys})
+
+
+def lock_residents(cur: Any, residents: Iterable[str]) -> None:
+    """Wait for every other merge rewriting one of these residents, and keep them until commit."""
+    _lock(cur, RESIDENT_LOCKS, residents)
+
+
+def _lock(cur: Any, namespace: int, names: Iterable[str]) -> None:
+    """Transaction advisory locks on the names' hashes, in one order for every worker (two
+    workers taking overlapping sets never hold one each of two locks the other waits for)."""
+    hashes = sorted({zlib.crc32(name.encode()) - 2**31 for name in names})  # int4 range
+    cur.execute("SELECT pg_advisory_xact_lock(%s, h) FROM unnest(%s::int[]) AS h",
+                (namespace, hashes))
 
 
 def replace_keys(cur: Any, keys: dict[str, set[str]]) -> None:

@@ -26,7 +26,7 @@ from schemas.topics import raw_topics
 from streams.lag import LagProbe, wait_for_processor
 from tests.integration.conftest import query
 from tests.integration.kafka_topics import read_topic
-from tests.integration.test_merge_convergence import _snapshot
+from tests.integration.store_runs import snapshot
 from tests.integration.workers import spawn_worker, worker_log
 
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
@@ -164,10 +164,10 @@ def published_events(settings: HubSettings) -> Published:
 
 
 def store_state(settings: HubSettings) -> dict[str, Any]:
-    """`_snapshot` (groups, golden values, history, conflicts; resident ids replaced by their
+    """`snapshot` (groups, golden values, history, conflicts; resident ids replaced by their
     records) plus what a doubly applied event would disturb: each record's current version,
     its blocking keys (as a multiset), the match edges, the review queue and the findings."""
-    state = _snapshot(settings)
+    state = snapshot(settings)
     members = {resident: tuple(sorted(refs)) for resident, refs in query(
         settings, "SELECT resident_id, array_agg(source || ':' || record_id)"
                   " FROM hub.source_links GROUP BY 1")}

@@ -34,7 +34,7 @@ def corpus(people: int = 14) -> list[dict[str, Any]]:
                                             -_dirt(by_person[p]), p))
     chosen = [e for p in hard[:people] for e in by_person[p]]
     first_police = next(e for e in chosen if department(e) == "police")
-    return [*chosen, _corrected(first_police)]
+    return [*chosen, corrected(first_police)]
 
 
 def department(event: dict) -> str:
@@ -45,7 +45,7 @@ def _dirt(events: list[dict]) -> int:
     return sum(1 for e in events if not (e["data"]["parsed"]["id_number"] or {}).get("normalized"))
 
 
-def _corrected(event: dict) -> dict:
+def corrected(event: dict) -> dict:
     """The same police row corrected in place later (gxsj moved): a new event, a new address."""
     raw = {**event["data"]["raw"], "现住址": "四川省雅安市雨城区东城街道金鸡社区人民路1号"}
     parsed = {**event["data"]["parsed"], "residence_address": raw["现住址"]}

@@ -13,7 +13,7 @@ from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from streams.landing import ConsumedEvent, HubStore
 from tests.integration.conftest import query
-from tests.integration.test_merge_convergence import _corrected
+from tests.integration.store_runs import corrected
 from tests.samples import sample_events
 
 
@@ -52,7 +52,7 @@ def test_a_split_sticks_even_when_the_record_is_corrected_later(merged: HubSetti
 
     event = next(e for e in sample_events() if f"police:{e['subject']}" == police)
     store = HubStore(postgres.dsn(merged, "sanwang_processor"))
-    store.apply([ConsumedEvent(_corrected(event), "t", 0, 999)])  # new evidence arrives
+    store.apply([ConsumedEvent(corrected(event), "t", 0, 999)])  # new evidence arrives
     store.close()
     assert _groups(merged)[_resident_of(merged, police)] == {police}
     decisions = query(merged, "SELECT kind, steward FROM hub.steward_decisions")
@@ -80,7 +80,7 @@ def test_conflicts_are_listed_and_resolved_ones_stay_resolved(merged: HubSetting
     refs = [r for (r,) in query(merged, "SELECT ref FROM hub.source_links WHERE resident_id = %s",
                                 (resident,)) if r.startswith("police:")]
     event = next(e for e in sample_events() if f"police:{e['subject']}" == refs[0])
-    store.apply([ConsumedEvent(_corrected(event), "t", 0, 998)])
+    store.apply([ConsumedEvent(corrected(event), "t", 0, 998)])
     store.close()
     still_open = [json.loads(line) for line in _sanwang(merged, "conflicts").stdout.splitlines()]
     assert first["details"] not in [c["details"] for c in still_open]
