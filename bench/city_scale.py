@@ -177,7 +177,7 @@ def main() -> None:
                     live = measure_live(settings, city, args.live_rate, args.live_seconds)
                     print(f"  live: sent {live.sent} in {live.seconds:.0f} s "
                           f"({live.sent / live.seconds:.0f}/s), seen {len(live.latencies)}, "
-                          f"never seen {live.unseen}; max {max(live.latencies):.2f} s",
+                          f"never seen {live.unseen}; max {max(live.latencies, default=0):.2f} s",
                           flush=True)
                 if any(w.poll() is not None for w in workers):
                     raise SystemExit("a processor worker died; see processor-*.log")
