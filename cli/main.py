@@ -10,6 +10,7 @@ from pathlib import Path
 from cli.api import add_api_parser
 from cli.connect import add_connect_parser
 from cli.ids import add_ids_parser
+from cli.log_masking import mask_log_records
 from cli.resident import add_resident_parser
 from cli.steward import add_steward_parser
 from deploy.processes import ServiceError
@@ -277,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    mask_log_records()
     args = build_parser().parse_args(argv)
     try:
         return args.run(args, HubSettings())

@@ -24,6 +24,7 @@ from streams import id_protection as ids
 from streams.features import department_of
 from streams.matching import Parameters
 from streams.merge import MergeSummary, merge_events
+from streams.metrics import BATCH_RETRIES
 
 DEFAULT_PARAMETERS = Path(__file__).parent / "default_parameters.json"
 # A dropped connection shows as OperationalError, or, when the rollback on the way out of the
@@ -76,6 +77,7 @@ class HubStore:
             except psycopg2.errors.DeadlockDetected:
                 if attempt == DEADLOCK_ATTEMPTS:
                     raise
+                BATCH_RETRIES.labels("deadlock").inc()
                 log.info("batch rolled back in a deadlock with another worker; again (%d)",
                          attempt)
         raise AssertionError("unreachable")

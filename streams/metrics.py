@@ -23,6 +23,10 @@ LATENCY = Histogram(
     "sanwang_processor_latency_seconds",
     "From publication (Kafka timestamp), or from the change in the department's system (live "
     "sources), to merged in the store", ["stage"], buckets=LATENCY_BUCKETS)
+BATCH_RETRIES = Counter(
+    "sanwang_processor_batch_retries_total",
+    "Batches rolled back and run again (deadlock: two workers met on the same residents)",
+    ["reason"])
 BATCH_SECONDS = Histogram(
     "sanwang_processor_batch_seconds", "Landing and merging one batch, one transaction")
 CONSUMER_LAG = Gauge(
