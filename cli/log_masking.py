@@ -22,11 +22,8 @@ def mask_log_records() -> None:
 
     def masked(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = factory(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            return record  # logging reports the bad format itself, later
-        record.msg, record.args = mask_id_numbers(message), None
+        unmasked = record.getMessage  # msg and args stay as they were: handlers may read them
+        record.getMessage = lambda: mask_id_numbers(unmasked())  # type: ignore[method-assign]
         if record.exc_info and record.exc_info[0] is not None:
             record.exc_text = mask_id_numbers(
                 "".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
