@@ -2,7 +2,7 @@
 
 Run by hand, never by CI:
 
-    .venv/bin/python bench/store_throughput.py [--persons 20000] [--seed 7] [--batch 500]
+    .venv/bin/python bench/store_throughput.py [--persons 20000] [--seed 7] [--batch 2000]
     py-spy record -o merge.svg -- .venv/bin/python bench/store_throughput.py   # where time goes
 
 Starts a private PostgreSQL (temporary state directory, free port), generates a city, maps every
@@ -38,6 +38,7 @@ from deploy.migrations import apply_migrations
 from deploy.private_stack import private_settings
 from deploy.settings import HubSettings
 from schemas.registry import validation_errors
+from streams.app import BATCH_SIZE
 from streams.evaluation import read_truth, store_scores
 from streams.grids import read_grids_csv, store_grids
 from streams.id_protection import new_keyring
@@ -97,8 +98,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--batch", type=int, default=500, help="events per transaction "
-                        "(the processor's BATCH_SIZE)")
+    parser.add_argument("--batch", type=int, default=BATCH_SIZE, help="events per transaction "
+                        "(default: the processor's BATCH_SIZE, the most it takes at once)")
     parser.add_argument("--live", type=int, default=5000, help="live changes applied after "
                         "the backfill (bench/live_latency.py's), in batches of --live-batch")
     parser.add_argument("--live-batch", type=int, default=250,

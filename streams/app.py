@@ -49,7 +49,7 @@ from streams.metrics import (
 )
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 500
+BATCH_SIZE = 2000  # under a backlog; live traffic fills less within BATCH_WITHIN_SECONDS
 BATCH_WITHIN_SECONDS = 0.5
 CHANGE_RELAY_SECONDS = 0.5
 GAUGE_SECONDS = 10.0

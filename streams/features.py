@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from connectors.fields import PartialDate, id_birth_date, id_sex
+from connectors.fields import id_sex
 from streams.normalize import name_pinyin, normalize_name
 from streams.normalize_address import Address, parse_address
 
@@ -92,11 +92,8 @@ def number_contradicts_record(id_number: str, parsed: dict[str, Any]) -> bool:
     if parsed.get("sex") and parsed["sex"] != id_sex(id_number):
         return True
     birth = parsed.get("birth_date")
-    if birth and len(birth) == 10:
-        embedded = id_birth_date(id_number)
-        stated = PartialDate.from_iso(birth)
-        differing = sum(a != b for a, b in ((embedded.year, stated.year),
-                                            (embedded.month, stated.month),
-                                            (embedded.day, stated.day)))
-        return differing >= 2
+    if birth and len(birth) == 10:  # YYYY-MM-DD against the number's YYYYMMDD, part by part
+        stated = (birth[:4], birth[5:7], birth[8:])
+        embedded = (id_number[6:10], id_number[10:12], id_number[12:14])
+        return sum(a != b for a, b in zip(stated, embedded, strict=True)) >= 2
     return False

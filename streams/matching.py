@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from streams.features import RecordFeatures
@@ -102,15 +103,15 @@ def compare(a: RecordFeatures, b: RecordFeatures, parameters: Parameters) -> Edg
     return None
 
 
-def _trusted_id(r: RecordFeatures) -> str | None:
+def trusted_number(r: RecordFeatures) -> str | None:
     return None if r.id_suspect else r.id_number
 
 
 def _id_level(a: RecordFeatures, b: RecordFeatures) -> str | None:
-    x, y = _trusted_id(a) or a.id_digits, _trusted_id(b) or b.id_digits
+    x, y = trusted_number(a) or a.id_digits, trusted_number(b) or b.id_digits
     if not x or not y:
         return None
-    if _trusted_id(a) and _trusted_id(b):
+    if trusted_number(a) and trusted_number(b):
         return "exact" if x == y else "differ"
     return "near" if edit_distance(x, y) <= 2 else "differ"
 
@@ -159,22 +160,107 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def blocking_keys(r: RecordFeatures) -> set[str]:
-    """Keys under which possible matches of `r` are looked up: records sharing none are never
-    compared. One-deletion variants of ID numbers make a one-edit typo meet its number."""
-    keys: set[str] = set()
+@dataclass(frozen=True)
+class RecordKeys:
+    """Where a record is stored (`stored`), where it looks for others (`lookup`) and what its
+    merge locks (`lock`). Records `a` and `b` are compared when `a.lookup` meets `b.stored`,
+    which holds exactly when `b.lookup` meets `a.stored`: the streaming merge meets a pair
+    whichever comes first. Two records that can meet hold a `lock` key in common, so two
+    workers merging them wait for each other."""
+
+    stored: frozenset[str]
+    lookup: frozenset[str]
+    lock: frozenset[str]
+
+
+def keys_of(r: RecordFeatures) -> RecordKeys:
+    """A record's blocking keys. Symmetric keys are stored and looked up alike: department
+    person number, ID number, pinyin with birth year, pinyin with community. Two kinds are
+    one-sided, so the many common records are not stored under keys only rare ones need:
+
+    - One-deletion variants of a number (`id~`), which meet one-edit typos, are stored only for
+      numbers the matcher does not trust (an invalid number's characters, a valid one
+      contradicting its record); a trusted number looks them up, and an untrusted one looks up,
+      under `id:`, every checksum-valid number sharing a variant with it. Two trusted numbers
+      that differ compare as `differ` anyway.
+    - Surname with whole birth date (`bd`); a date given only to the month (`bp`) meets every
+      record of that surname and month (`bm`, stored for whole dates, looked up by partial
+      ones). Surname with month for everyone made blocks grow with the city (bench/README.md).
+
+    The rare side locks what it looks up (a trusted number's `id:`, a month's `bm`), the common
+    side its stored keys."""
+    shared: set[str] = set()
+    stored_only: set[str] = set()  # the common side's keys the rare side looks up
+    reach: set[str] = set()  # looked up, not stored
     if r.person_key:
-        keys.add(f"pk:{r.person_key}")
+        shared.add(f"pk:{r.person_key}")
     number = r.id_number or r.id_digits
+    rare: set[str] = set()
     if number:
-        keys.add(f"id:{number}")
-        keys.update(f"id~{number[:i]}{number[i + 1:]}" for i in range(len(number)))
+        shared.add(f"id:{number}")
+        if trusted_number(r):
+            reach.update(_deletion_keys(number))
+        else:
+            shared.update(_deletion_keys(number))
+            rare.update(f"id:{near}" for near in near_valid_numbers(number))
     if r.pinyin:
         if r.birth:
-            keys.add(f"nb:{r.pinyin}|{r.birth[:4]}")
+            shared.add(f"nb:{r.pinyin}|{r.birth[:4]}")
         for address in r.addresses:
             if address.community:
-                keys.add(f"na:{r.pinyin}|{address.community}")
-    if r.name and r.birth and len(r.birth) >= 7:
-        keys.add(f"bm:{r.birth[:7]}|{r.name[0]}")  # same surname and birth month
-    return keys
+                shared.add(f"na:{r.pinyin}|{address.community}")
+    if r.name and r.birth and len(r.birth) == 10:
+        shared.add(f"bd:{r.birth}|{r.name[0]}")
+        stored_only.add(f"bm:{r.birth[:7]}|{r.name[0]}")
+        reach.add(f"bp:{r.birth[:7]}|{r.name[0]}")
+    elif r.name and r.birth and len(r.birth) == 7:
+        shared.add(f"bp:{r.birth}|{r.name[0]}")
+        rare.add(f"bm:{r.birth}|{r.name[0]}")
+    return RecordKeys(stored=frozenset(shared | stored_only),
+                      lookup=frozenset(shared | reach | rare),
+                      lock=frozenset(shared | stored_only | rare))
+
+
+def _deletion_keys(number: str) -> set[str]:
+    return {f"id~{number[:i]}{number[i + 1:]}" for i in range(len(number))}
+
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643 MOD 11-2
+CHECK_CHARACTERS = "10X98765432"  # the check character of each weighted sum modulo 11
+DIGITS = frozenset("0123456789")
+
+
+@lru_cache(maxsize=1 << 14)  # the merge asks again for the same record within a batch
+def near_valid_numbers(typed: str) -> frozenset[str]:
+    """Every 18-character number passing the MOD 11-2 check that shares a one-deletion variant
+    with `typed`: what an 18-character typo (a wrong, swapped, dropped-and-added character) may
+    have been typed for. Solved position by position (the one digit that makes the check
+    character right), not by trying all 3,564 strings."""
+    if len(typed) != 18:
+        return frozenset()
+    found: set[str] = set()
+    for i in range(18):
+        rest = typed[:i] + typed[i + 1:]  # 17 characters: put one back anywhere
+        if set(rest[:16]) <= DIGITS:
+            if rest[16] in DIGITS:  # appended last, as the check character
+                found.add(rest + _check_character(rest))
+            if rest[16] in CHECK_CHARACTERS:  # inserted before: rest[16] is the check character
+                found.update(_insertions(rest[:16], rest[16]))
+    return frozenset(found)
+
+
+def _insertions(body: str, check: str) -> list[str]:
+    """Numbers `body` (16 digits) + one digit inserted + `check` whose check character holds."""
+    target = CHECK_CHARACTERS.index(check)
+    out = []
+    for j in range(17):
+        first17 = body[:j] + "0" + body[j:]
+        partial = sum(w * int(c) for w, c in zip(ID_WEIGHTS, first17, strict=True))
+        digit = (target - partial) * pow(ID_WEIGHTS[j], -1, 11) % 11
+        if digit <= 9:
+            out.append(f"{body[:j]}{digit}{body[j:]}{check}")
+    return out
+
+
+def _check_character(first17: str) -> str:
+    return CHECK_CHARACTERS[sum(w * int(c) for w, c in zip(ID_WEIGHTS, first17, strict=True)) % 11]

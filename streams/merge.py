@@ -19,7 +19,7 @@ from streams.clustering import Link, cluster
 from streams.features import RecordFeatures, features_of
 from streams.findings import findings_of
 from streams.grids import grid_of, load_gazetteer
-from streams.matching import Parameters, blocking_keys
+from streams.matching import Parameters, keys_of
 from streams.normalize_address import normalize_address
 from streams.resolve import MAX_BLOCK, edges_among
 from streams.survivorship import golden_record, history, observations_of
@@ -50,18 +50,19 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
         if features.ref not in latest or latest[features.ref][0].version < features.version:
             latest[features.ref] = (features, event["id"], observations_of(event))
     rows = store.record_rows(list(latest.values()))
-    keys_of = {ref: blocking_keys(features) for ref, (features, _, _) in latest.items()}
+    keys = store.protected_keys({ref: keys_of(f) for ref, (f, _, _) in latest.items()})
     cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
-    # another worker's batch sharing a blocking key commits first, so its records are seen
-    store.lock_keys(cur, list(latest), {k for keys in keys_of.values() for k in keys})
+    # another worker's batch that could meet these records commits first, so its records are
+    # seen (two records that can meet hold a lock key in common: matching.RecordKeys)
+    store.lock_keys(cur, list(latest), {k for record in keys.values() for k in record.lock})
     changed = store.upsert_records(cur, rows)
     summary = MergeSummary(changed_records=len(changed))
     if not changed:
         return summary
     changed_features = {ref: latest[ref][0] for ref in changed}
-    store.replace_keys(cur, {ref: keys_of[ref] for ref in changed})
-    keys = {k for ref in changed for k in keys_of[ref]}
-    candidates = store.load_features(cur, store.refs_sharing_keys(cur, keys, MAX_BLOCK))
+    store.replace_keys(cur, {ref: keys[ref].stored for ref in changed})
+    lookups = {k for ref in changed for k in keys[ref].lookup}
+    candidates = store.load_features(cur, store.refs_sharing_keys(cur, lookups, MAX_BLOCK))
     known = {**candidates, **changed_features}
     edges = edges_among(list(changed_features.values()), parameters, against=list(known.values()))
     store.replace_edges(cur, changed, edges)

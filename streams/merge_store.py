@@ -16,7 +16,7 @@ from streams import id_protection as ids
 from streams.clustering import Split
 from streams.features import RecordFeatures
 from streams.findings import Finding
-from streams.matching import Edge
+from streams.matching import Edge, RecordKeys
 from streams.survivorship import GoldenValue, Observation
 
 LINKING_RULES = ["department_key", "id_number", "probabilistic"]
@@ -62,7 +62,7 @@ def upsert_records(cur: Any, rows: Sequence[tuple[str, str, str, str, str, str]]
 def load_features(cur: Any, refs: Iterable[str]) -> dict[str, RecordFeatures]:
     cur.execute("SELECT features FROM hub.source_records WHERE ref = ANY(%s)", (list(refs),))
     keyring = process_keyring()
-    return {f.ref: f for f in (RecordFeatures.from_json(ids.open_document(keyring, row[0]))
+    return {f.ref: f for f in (RecordFeatures.from_json(ids.open_features(keyring, row[0]))
                                for row in cur.fetchall())}
 
 
@@ -74,13 +74,25 @@ def load_observations(cur: Any, refs: Iterable[str]) -> dict[str, list[Observati
             for ref, obs in cur.fetchall()}
 
 
-def lock_keys(cur: Any, refs: Sequence[str], keys: Iterable[str]) -> None:
-    """Wait for every other merge whose records share a blocking key with these records (their
-    new keys and the ones stored for them now), and keep the keys until this one commits."""
+def protected_keys(keys: dict[str, RecordKeys]) -> dict[str, RecordKeys]:
+    """Each record's keys as stored (ID-number keys hashed), once per batch: the locks, the key
+    rows and the candidate lookup all take them."""
     keyring = process_keyring()
+    out = {}
+    for ref, record in keys.items():
+        protected = {k: ids.protect_key(keyring, k)
+                     for k in record.stored | record.lookup | record.lock}
+        out[ref] = RecordKeys(*(frozenset(protected[k] for k in part)
+                                for part in (record.stored, record.lookup, record.lock)))
+    return out
+
+
+def lock_keys(cur: Any, refs: Sequence[str], keys: Iterable[str]) -> None:
+    """Wait for every other merge whose records could meet these (`keys`: their lock keys,
+    protected; and the keys stored for them now), and keep the keys until this one commits."""
     cur.execute("SELECT key FROM hub.record_keys WHERE ref = ANY(%s)", (list(refs),))
     stored = {key for (key,) in cur.fetchall()}
-    _lock(cur, KEY_LOCKS, stored | {ids.protect_key(keyring, k) for k in keys})
+    _lock(cur, KEY_LOCKS, stored | set(keys))
 
 
 def lock_residents(cur: Any, residents: Iterable[str]) -> None:
@@ -96,21 +108,19 @@ def _lock(cur: Any, namespace: int, names: Iterable[str]) -> None:
                 (namespace, hashes))
 
 
-def replace_keys(cur: Any, keys: dict[str, set[str]]) -> None:
-    keyring = process_keyring()
+def replace_keys(cur: Any, keys: dict[str, frozenset[str]]) -> None:
+    """Each record's (protected) blocking keys, instead of the ones stored for it."""
     cur.execute("DELETE FROM hub.record_keys WHERE ref = ANY(%s)", (list(keys),))
     execute_values(cur, "INSERT INTO hub.record_keys (key, ref) VALUES %s",
-                   [(ids.protect_key(keyring, k), ref)
-                    for ref, ks in keys.items() for k in sorted(ks)], page_size=PAGE)
+                   [(k, ref) for ref, ks in keys.items() for k in sorted(ks)], page_size=PAGE)
 
 
 def refs_sharing_keys(cur: Any, keys: Iterable[str], max_block: int) -> set[str]:
-    """Records under any of the keys, leaving out keys too common to mean anything."""
+    """Records under any of the (protected) keys, leaving out keys too common to mean anything."""
     cur.execute("""
         SELECT ref FROM hub.record_keys WHERE key IN (
             SELECT key FROM hub.record_keys WHERE key = ANY(%s)
-            GROUP BY key HAVING count(*) <= %s)""",
-                (sorted({ids.protect_key(process_keyring(), k) for k in keys}), max_block))
+            GROUP BY key HAVING count(*) <= %s)""", (sorted(set(keys)), max_block))
     return {ref for (ref,) in cur.fetchall()}
 
 

@@ -11,23 +11,24 @@ from collections.abc import Iterable, Sequence
 
 from streams.clustering import Link, Split, cluster
 from streams.features import RecordFeatures
-from streams.matching import Edge, Parameters, blocking_keys, compare
+from streams.matching import Edge, Parameters, compare, keys_of
 
 MAX_BLOCK = 2000  # a key shared by more records than this says nothing about identity
 
 
 def edges_among(records: Sequence[RecordFeatures], parameters: Parameters,
                 against: Sequence[RecordFeatures] | None = None) -> list[Edge]:
-    """Edges between `records` and `against` (default: among `records`) sharing a key."""
+    """Edges between `records` and `against` (default: among `records`) where a record's
+    lookup keys meet the other's stored keys (a relation that goes both ways)."""
     others = records if against is None else against
     index: dict[str, list[RecordFeatures]] = defaultdict(list)
     for record in others:
-        for key in blocking_keys(record):
+        for key in keys_of(record).stored:
             index[key].append(record)
     seen: set[tuple[str, str]] = set()
     edges = []
     for record in records:
-        for key in blocking_keys(record):
+        for key in keys_of(record).lookup:
             block = index.get(key, ())
             if len(block) > MAX_BLOCK:
                 continue

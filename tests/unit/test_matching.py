@@ -26,10 +26,11 @@ from streams.features import RecordFeatures, department_of, features_of
 from streams.matching import (
     LEVELS,
     Parameters,
-    blocking_keys,
     compare,
     comparison,
     edit_distance,
+    keys_of,
+    near_valid_numbers,
 )
 from streams.normalize import name_pinyin
 from streams.normalize_address import parse_address
@@ -134,6 +135,14 @@ def has_reversed_bigram(a: str, b: str) -> bool:
     return any(b[j:j + 2] in reversed_pairs for j in range(len(b) - 1))
 
 
+def meet(a: RecordFeatures, b: RecordFeatures) -> bool:
+    """Whether `a`, looking up its keys, finds `b` where it is stored; checked to be the same
+    the other way round, which the streaming merge relies on (either may come first)."""
+    there = bool(keys_of(a).lookup & keys_of(b).stored)
+    assert there == bool(keys_of(b).lookup & keys_of(a).stored), (a, b)
+    return there
+
+
 def substitute(text: str, position: int, char: str) -> str:
     return text[:position] + char + text[position + 1:]
 
@@ -213,7 +222,7 @@ def test_a_mistyped_digit_shares_a_blocking_key_with_the_number(number: str,
     assert parse_id_number(typo).normalized is None  # MOD 11-2 catches every single typo
     original = record("police:1", id_number=number)
     mistyped = record("civil_affairs:1", id_digits=typo)
-    assert blocking_keys(original) & blocking_keys(mistyped)
+    assert meet(original, mistyped)
     assert comparison(original, mistyped)["id"] == "near"
 
 
@@ -226,7 +235,7 @@ def test_two_swapped_neighbours_share_a_blocking_key_with_the_number(number: str
     assert parse_id_number(typo).normalized is None  # MOD 11-2 catches every adjacent swap
     original = record("police:1", id_number=number)
     mistyped = record("social_security:1", id_digits=typo)
-    assert blocking_keys(original) & blocking_keys(mistyped)
+    assert meet(original, mistyped)
     assert comparison(original, mistyped)["id"] == "near"
 
 
@@ -244,7 +253,7 @@ def test_a_mistyped_number_read_from_an_event_meets_its_valid_number(typed) -> N
     mistyped = event_record("MZ1", "civil_affairs", id_number=id_field(typed(typo)), **person)
     assert valid.id_number == number and valid.id_digits is None and not valid.id_suspect
     assert mistyped.id_number is None and mistyped.id_digits == typo
-    assert blocking_keys(valid) & blocking_keys(mistyped)
+    assert meet(valid, mistyped)
     assert comparison(valid, mistyped)["id"] == "near"
 
 
@@ -262,7 +271,7 @@ def test_a_mistyped_number_typed_full_width_meets_its_valid_number() -> None:
     mistyped = event_record("MZ1", "civil_affairs", id_number=id_field(fullwidth(typo)),
                             **person)
     assert mistyped.id_digits == typo  # actual: the full-width characters, kept as typed
-    assert blocking_keys(valid) & blocking_keys(mistyped)
+    assert meet(valid, mistyped)
     assert comparison(valid, mistyped)["id"] == "near"  # actual: "differ"
 
 
@@ -270,21 +279,129 @@ def test_blocking_keys_of_a_full_record() -> None:
     number = make_id()
     r = record("police:1", person_key="police:R1", id_number=number, name="王伟",
                birth="1956-03-12", addresses=(parse_address("雨城区河北街道文化路社区12号"),))
-    keys = blocking_keys(r)
-    assert {"pk:police:R1", f"id:{number}", "nb:wangwei|1956", "bm:1956-03|王"} <= keys
-    assert {f"id~{number[:i]}{number[i + 1:]}" for i in range(18)} <= keys
-    assert any(k.startswith("na:wangwei|") for k in keys)
+    keys = keys_of(r)
+    assert {"pk:police:R1", f"id:{number}", "nb:wangwei|1956", "bd:1956-03-12|王",
+            "bm:1956-03|王"} <= keys.stored
+    assert any(k.startswith("na:wangwei|") for k in keys.stored)
+    # a trusted number looks up its one-deletion variants but is not stored under them; a
+    # whole birth date looks up partial dates of its month, not the month's other records
+    variants = {f"id~{number[:i]}{number[i + 1:]}" for i in range(18)}
+    assert not variants & keys.stored
+    assert keys.lookup == keys.stored - {"bm:1956-03|王"} | variants | {"bp:1956-03|王"}
+    assert keys.lock == keys.stored
+
+
+def test_an_untrusted_number_is_stored_under_its_variants_and_looks_up_valid_neighbours() -> None:
+    typo = swap(make_id(), 3)
+    keys = keys_of(record("civil_affairs:1", id_digits=typo))
+    variants = {f"id~{typo[:i]}{typo[i + 1:]}" for i in range(18)}
+    assert keys.stored == {f"id:{typo}"} | variants
+    assert keys.lookup == keys.stored | {f"id:{n}" for n in near_valid_numbers(typo)}
+    assert keys.lock == keys.lookup
+    assert make_id() in near_valid_numbers(typo)
+
+
+def test_two_valid_numbers_a_deletion_apart_do_not_meet_by_their_numbers() -> None:
+    number = make_id("511802", "19560312", 123)
+    other = min(near_valid_numbers(number) - {number})  # MOD 11-2 misses some moved digits
+    a, b = record("police:1", id_number=number), record("civil_affairs:1", id_number=other)
+    assert not meet(a, b)  # both trusted: their id level is `differ` anyway
+    assert meet(a, replace(b, id_suspect=True))  # one untrusted: a typo it may be
+
+
+def test_surname_and_birth_date_blocks() -> None:
+    def born(ref: str, birth: str, name: str = "王伟") -> RecordFeatures:
+        return record(ref, name=name, pinyin="", birth=birth)  # no pinyin: no nb, na keys
+
+    assert meet(born("police:1", "1956-03-12"), born("civil_affairs:1", "1956-03-12", "王强"))
+    assert not meet(born("police:1", "1956-03-12"), born("civil_affairs:1", "1956-03-13"))
+    assert meet(born("police:1", "1956-03-12"), born("civil_affairs:1", "1956-03"))
+    assert meet(born("police:1", "1956-03"), born("civil_affairs:1", "1956-03"))
+    assert not meet(born("police:1", "1956-03"), born("civil_affairs:1", "1956-04"))
+    assert not meet(born("police:1", "1956-03-12"), born("civil_affairs:1", "1956-03-12", "李伟"))
+
+
+NUMBER = make_id("511802", "19560312", 123)
+TYPED = sorted({swap(NUMBER, 8), substitute(NUMBER, 3, "9"), NUMBER[:17] + "X", NUMBER[:15],
+                *sorted(near_valid_numbers(NUMBER))[:3]})
+
+
+@st.composite
+def related_records(draw: st.DrawFn, ref: str) -> RecordFeatures:
+    """Records about one person or a near one: a number, one of its typos or none; a whole,
+    partial or no birth date; the same surname or another."""
+    typed = draw(st.sampled_from([None, NUMBER, *TYPED]))
+    valid = typed is not None and parse_id_number(typed).normalized == typed
+    return record(ref, name=draw(st.sampled_from([None, "王伟", "王强", "李伟"])),
+                  birth=draw(st.sampled_from([None, "1956", "1956-03", "1956-03-12",
+                                              "1956-03-13"])),
+                  id_number=typed if valid else None, id_digits=None if valid else typed,
+                  id_suspect=valid and draw(st.booleans()))
+
+
+@given(related_records("police:1"), related_records("civil_affairs:1"))
+def test_records_that_can_meet_share_a_lock(a: RecordFeatures, b: RecordFeatures) -> None:
+    if meet(a, b):  # meet() checks it both ways
+        assert keys_of(a).lock & keys_of(b).lock
+
+
+def brute_near_valid_numbers(typed: str) -> set[str]:
+    """Every checksum-valid number one deletion and one insertion away, by trying them all."""
+    found = set()
+    for i in range(len(typed)):
+        rest = typed[:i] + typed[i + 1:]
+        for j in range(len(rest) + 1):
+            for char in ID_CHARS:
+                near = rest[:j] + char + rest[j:]
+                if near[:17].isdigit() and near[-1] == check_char(near[:17]):
+                    found.add(near)
+    return found
+
+
+@given(st.text(alphabet="0123456789X", min_size=18, max_size=18))
+def test_near_valid_numbers_are_exactly_the_checksum_valid_ones_a_deletion_away(typed: str
+                                                                               ) -> None:
+    assert near_valid_numbers(typed) == brute_near_valid_numbers(typed)
+
+
+def moved(number: str, deleted: int, inserted: int, char: str) -> str:
+    rest = number[:deleted] + number[deleted + 1:]
+    return rest[:inserted] + char + rest[inserted:]
+
+
+@given(id_numbers(), st.integers(0, 17), st.integers(0, 17), st.sampled_from(ID_CHARS))
+def test_a_number_meets_any_invalid_number_a_deletion_and_an_insertion_away(
+        number: str, deleted: int, inserted: int, char: str) -> None:
+    typed = moved(number, deleted, inserted, char)
+    assume(not (typed[:17].isdigit() and typed[-1] == check_char(typed[:17])))  # invalid
+    original = record("police:1", id_number=number)
+    other = record("civil_affairs:1", id_digits=typed)
+    assert meet(original, other)  # meet() also checks it both ways
+    assert meet(replace(original, id_suspect=True), other)
+
+
+@given(id_numbers(), st.integers(0, 17), st.integers(0, 16), st.booleans())
+def test_a_number_meets_a_valid_one_a_deletion_and_an_insertion_away_only_if_one_is_suspect(
+        number: str, deleted: int, inserted: int, suspect: bool) -> None:
+    valid = [t for t in (moved(number, deleted, inserted, c) for c in "0123456789")
+             if t[-1] == check_char(t[:17]) and t != number]
+    assume(valid)
+    original = record("police:1", id_number=number)
+    other = record("civil_affairs:1", id_number=valid[0], id_suspect=suspect)
+    assert meet(original, other) == suspect
+    assert meet(replace(original, id_suspect=True), other)
 
 
 def test_a_record_without_identity_has_no_blocking_keys() -> None:
-    assert blocking_keys(record("civil_affairs:1", sex="M", phone="13900000000")) == set()
+    keys = keys_of(record("civil_affairs:1", sex="M", phone="13900000000"))
+    assert keys.stored == keys.lookup == keys.lock == set()
 
 
 def test_homophone_names_born_the_same_year_share_a_blocking_key() -> None:
     a = event_record("GA1", name="王伟", birth_date="1956-03-12")
     b = event_record("MZ1", "civil_affairs", name="王玮", birth_date="1956-03",
                      id_number=None)
-    assert "nb:wangwei|1956" in blocking_keys(a) & blocking_keys(b)
+    assert "nb:wangwei|1956" in keys_of(a).stored & keys_of(b).lookup
 
 
 # --- comparison levels through features_of -------------------------------------------------
