@@ -187,15 +187,16 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
       record of that surname and month (`bm`, stored for whole dates, looked up by partial
       ones). Surname with month for everyone made blocks grow with the city (bench/README.md).
 
-    The rare side locks what it looks up (a trusted number's `id:`, a month's `bm`), the common
-    side its stored keys."""
-    shared: set[str] = set()
+    Every record locks its stored keys; the rare side (an untrusted number, a partial date)
+    also locks what it looks up on the common side (a trusted number's `id:`, the month's
+    `bm`)."""
+    shared: set[str] = set()  # stored and looked up
     stored_only: set[str] = set()  # the common side's keys the rare side looks up
-    reach: set[str] = set()  # looked up, not stored
+    reach: set[str] = set()  # the common side looks up the rare side's keys
+    rare: set[str] = set()  # the rare side looks up the common side's keys, and locks them
     if r.person_key:
         shared.add(f"pk:{r.person_key}")
     number = r.id_number or r.id_digits
-    rare: set[str] = set()
     if number:
         shared.add(f"id:{number}")
         if trusted_number(r):
@@ -230,7 +231,7 @@ CHECK_CHARACTERS = "10X98765432"  # the check character of each weighted sum mod
 DIGITS = frozenset("0123456789")
 
 
-@lru_cache(maxsize=1 << 14)  # the merge asks again for the same record within a batch
+@lru_cache(maxsize=1 << 10)  # a batch asks again for its records (25 KiB each: keep it small)
 def near_valid_numbers(typed: str) -> frozenset[str]:
     """Every 18-character number passing the MOD 11-2 check that shares a one-deletion variant
     with `typed`: what an 18-character typo (a wrong, swapped, dropped-and-added character) may
