@@ -38,7 +38,6 @@ from deploy.migrations import apply_migrations
 from deploy.private_stack import private_settings
 from deploy.settings import HubSettings
 from schemas.registry import validation_errors
-from streams.app import BATCH_SIZE
 from streams.evaluation import read_truth, store_scores
 from streams.grids import read_grids_csv, store_grids
 from streams.id_protection import new_keyring
@@ -98,8 +97,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--batch", type=int, default=BATCH_SIZE, help="events per transaction "
-                        "(default: the processor's BATCH_SIZE, the most it takes at once)")
+    parser.add_argument("--batch", type=int, default=HubSettings().processor_batch_size,
+                        help="events per transaction (default: the processor's, "
+                        "SANWANG_PROCESSOR_BATCH_SIZE, the most it takes at once)")
     parser.add_argument("--live", type=int, default=5000, help="live changes applied after "
                         "the backfill (bench/live_latency.py's), in batches of --live-batch")
     parser.add_argument("--live-batch", type=int, default=250,

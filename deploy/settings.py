@@ -39,6 +39,11 @@ class HubSettings(BaseSettings):
     api_port: int = Field(19103, description="The query API's port (its /metrics too).")
     topic_prefix: str = Field("sanwang", description="Prefix of every topic and consumer group.")
     topic_partitions: int = Field(6, description="Partitions of each topic the hub creates.")
+    processor_batch_size: int = Field(2000, ge=1, description="The most events a processor "
+                                      "lands and merges in one transaction, when a backlog "
+                                      "waits (live traffic makes smaller ones): larger merges "
+                                      "faster, smaller holds fewer locks and redoes less after "
+                                      "a crash.")
     id_keyring: SecretStr = Field(SecretStr(""), description="The ID-number keyring itself "
                                   "(JSON, as `sanwang ids add-key` writes it); else the file.")
     id_keyring_file: str = Field("", description="The ID-number keyring's file; empty: "

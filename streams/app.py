@@ -49,7 +49,6 @@ from streams.metrics import (
 )
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 2000  # under a backlog; live traffic fills less within BATCH_WITHIN_SECONDS
 BATCH_WITHIN_SECONDS = 0.5
 CHANGE_RELAY_SECONDS = 0.5
 GAUGE_SECONDS = 10.0
@@ -112,7 +111,8 @@ def create_app(settings: HubSettings) -> faust.App:
 
     @app.agent(raw)
     async def land_events(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_SECONDS):
+        async for events in stream.take_events(settings.processor_batch_size,
+                                               within=BATCH_WITHIN_SECONDS):
             try:
                 batch = []
                 for event in events:

@@ -67,9 +67,12 @@ def time_limit(seconds: float, what: str) -> Iterator[None]:
 
 # --- processors -------------------------------------------------------------------------------
 
-def spawn_processor(settings: HubSettings, name: str) -> subprocess.Popen:
-    """A real worker that rebalances fast after a kill (FAST_REBALANCE)."""
-    return spawn_worker(settings, name, env=FAST_REBALANCE)
+def spawn_processor(settings: HubSettings, name: str, batch_size: int | None = None
+                    ) -> subprocess.Popen:
+    """A real worker that rebalances fast after a kill (FAST_REBALANCE); `batch_size`: the most
+    events it merges in one transaction (default: the hub's)."""
+    batch = {} if batch_size is None else {"SANWANG_PROCESSOR_BATCH_SIZE": str(batch_size)}
+    return spawn_worker(settings, name, env={**FAST_REBALANCE, **batch})
 
 
 def log_tail(path: Path, lines: int = 15) -> str:

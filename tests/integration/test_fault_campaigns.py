@@ -57,6 +57,9 @@ from tests.integration.workers import stop_worker, worker_log
 
 CITY_PERSONS, CITY_SEED = 9000, 20261127  # 21,031 records (police 10,384)
 KILLS, KILL_SEED = 10, 1127
+# the killed workers' batch size: 42 batches in the replay, so that 10 kills all fall inside it
+# (at the default 2,000 a worker merges a few of the replay's 11 batches between two kills)
+KILLED_BATCH = 500
 SMALL_CITY_PERSONS, SMALL_CITY_SEED = 1500, 1501
 RESTART_SEED, POSTGRES_DOWN_SECONDS = 15432, 3.0
 BROKER_KILL_SEED = 19092
@@ -98,7 +101,7 @@ def test_processor_killed_again_and_again_during_a_replay_loses_and_doubles_noth
                 while len(kills) < KILLS:
                     name = f"killed-{len(kills)}"
                     before = landed(faulted)
-                    worker = spawn_processor(faulted, name)
+                    worker = spawn_processor(faulted, name, KILLED_BATCH)
                     wait_for_first_landing(faulted, worker, name, before)
                     delay = rng.uniform(1.0, 6.0)
                     time.sleep(delay)
