@@ -210,7 +210,7 @@ def test_edit_distance_examples(a: str, b: str, distance: int) -> None:
     assert edit_distance(a, b) == distance
 
 
-# --- blocking_keys -------------------------------------------------------------------------
+# --- blocking keys (keys_of) ---------------------------------------------------------------
 
 
 @given(id_numbers(), st.data())
