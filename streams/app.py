@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import time
 from datetime import datetime
@@ -69,6 +70,7 @@ def create_app(settings: HubSettings) -> faust.App:
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        producer_linger=0.02,
     )
     raw = app.topic(*raw_topics(settings.topic_prefix), value_serializer="raw",
                     key_serializer="raw", partitions=settings.topic_partitions)
@@ -139,14 +141,34 @@ def _exit_now() -> None:
     os._exit(EXIT_CRASH)
 
 
+def parse_event(raw: bytes) -> dict[str, Any]:
+    """A message's canonical event; ValueError naming what is wrong otherwise.
+
+    Numbers must be finite: PostgreSQL's jsonb has no NaN or infinity, so such an event could
+    never be stored (the batch would fail again on every retry)."""
+    value = json.loads(raw, parse_float=_finite, parse_constant=_not_a_number)
+    if not isinstance(value, dict) or not {"id", "source", "subject", "data"} <= value.keys():
+        raise ValueError("not a canonical event (id, source, subject, data required)")
+    return value
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text} is out of range (jsonb holds finite numbers only)")
+    return number
+
+
+def _not_a_number(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON number")
+
+
 async def _decode(event: Any, dead_letters: faust.TopicT) -> ConsumedEvent | None:
     """The canonical event in a message, or None after dead-lettering a message that is not one."""
     message = event.message
     EVENTS_CONSUMED.labels(message.topic).inc()
     try:
-        value = json.loads(message.value)
-        if not isinstance(value, dict) or not {"id", "source", "subject", "data"} <= value.keys():
-            raise ValueError("not a canonical event (id, source, subject, data required)")
+        value = parse_event(message.value)
     except ValueError as error:
         letter = {"reason": "not_canonical", "error": str(error), "origin": {
             "topic": message.topic, "partition": message.partition, "offset": message.offset},

@@ -8,7 +8,7 @@ the department that stated it and when the fact happened.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.fields import id_sex
@@ -35,8 +35,9 @@ class RecordFeatures:
     version: str = ""  # orders corrections of one record: the later version wins
 
     def to_json(self) -> dict[str, Any]:
-        value = asdict(self)
-        value["addresses"] = [asdict(a) for a in self.addresses]
+        # every field is a scalar but `addresses`, whose fields are: no deep copy (asdict's)
+        value = dict(self.__dict__)
+        value["addresses"] = [dict(a.__dict__) for a in self.addresses]
         return value
 
     @classmethod

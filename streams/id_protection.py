@@ -135,29 +135,43 @@ def mask(number: str | None) -> str | None:
     return None if number is None else mask_id_number(number)
 
 
-@lru_cache(maxsize=1 << 16)  # sealing asks of every string; attribute names, dates repeat
 def holds_id_number(text: str) -> bool:
     """Whether a string holds something like an ID number (full-width digits and spaces too)."""
     return bool(ID_LIKE.search("".join(unicodedata.normalize("NFKC", text).split())))
 
 
+@lru_cache(maxsize=1 << 16)  # sealing asks of every string; attribute names, dates repeat
+def _needs_seal(text: str) -> bool:
+    return not is_sealed(text) and holds_id_number(text)
+
+
+SCALARS = (int, float, bool, type(None))  # JSON leaves that never hold a number to seal
+
+
 def seal_document(keyring: Keyring, value: Any) -> Any:
-    """A JSON value with every string holding an ID number sealed, wherever it sits."""
+    """A JSON value with every string holding an ID number sealed, wherever it sits.
+
+    The merge seals every document it writes, so the leaves left as they are (nearly all) are
+    told apart inline, without a call of this function each."""
+    if isinstance(value, str):
+        return seal(keyring, value) if _needs_seal(value) else value
     if isinstance(value, dict):
-        return {k: seal_document(keyring, v) for k, v in value.items()}
+        return {k: v if type(v) in SCALARS or (type(v) is str and not _needs_seal(v))
+                else seal_document(keyring, v) for k, v in value.items()}
     if isinstance(value, list):
-        return [seal_document(keyring, v) for v in value]
-    if isinstance(value, str) and not is_sealed(value) and holds_id_number(value):
-        return seal(keyring, value)
+        return [v if type(v) in SCALARS or (type(v) is str and not _needs_seal(v))
+                else seal_document(keyring, v) for v in value]
     return value
 
 
 def open_document(keyring: Keyring, value: Any) -> Any:
-    """A JSON value with every sealed string opened."""
+    """A JSON value with every sealed string opened (leaves decided inline, as in sealing)."""
     if isinstance(value, dict):
-        return {k: open_document(keyring, v) for k, v in value.items()}
+        return {k: v if type(v) in SCALARS or (type(v) is str and not v.startswith(PREFIX))
+                else open_document(keyring, v) for k, v in value.items()}
     if isinstance(value, list):
-        return [open_document(keyring, v) for v in value]
+        return [v if type(v) in SCALARS or (type(v) is str and not v.startswith(PREFIX))
+                else open_document(keyring, v) for v in value]
     return open_sealed(keyring, value) if is_sealed(value) else value
 
 

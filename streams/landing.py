@@ -22,6 +22,7 @@ from psycopg2.extras import execute_values
 from deploy.id_keys import process_keyring
 from streams import id_protection as ids
 from streams.features import department_of
+from streams.json_text import json_text
 from streams.matching import Parameters
 from streams.merge import MergeSummary, merge_events
 from streams.metrics import BATCH_RETRIES
@@ -84,7 +85,7 @@ class HubStore:
         conn = self._connection()
         rows = [(c.event["id"], department_of(c.event), c.event["subject"], c.event["type"],
                  c.event["data"]["parsed"].get("occurred"),
-                 json.dumps(ids.seal_event(process_keyring(), c.event), ensure_ascii=False),
+                 json_text(ids.seal_event(process_keyring(), c.event)),
                  c.topic, c.partition, c.offset)
                 for c in batch]
         try:

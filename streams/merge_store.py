@@ -16,6 +16,7 @@ from streams import id_protection as ids
 from streams.clustering import Split
 from streams.features import RecordFeatures
 from streams.findings import Finding
+from streams.json_text import json_text
 from streams.matching import Edge, RecordKeys
 from streams.survivorship import GoldenValue, Observation
 
@@ -37,9 +38,8 @@ def record_rows(records: Sequence[tuple[RecordFeatures, str, list[Observation]]]
     build them before it takes the merge lock. ID numbers in them are sealed."""
     keyring = process_keyring()
     return [(*split_ref(f.ref), event_id, f.version,
-             json.dumps(ids.seal_features(keyring, f.to_json()), ensure_ascii=False),
-             json.dumps(ids.seal_document(keyring, [o.__dict__ for o in obs]),
-                        ensure_ascii=False))
+             json_text(ids.seal_features(keyring, f.to_json())),
+             json_text(ids.seal_document(keyring, [o.__dict__ for o in obs])))
             for f, event_id, obs in records]
 
 
@@ -208,8 +208,7 @@ def write_links(cur: Any, links: Sequence[tuple[str, str, str, float | None, dic
         VALUES %s ON CONFLICT (source, record_id) DO UPDATE SET resident_id =
             EXCLUDED.resident_id, rule = EXCLUDED.rule, score = EXCLUDED.score,
             evidence = EXCLUDED.evidence""",
-                   [(*split_ref(ref), resident, rule, score, json.dumps(evidence,
-                                                                        ensure_ascii=False))
+                   [(*split_ref(ref), resident, rule, score, json_text(evidence))
                     for ref, resident, rule, score, evidence in links], page_size=PAGE)
 
 
@@ -252,15 +251,14 @@ def rewrite_residents(cur: Any, residents: Sequence[ResidentRecord], gone: Seque
             residence_address, phone, life_status, grid_code, address_key, attributes,
             record_count, id_number_sealed, id_number_hash, id_number_masked) VALUES %s""",
                    [(r.resident, *(value(r.golden, a) for a in GOLDEN_COLUMNS), r.grid,
-                     r.address_key, json.dumps(ids.seal_document(keyring, {
-                         a: g.__dict__ for a, g in r.golden.items() if a != "id_number"}),
-                         ensure_ascii=False),
+                     r.address_key, json_text(ids.seal_document(keyring, {
+                         a: g.__dict__ for a, g in r.golden.items() if a != "id_number"})),
                      r.records, *ids.resident_columns(keyring, value(r.golden, "id_number")))
                     for r in residents], page_size=PAGE)
     execute_values(cur, """INSERT INTO hub.resident_history (resident_id, attribute, value,
         valid_from, valid_to, source, record_ref) VALUES %s""",
                    [(r.resident, o.attribute,
-                     json.dumps(ids.seal_document(keyring, o.value), ensure_ascii=False),
+                     json_text(ids.seal_document(keyring, o.value)),
                      o.valid_from, until, o.source, o.record)
                     for r in residents for o, until in r.history], page_size=PAGE)
     execute_values(cur, """
@@ -270,16 +268,16 @@ def rewrite_residents(cur: Any, residents: Sequence[ResidentRecord], gone: Seque
          WHERE NOT EXISTS (SELECT 1 FROM hub.conflicts c WHERE c.status = 'resolved'
                            AND c.fingerprint = v.fingerprint)""",
                    [(r.resident, kind, attribute,
-                     json.dumps(ids.seal_document(keyring, details), ensure_ascii=False),
+                     json_text(ids.seal_document(keyring, details)),
                      hashlib.sha256(f"{kind}|{attribute}|{text}".encode()).hexdigest()[:32])
                     for r in residents for kind, attribute, details in r.conflicts
                     for text in [json.dumps(details, ensure_ascii=False, sort_keys=True)]],
                    page_size=PAGE)
     execute_values(cur, "INSERT INTO hub.resident_findings (resident_id, kind, since, evidence)"
                         " VALUES %s",
-                   [(r.resident, f.kind, f.since, json.dumps(
-                       {"records": list(f.evidence), "explanation": f.explanation},
-                       ensure_ascii=False)) for r in residents for f in r.findings],
+                   [(r.resident, f.kind, f.since, json_text(
+                       {"records": list(f.evidence), "explanation": f.explanation}))
+                    for r in residents for f in r.findings],
                    page_size=PAGE)
 
 
@@ -294,7 +292,7 @@ def replace_review_items(cur: Any, refs: Sequence[str], items: Iterable[Edge]) -
 
 def add_changes(cur: Any, changes: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
     execute_values(cur, "INSERT INTO hub.change_outbox (resident_id, change, payload) VALUES %s",
-                   [(resident, change, json.dumps(payload, ensure_ascii=False))
+                   [(resident, change, json_text(payload))
                     for resident, change, payload in changes], page_size=PAGE)
 
 

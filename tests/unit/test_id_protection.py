@@ -122,6 +122,32 @@ def test_documents_are_sealed_wherever_a_number_sits_and_open_back(
     assert ids.open_document(KEYRING, sealed) == document
 
 
+LEAVES = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+          | st.text(max_size=8) | DIGITS.map(valid_number)
+          | DIGITS.map(lambda digits: f"配偶 {digits[:9]} {digits[9:]}号"))
+
+
+def leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in leaves(v)]
+    return [value]
+
+
+@given(st.recursive(LEAVES, lambda children: st.lists(children, max_size=4)
+                    | st.dictionaries(st.text(max_size=4), children, max_size=4), max_leaves=12))
+def test_any_document_seals_every_number_and_nothing_else_and_opens_back(document: object
+                                                                           ) -> None:
+    sealed = ids.seal_document(KEYRING, document)
+    for before, after in zip(leaves(document), leaves(sealed), strict=True):
+        if isinstance(before, str) and ids.holds_id_number(before):
+            assert ids.is_sealed(after) and ids.open_sealed(KEYRING, after) == before
+        else:
+            assert after == before and type(after) is type(before)
+    assert ids.open_document(KEYRING, sealed) == document
+
+
 def test_an_event_keeps_its_envelope_and_seals_its_data() -> None:
     event = {"id": "0123456789012345678abcdef", "subject": "GA1", "data": {
         "parsed": {"id_number": {"original": NUMBER, "normalized": NUMBER}, "name": "曾霞萱"}}}
