@@ -4,6 +4,7 @@ Run by hand, never by CI:
 
     PYTHONPATH=$PWD .venv/bin/python bench/city_scale.py --persons 20000 [--workers K]
         [--live-seconds 60] [--live-rate 500] [--skip-live] [--seed 7] [--partitions 6]
+        [--merge-budget SECONDS]
 
 One run, on a private stack (temporary state directory, free ports):
 
@@ -14,7 +15,12 @@ One run, on a private stack (temporary state directory, free ports):
 3. hub: K `sanwang process` workers (started and joined before the clock), then the three
    exports backfilled one after another (`backfill_file`); records/s from the first publish to
    the processors' lag 0 (everything landed and merged); the workers' peak resident memory over
-   that time; pairwise precision / recall of `hub.source_links` against the city's truth;
+   that time; the share of the merges' time in a transaction spent waiting on another
+   worker's locks (bench/harness.py, LockWaits); pairwise precision / recall of
+   `hub.source_links` against the city's truth;
+   with --merge-budget, a city too large to merge within it stops there: the row then gives the
+   records merged so far, their rate and their precision / recall, and step 2's second run
+   and 4 are left out;
 4. live: changes at a steady rate through the hub's publisher for some seconds, and the time
    from each send to its record being merged in the store (bench/live_latency.py): p50, p99.
 
@@ -35,6 +41,7 @@ from pathlib import Path
 import psycopg2
 from harness import (
     EXPORTS,
+    LockWaits,
     PeakMemory,
     load_grids,
     machine,
@@ -64,44 +71,68 @@ class HubRun:
     """The hub's backfill, end to end."""
 
     records: int
+    merged: int  # below `records` when the merge budget ran out first
     published_s: float
     merged_s: float
     peak_mib: float
+    lock_wait: float  # share of the merges' busy time spent waiting on each other's locks
     scores: PairwiseScores
 
     @property
     def rate(self) -> float:
-        return self.records / self.merged_s
+        return self.merged / self.merged_s
+
+    @property
+    def complete(self) -> bool:
+        return self.merged == self.records
 
 
-def hub_backfill(settings: HubSettings, city: Path, workers: list[subprocess.Popen]
-                 ) -> HubRun:
-    """Backfill the three exports into the running workers; wait until all is merged."""
+def hub_backfill(settings: HubSettings, city: Path, workers: list[subprocess.Popen],
+                 budget: float) -> HubRun:
+    """Backfill the three exports into the running workers; wait until all is merged, or
+    until `budget` s from the first publish have passed."""
     memory = PeakMemory([w.pid for w in workers])
+    locks = LockWaits(settings)
     start = time.monotonic()
     tallies = [backfill_file(settings, d, city / name, progress=False) for d, name in EXPORTS]
     published = time.monotonic() - start
     records = sum(t.published for t in tallies)
-    wait_for_processor(settings, timeout=24 * 3600, on_lag=_progress(records, start))
+    lag = [records]
+    try:
+        wait_for_processor(settings, timeout=max(budget - published, 0),
+                           on_lag=_progress(records, start, lag))
+        lag[0] = 0
+    except TimeoutError:
+        print(f"  hub: merge budget of {budget:.0f} s spent", flush=True)
     merged = time.monotonic() - start
     peak = memory.stop()
+    lock_wait = locks.stop()
     for (department, _), tally in zip(EXPORTS, tallies, strict=True):
         print(f"  hub {department}: {tally.summary()}", flush=True)
     scores = store_scores(settings, read_truth(city / "truth.csv"))
-    return HubRun(records, published, merged, peak, scores)
+    return HubRun(records, records - lag[0], published, merged, peak, lock_wait, scores)
 
 
-def _progress(records: int, start: float, every: float = 300) -> Callable[[int], None]:
-    """Prints how far the merge is every `every` s, so a long run killed early still tells."""
+def _progress(records: int, start: float, last_lag: list[int], every: float = 300
+              ) -> Callable[[int], None]:
+    """Keeps the latest lag in `last_lag` and prints how far the merge is every `every` s,
+    so a long run killed early still tells."""
     last = [start]
 
     def on_lag(lag: int) -> None:
         now = time.monotonic()
+        if lag >= 0:
+            last_lag[0] = lag
         if lag >= 0 and now - last[0] >= every:
             last[0] = now
             print(f"  hub: {records - lag} of {records} merged after {now - start:.0f} s "
                   f"({(records - lag) / (now - start):.0f}/s)", flush=True)
     return on_lag
+
+
+def _check_alive(workers: list[subprocess.Popen]) -> None:
+    if any(w.poll() is not None for w in workers):
+        raise SystemExit("a processor worker died; see processor-*.log")
 
 
 def store_mib(settings: HubSettings) -> float:
@@ -123,7 +154,8 @@ def duration(seconds: float) -> str:
 
 def row(persons: int, hub: HubRun, raw: float, live: LiveResult | None) -> str:
     p50, p99 = (live.percentile(50), live.percentile(99)) if live else ("-", "-")
-    return (f"| {persons:,} | {hub.records:,} | {hub.rate:,.0f} | {raw:,.0f} | "
+    records = f"{hub.records:,}" if hub.complete else f"{hub.merged:,} of {hub.records:,}"
+    return (f"| {persons:,} | {records} | {hub.rate:,.0f} | {raw:,.0f} | "
             f"{hub.rate / raw:.3f} | {duration(YAAN_RECORDS / hub.rate)} | "
             f"{hub.peak_mib:,.0f} | {hub.scores.precision:.4f} | {hub.scores.recall:.4f} | "
             f"{p50} | {p99} |")
@@ -144,6 +176,9 @@ def main() -> None:
     parser.add_argument("--live-rate", type=float, default=500, help="live changes per second")
     parser.add_argument("--skip-live", action="store_true",
                         help="no live phase (p50 / p99 print as -)")
+    parser.add_argument("--merge-budget", type=float, default=24 * 3600,
+                        help="seconds from the first publish after which the run stops waiting "
+                             "for the merge and reports what is merged (default a day)")
     args = parser.parse_args()
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="sanwang-city-scale-") as tmp:
@@ -161,26 +196,33 @@ def main() -> None:
             workers = spawn_workers(settings, args.workers)
             try:
                 wait_for_group(settings, args.workers)
-                hub = hub_backfill(settings, city, workers)
+                hub = hub_backfill(settings, city, workers, args.merge_budget)
                 print(f"  hub: {hub.records} records published in {hub.published_s:.0f} s, "
-                      f"merged in {hub.merged_s:.0f} s; pairs predicted {hub.scores.predicted},"
-                      f" true {hub.scores.true}, correct {hub.scores.correct}", flush=True)
-                raw_records, raw_after = raw_rate(settings, city, 2)
-                print(f"  raw after the hub: {raw_records} records, {raw_after:,.0f} records/s",
-                      flush=True)
-                raw = (raw_before + raw_after) / 2
+                      f"{hub.merged} merged in {hub.merged_s:.0f} s; pairs predicted "
+                      f"{hub.scores.predicted}, true {hub.scores.true}, correct "
+                      f"{hub.scores.correct}; the merges waited on each other's locks "
+                      f"{hub.lock_wait:.0%} of their busy time", flush=True)
+                _check_alive(workers)
+                if not hub.complete:
+                    stop_workers(workers)  # the rest of the merge would only slow what follows
+                    raw = raw_before
+                else:
+                    raw_records, raw_after = raw_rate(settings, city, 2)
+                    print(f"  raw after the hub: {raw_records} records, "
+                          f"{raw_after:,.0f} records/s", flush=True)
+                    raw = (raw_before + raw_after) / 2
                 size = store_mib(settings)
                 print(f"  store: {size:,.0f} MiB in schema hub, "
-                      f"{size * 2**20 / hub.records:,.0f} bytes per record", flush=True)
+                      f"{size * 2**20 / hub.merged:,.0f} bytes per record", flush=True)
                 live = None
-                if not args.skip_live:
+                if hub.complete and not args.skip_live:
                     live = measure_live(settings, city, args.live_rate, args.live_seconds)
                     print(f"  live: sent {live.sent} in {live.seconds:.0f} s "
                           f"({live.sent / live.seconds:.0f}/s), seen {len(live.latencies)}, "
                           f"never seen {live.unseen}; max {max(live.latencies, default=0):.2f} s",
                           flush=True)
-                if any(w.poll() is not None for w in workers):
-                    raise SystemExit("a processor worker died; see processor-*.log")
+                if hub.complete:
+                    _check_alive(workers)
             finally:
                 stop_workers(workers)
     print(f"  {machine()} at the end")

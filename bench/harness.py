@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg2
 from kafka import KafkaAdminClient
 
 from deploy import postgres
@@ -144,6 +145,47 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
         return self._peak_kib / 1024
+
+
+class LockWaits:
+    """How much of the time the processors' merges wait for each other's advisory locks.
+
+    Every `interval` s a thread reads pg_stat_activity (as the admin role: only it sees other
+    roles' wait events) and counts, among the processors' connections running a statement or
+    inside a transaction, those waiting on an advisory lock (the merge's key and resident locks,
+    merge_store.lock_keys / lock_residents).
+    """
+
+    def __init__(self, settings: HubSettings, interval: float = 0.5) -> None:
+        self._dsn = postgres.dsn(settings, postgres.ADMIN_ROLE, "postgres")
+        self._interval = interval
+        self.busy = self.waiting = 0  # connection-samples
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = psycopg2.connect(self._dsn)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                while not self._stop.wait(self._interval):
+                    cur.execute("""
+                        SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock'
+                                                          AND wait_event = 'advisory')
+                          FROM pg_stat_activity
+                         WHERE usename = 'sanwang_processor' AND state <> 'idle'""")
+                    busy, waiting = cur.fetchone()
+                    self.busy += busy
+                    self.waiting += waiting
+        finally:
+            conn.close()
+
+    def stop(self) -> float:
+        """Stop sampling; the share of the merges' busy time spent waiting on advisory locks."""
+        self._stop.set()
+        self._thread.join()
+        return self.waiting / self.busy if self.busy else 0.0
 
 
 def raw_records(path: Path) -> Iterator[bytes]:
