@@ -10,6 +10,14 @@ Each sample counts for the first stage (in the order below) whose function is on
 a stage's share holds everything beneath it: Python work, and the waits for PostgreSQL the
 calls make (py-spy samples a thread blocked in libpq too). Samples outside
 `HubStore._apply_once` (generating the city, mapping the exports) are left out.
+
+`--processor` reads instead a profile of whole `sanwang process` workers, taken with py-spy's
+`--subprocesses` on `city_scale.py`, and splits their samples between the store step, the
+change feed's relay, consuming (faust, aiokafka, decoding) and the rest:
+
+    py-spy record -s -r 50 -f raw -o e2e.raw -- \\
+        .venv/bin/python bench/city_scale.py --persons 5000 --skip-live
+    .venv/bin/python bench/profile_stages.py --processor e2e.raw
 """
 
 from __future__ import annotations
@@ -40,6 +48,18 @@ STAGES = (
 )
 
 
+# (part of a worker, text on the sample's stack): the first match counts; "waiting" matches the
+# innermost frame only
+PROCESSOR_PARTS = (
+    ("store step (land + merge)", ("HubStore._apply_once",)),
+    ("change feed: relay and producer", ("relay_changes", "aiokafka/producer/",
+                                         "Topic.publish_message")),
+    ("decode events", ("_decode (streams/app.py",)),
+    ("waiting (event loop, thread pool)", ("select (selectors.py", "_worker (concurrent/")),
+    ("consume: faust, mode, aiokafka", ("faust/", "mode/", "aiokafka/")),
+)
+
+
 def stage_of(functions: set[str]) -> str:
     for stage, names in STAGES:
         if any(name in functions for name in names):
@@ -47,19 +67,42 @@ def stage_of(functions: set[str]) -> str:
     return "other"
 
 
+def processor_part(stack: str) -> str | None:
+    """The part of a worker a sample of `--subprocesses` belongs to; None outside workers."""
+    if "cli.main process" not in stack:
+        return None
+    innermost = stack.rsplit(";", 1)[-1]
+    for part, texts in PROCESSOR_PARTS:
+        where = innermost if part.startswith("waiting") else stack
+        if any(text in where for text in texts):
+            return part
+    return "other"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", type=Path, help="py-spy record -f raw output")
+    parser.add_argument("--processor", action="store_true",
+                        help="split whole workers' samples (py-spy --subprocesses)")
     args = parser.parse_args()
     shares: Counter = Counter()
-    for line in args.profile.read_text().splitlines():
+    for line in args.profile.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         # "HubStore._apply_once.<locals>.<listcomp>" counts for _apply_once and HubStore
         functions = {part for frame in stack.split(";")
                      for part in frame.split(" (", 1)[0].split(".")}
-        if "_apply_once" in functions:
+        if args.processor:
+            part = processor_part(stack)
+            if part is not None:
+                shares[part] += int(count)
+        elif "_apply_once" in functions:
             shares[stage_of(functions)] += int(count)
     total = sum(shares.values())
+    if args.processor:
+        print(f"| part of the workers | samples | share ({total:,} samples) |\n|---|---:|---:|")
+        for part in [part for part, _ in PROCESSOR_PARTS] + ["other"]:
+            print(f"| {part} | {shares[part]:,} | {shares[part] / total:.1%} |")
+        return
     print(f"| stage | share of the store step ({total:,} samples) |\n|---|---:|")
     for stage in [stage for stage, _ in STAGES] + ["other"]:
         print(f"| {stage} | {shares[stage] / total:.1%} |")
