@@ -23,10 +23,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from store_throughput import EXPORTS, department_events  # bench/ runs its scripts by path
+from store_throughput import city_features  # bench/ runs its scripts by path
 
 from connectors.synthetic_city import generate_city
-from streams.features import features_of
 from streams.matching import keys_of
 from streams.resolve import MAX_BLOCK
 
@@ -34,13 +33,12 @@ from streams.resolve import MAX_BLOCK
 def block_counts(city: Path) -> tuple[int, Counter, Counter]:
     """The number of records, and for every key the records stored under it and looking it up."""
     records, stored, looked_up = 0, Counter(), Counter()
-    for department, name in EXPORTS:
-        for event in department_events(city, department, name):
-            records += 1
-            keys = keys_of(features_of(event))
-            stored.update(k for k in keys.stored if not k.startswith("id~"))
-            looked_up.update(k for k in keys.lookup if not k.startswith("id")
-                             or k.startswith("id:") and k in keys.stored)
+    for features in city_features(city):
+        records += 1
+        keys = keys_of(features)
+        stored.update(k for k in keys.stored if not k.startswith("id~"))
+        looked_up.update(k for k in keys.lookup if not k.startswith("id")
+                         or k.startswith("id:") and k in keys.stored)
     return records, stored, looked_up
 
 

@@ -19,13 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from store_throughput import EXPORTS, department_events  # bench/ runs its scripts by path
+from store_throughput import city_features  # bench/ runs its scripts by path
 
 from connectors.synthetic_city import generate_city
 from streams import resolve
 from streams.estimate import estimate_parameters
 from streams.evaluation import pairwise_scores, read_truth
-from streams.features import features_of
 
 
 def main() -> None:
@@ -35,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         generate_city(args.persons, args.seed, Path(tmp))
-        records = [features_of(e) for d, n in EXPORTS for e in department_events(Path(tmp), d, n)]
+        records = list(city_features(Path(tmp)))
         truth = read_truth(Path(tmp) / "truth.csv")
     parameters = estimate_parameters(records)
     compared = 0

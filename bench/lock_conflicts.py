@@ -26,17 +26,15 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from store_throughput import EXPORTS, department_events  # bench/ runs its scripts by path
+from store_throughput import city_features  # bench/ runs its scripts by path
 
 from connectors.synthetic_city import generate_city
-from streams.features import features_of
 from streams.matching import keys_of
 
 
 def lock_keys(city: Path) -> list[frozenset[str]]:
     """Every record's lock keys, in the order of the exports."""
-    return [keys_of(features_of(event)).lock
-            for department, name in EXPORTS for event in department_events(city, department, name)]
+    return [keys_of(features).lock for features in city_features(city)]
 
 
 def hashed(keys: Iterable[str]) -> set[int]:

@@ -39,6 +39,7 @@ from deploy.private_stack import private_settings
 from deploy.settings import HubSettings
 from schemas.registry import validation_errors
 from streams.evaluation import read_truth, store_scores
+from streams.features import RecordFeatures, features_of
 from streams.grids import read_grids_csv, store_grids
 from streams.id_protection import new_keyring
 from streams.landing import ConsumedEvent, HubStore
@@ -59,6 +60,13 @@ def department_events(city: Path, department: str, name: str) -> Iterator[dict[s
             continue
         if not validation_errors(event):
             yield event
+
+
+def city_features(city: Path) -> Iterator[RecordFeatures]:
+    """Every record's features, department after department (what the pure benches read)."""
+    for department, name in EXPORTS:
+        for event in department_events(city, department, name):
+            yield features_of(event)
 
 
 def interleaved(city: Path) -> list[ConsumedEvent]:

@@ -14,7 +14,7 @@ import math
 import os
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import faust
 import psycopg2
@@ -159,7 +159,7 @@ def _finite(text: str) -> float:
     return number
 
 
-def _not_a_number(text: str) -> float:
+def _not_a_number(text: str) -> NoReturn:
     raise ValueError(f"{text} is not a JSON number")
 
 
