@@ -26,6 +26,9 @@ from deploy.settings import HubSettings
 from deploy.stack import down, up
 from schemas.topics import processor_group
 
+# the checkout this script belongs to: workers run its code whatever the caller's directory
+# (`python -m` puts the working directory first on sys.path, before PYTHONPATH)
+CHECKOUT = Path(__file__).resolve().parent.parent
 # department, export file in a generated (or the sample) city
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
            ("social_security", "social_security.jsonl"))
@@ -46,7 +49,7 @@ def private_stack(home: Path, partitions: int = 3) -> Iterator[HubSettings]:
 def load_grids(settings: HubSettings, city: Path) -> None:
     """The city's grid reference, as `sanwang grids` loads it (findings and placement use it)."""
     subprocess.run([sys.executable, "-m", "cli.main", "grids", str(city / "grids.csv")],
-                   env=settings_env(settings), check=True, capture_output=True)
+                   env=settings_env(settings), cwd=CHECKOUT, check=True, capture_output=True)
 
 
 def spawn_workers(settings: HubSettings, count: int) -> list[subprocess.Popen]:
@@ -56,7 +59,7 @@ def spawn_workers(settings: HubSettings, count: int) -> list[subprocess.Popen]:
         with open(settings.home / f"processor-{n}.log", "ab") as log:  # the child keeps its own
             workers.append(subprocess.Popen(
                 [sys.executable, "-m", "cli.main", "process", "--loglevel", "warning",
-                 "--metrics-port", "0"], env=settings_env(settings),
+                 "--metrics-port", "0"], env=settings_env(settings), cwd=CHECKOUT,
                 stdout=log, stderr=subprocess.STDOUT))
     return workers
 
@@ -148,12 +151,13 @@ class PeakMemory:
 
 
 class LockWaits:
-    """How much of the time the processors' merges wait for each other's advisory locks.
+    """How much of the time the processors' merges wait for each other's locks.
 
     Every `interval` s a thread reads pg_stat_activity (as the admin role: only it sees other
     roles' wait events) and counts, among the processors' connections running a statement or
-    inside a transaction, those waiting on an advisory lock (the merge's key and resident locks,
-    merge_store.lock_keys / lock_residents).
+    inside a transaction, those waiting on a lock: an advisory one (the residents a merge
+    rewrites, merge_store.lock_residents) or a row another transaction writes (a record, an
+    edge).
     """
 
     def __init__(self, settings: HubSettings, interval: float = 0.5) -> None:
@@ -171,8 +175,7 @@ class LockWaits:
             with conn.cursor() as cur:
                 while not self._stop.wait(self._interval):
                     cur.execute("""
-                        SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock'
-                                                          AND wait_event = 'advisory')
+                        SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock')
                           FROM pg_stat_activity
                          WHERE usename = 'sanwang_processor' AND state <> 'idle'""")
                     busy, waiting = cur.fetchone()
@@ -182,7 +185,7 @@ class LockWaits:
             conn.close()
 
     def stop(self) -> float:
-        """Stop sampling; the share of the merges' busy time spent waiting on advisory locks."""
+        """Stop sampling; the share of the merges' busy time spent waiting on locks."""
         self._stop.set()
         self._thread.join()
         return self.waiting / self.busy if self.busy else 0.0

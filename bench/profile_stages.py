@@ -8,8 +8,9 @@ Run by hand, never by CI:
 
 Each sample counts for the first stage (in the order below) whose function is on its stack, so
 a stage's share holds everything beneath it: Python work, and the waits for PostgreSQL the
-calls make (py-spy samples a thread blocked in libpq too). Samples outside
-`HubStore._apply_once` (generating the city, mapping the exports) are left out.
+calls make (py-spy samples a thread blocked in libpq too). Samples outside `HubStore.apply`
+(generating the city, mapping the exports) are left out. A recheck's work counts as "recheck"
+until it merges records again; that merge counts in the stages it runs through.
 
 `--processor` reads instead a profile of whole `sanwang process` workers, taken with py-spy's
 `--subprocesses` on `city_scale.py`, and splits their samples between the store step, the
@@ -30,7 +31,7 @@ from pathlib import Path
 STAGES = (
     ("prepare: features, observations, keys (pure)",
      ("features_of", "observations_of", "record_rows", "keys_of", "protected_keys")),
-    ("lock keys, upsert records, replace keys", ("lock_keys", "upsert_records", "replace_keys")),
+    ("upsert records, replace keys", ("upsert_records", "replace_keys")),
     ("read candidates (keys, features)", ("refs_sharing_keys", "load_features")),
     ("compare candidates", ("edges_among",)),
     ("write edges", ("replace_edges",)),
@@ -43,15 +44,17 @@ STAGES = (
     ("write residents, links, review, changes",
      ("rewrite_residents", "write_links", "replace_review_items", "add_changes",
       "findings_of_residents", "edges_touching")),
-    ("the merge's own lines", ("merge_events",)),
-    ("land events (seal, insert)", ("_apply_once",)),
+    ("the merge's own lines", ("merge_events", "_link")),
+    ("land events (seal, insert), commit", ("apply",)),
 )
+RECHECK = "recheck: claim, look for unseen records"
+
 
 
 # (part of a worker, text on the sample's stack): the first match counts; "waiting" matches the
 # innermost frame only
 PROCESSOR_PARTS = (
-    ("store step (land + merge)", ("HubStore._apply_once",)),
+    ("store step (land + merge + recheck)", ("HubStore.apply (",)),
     ("change feed: relay and producer", ("relay_changes", "aiokafka/producer/",
                                          "Topic.publish_message")),
     ("decode events", ("_decode (streams/app.py",)),
@@ -61,6 +64,8 @@ PROCESSOR_PARTS = (
 
 
 def stage_of(functions: set[str]) -> str:
+    if "recheck" in functions and "_link" not in functions:
+        return RECHECK
     for stage, names in STAGES:
         if any(name in functions for name in names):
             return stage
@@ -88,14 +93,14 @@ def main() -> None:
     shares: Counter = Counter()
     for line in args.profile.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
-        # "HubStore._apply_once.<locals>.<listcomp>" counts for _apply_once and HubStore
+        # "HubStore.apply.<locals>.land_and_merge" counts for apply, land_and_merge, HubStore
         functions = {part for frame in stack.split(";")
                      for part in frame.split(" (", 1)[0].split(".")}
         if args.processor:
             part = processor_part(stack)
             if part is not None:
                 shares[part] += int(count)
-        elif "_apply_once" in functions:
+        elif "HubStore.apply (" in stack:
             shares[stage_of(functions)] += int(count)
     total = sum(shares.values())
     if args.processor:
@@ -104,7 +109,7 @@ def main() -> None:
             print(f"| {part} | {shares[part]:,} | {shares[part] / total:.1%} |")
         return
     print(f"| stage | share of the store step ({total:,} samples) |\n|---|---:|")
-    for stage in [stage for stage, _ in STAGES] + ["other"]:
+    for stage in [stage for stage, _ in STAGES] + [RECHECK, "other"]:
         print(f"| {stage} | {shares[stage] / total:.1%} |")
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg2
 import psycopg2.errors
@@ -24,7 +24,7 @@ from streams import id_protection as ids
 from streams.features import department_of
 from streams.json_text import json_text
 from streams.matching import Parameters
-from streams.merge import MergeSummary, merge_events
+from streams.merge import MergeSummary, merge_events, recheck
 from streams.metrics import BATCH_RETRIES
 
 DEFAULT_PARAMETERS = Path(__file__).parent / "default_parameters.json"
@@ -32,6 +32,7 @@ DEFAULT_PARAMETERS = Path(__file__).parent / "default_parameters.json"
 # transaction finds the connection closed, as InterfaceError: both mean "retry later".
 DATABASE_GONE = (psycopg2.OperationalError, psycopg2.InterfaceError)
 DEADLOCK_ATTEMPTS = 20
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -68,44 +69,56 @@ class HubStore:
         return self._conn
 
     def apply(self, batch: Sequence[ConsumedEvent]) -> tuple[Counter, MergeSummary]:
-        """Land and merge the batch; returns new events by department and what the merge did.
+        """Land and merge the batch, then run every waiting recheck (streams/merge.py), each in
+        a transaction of its own; returns new events by department and what the merges did.
 
-        Workers lock blocking keys and residents as they meet them; when two of them wait on
-        each other, PostgreSQL rolls one back (deadlock detected) and that one tries again."""
-        for attempt in range(1, DEADLOCK_ATTEMPTS):
-            try:
-                return self._apply_once(batch)
-            except psycopg2.errors.DeadlockDetected:
-                BATCH_RETRIES.labels("deadlock").inc()
-                log.info("batch rolled back in a deadlock with another worker; again (%d)",
-                         attempt)
-        return self._apply_once(batch)  # the last attempt: a deadlock now goes to the caller
-
-    def _apply_once(self, batch: Sequence[ConsumedEvent]) -> tuple[Counter, MergeSummary]:
-        conn = self._connection()
+        Workers lock residents and rows as they meet them; when two of them wait on each other,
+        PostgreSQL rolls one back (deadlock detected) and that one tries again."""
         rows = [(c.event["id"], department_of(c.event), c.event["subject"], c.event["type"],
                  c.event["data"]["parsed"].get("occurred"),
                  json_text(ids.seal_event(process_keyring(), c.event)),
                  c.topic, c.partition, c.offset)
                 for c in batch]
-        try:
-            with conn, conn.cursor() as cur:
-                landed = execute_values(
-                    cur,
-                    "INSERT INTO hub.events (event_id, source, record_id, event_type, occurred_at,"
-                    " payload, topic, kafka_partition, kafka_offset) VALUES %s"
-                    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                    rows, fetch=True, page_size=len(rows))
-                new_ids = {event_id for (event_id,) in landed}
-                new = [c.event for c in batch if c.event["id"] in new_ids]
-                new = list({e["id"]: e for e in new}.values())
-                summary = merge_events(cur, new, self._parameters)
+
+        def land_and_merge(cur: Any) -> tuple[Counter, MergeSummary]:
+            if not rows:  # nothing to land: only the waiting rechecks run
+                return Counter(), MergeSummary()
+            landed = execute_values(
+                cur,
+                "INSERT INTO hub.events (event_id, source, record_id, event_type, occurred_at,"
+                " payload, topic, kafka_partition, kafka_offset) VALUES %s"
+                " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                rows, fetch=True, page_size=len(rows))
+            new_ids = {event_id for (event_id,) in landed}
+            new = [c.event for c in batch if c.event["id"] in new_ids]
+            new = list({e["id"]: e for e in new}.values())
+            summary = merge_events(cur, new, self._parameters)
             return Counter(department_of(e) for e in new), summary
-        except psycopg2.errors.DeadlockDetected:
-            raise  # rolled back, the connection still good: `apply` tries again
-        except DATABASE_GONE as error:
-            conn.close()
-            raise psycopg2.OperationalError(str(error)) from error
+
+        stored, summary = self._transaction(land_and_merge)
+        while self._transaction(lambda cur: recheck(cur, self._parameters, summary)):
+            pass
+        return stored, summary
+
+    def _transaction(self, work: Callable[[Any], T]) -> T:
+        """`work(cursor)` in a transaction, again after a deadlock; a lost connection is closed
+        and raised as OperationalError (the caller retries later)."""
+        attempt = 1
+        while True:
+            conn = self._connection()
+            try:
+                with conn, conn.cursor() as cur:
+                    return work(cur)
+            except psycopg2.errors.DeadlockDetected:
+                if attempt == DEADLOCK_ATTEMPTS:
+                    raise
+                BATCH_RETRIES.labels("deadlock").inc()
+                log.info("transaction rolled back in a deadlock with another worker; again (%d)",
+                         attempt)
+                attempt += 1
+            except DATABASE_GONE as error:
+                conn.close()
+                raise psycopg2.OperationalError(str(error)) from error
 
     def pending_changes(self, limit: int = 1000) -> list[tuple[int, str, str, Any]]:
         """Change-feed entries not yet relayed to Kafka, oldest first."""

@@ -162,15 +162,13 @@ def edit_distance(a: str, b: str) -> int:
 
 @dataclass(frozen=True)
 class RecordKeys:
-    """Where a record is stored (`stored`), where it looks for others (`lookup`) and what its
-    merge locks (`lock`). Records `a` and `b` are compared when `a.lookup` meets `b.stored`,
-    which holds exactly when `b.lookup` meets `a.stored`: the streaming merge meets a pair
-    whichever comes first. Two records that can meet hold a `lock` key in common, so two
-    workers merging them wait for each other."""
+    """Where a record is stored (`stored`) and where it looks for others (`lookup`). Records
+    `a` and `b` are compared when `a.lookup` meets `b.stored`, which holds exactly when
+    `b.lookup` meets `a.stored`: the streaming merge meets a pair whichever comes first, and a
+    merge's recheck finds records that concurrent merges stored (streams/merge.py)."""
 
     stored: frozenset[str]
     lookup: frozenset[str]
-    lock: frozenset[str]
 
 
 def keys_of(r: RecordFeatures) -> RecordKeys:
@@ -186,24 +184,20 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
     - Surname with whole birth date (`bd`); a date given only to the month (`bp`) meets every
       record of that surname and month (`bm`, stored for whole dates, looked up by partial
       ones). Surname with month for everyone made blocks grow with the city (bench/README.md).
-
-    Every record locks its stored keys; the rare side (an untrusted number, a partial date)
-    also locks what it looks up on the common side (a trusted number's `id:`, the month's
-    `bm`)."""
+    """
     shared: set[str] = set()  # stored and looked up
     stored_only: set[str] = set()  # the common side's keys the rare side looks up
-    reach: set[str] = set()  # the common side looks up the rare side's keys
-    rare: set[str] = set()  # the rare side looks up the common side's keys, and locks them
+    lookup_only: set[str] = set()  # never stored: the other side's keys of a one-sided kind
     if r.person_key:
         shared.add(f"pk:{r.person_key}")
     number = r.id_number or r.id_digits
     if number:
         shared.add(f"id:{number}")
         if trusted_number(r):
-            reach.update(_deletion_keys(number))
+            lookup_only.update(_deletion_keys(number))
         else:
             shared.update(_deletion_keys(number))
-            rare.update(f"id:{near}" for near in near_valid_numbers(number))
+            lookup_only.update(f"id:{near}" for near in near_valid_numbers(number))
     if r.pinyin:
         if r.birth:
             shared.add(f"nb:{r.pinyin}|{r.birth[:4]}")
@@ -213,13 +207,12 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
     if r.name and r.birth and len(r.birth) == 10:
         shared.add(f"bd:{r.birth}|{r.name[0]}")
         stored_only.add(f"bm:{r.birth[:7]}|{r.name[0]}")
-        reach.add(f"bp:{r.birth[:7]}|{r.name[0]}")
+        lookup_only.add(f"bp:{r.birth[:7]}|{r.name[0]}")
     elif r.name and r.birth and len(r.birth) == 7:
         shared.add(f"bp:{r.birth}|{r.name[0]}")
-        rare.add(f"bm:{r.birth}|{r.name[0]}")
+        lookup_only.add(f"bm:{r.birth}|{r.name[0]}")
     return RecordKeys(stored=frozenset(shared | stored_only),
-                      lookup=frozenset(shared | reach | rare),
-                      lock=frozenset(shared | stored_only | rare))
+                      lookup=frozenset(shared | lookup_only))
 
 
 def _deletion_keys(number: str) -> set[str]:

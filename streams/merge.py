@@ -4,6 +4,14 @@ For every record whose current version changed: new blocking keys and edges, the
 component around it (over linking edges, with the residents it belonged to) is clustered again
 from scratch and its residents rewritten. Because clustering depends only on the component's
 records, edges and steward decisions, the store ends the same whatever order events came in.
+
+Workers merge side by side without locking blocking keys, so two batches whose records should
+meet may each miss the other's, uncommitted. Each merge therefore leaves a recheck (its records
+and the snapshot its lookups saw); after it commits, `recheck` finds records written since by
+transactions that snapshot could not see, under those records' lookup keys or at the end of
+their edges, and merges those records again. Of two such merges the later to commit always
+sees the earlier one's records then, because `a` finds `b` exactly when `b` finds `a`
+(matching.RecordKeys).
 """
 
 from __future__ import annotations
@@ -19,15 +27,16 @@ from streams.clustering import Link, cluster
 from streams.features import RecordFeatures, features_of
 from streams.findings import findings_of
 from streams.grids import grid_of, load_gazetteer
-from streams.matching import Parameters, keys_of
+from streams.matching import Parameters, RecordKeys, keys_of
+from streams.metrics import RECHECKS
 from streams.normalize_address import normalize_address
 from streams.resolve import MAX_BLOCK, edges_among
 from streams.survivorship import golden_record, history, observations_of
 
 MAX_COMPONENT = 50_000
 # Merges take this lock shared, so workers merge side by side; a steward's decision and a rekey
-# take it exclusive and run alone. Between merges, finer locks (merge_store.lock_keys and
-# lock_residents) keep two transactions off the same blocking keys and the same residents.
+# take it exclusive and run alone. Between merges, resident locks (merge_store.lock_residents)
+# keep two transactions from rewriting the same residents.
 MERGE_LOCK = 7_303_240_002
 
 
@@ -39,6 +48,8 @@ class MergeSummary:
     component_records: int = 0
     changes: Counter = field(default_factory=Counter)
     rules: Counter = field(default_factory=Counter)
+    # each linked record's (protected) lookup keys, so its own recheck need not compute them
+    lookups: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Parameters
@@ -50,24 +61,58 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
         if features.ref not in latest or latest[features.ref][0].version < features.version:
             latest[features.ref] = (features, event["id"], observations_of(event))
     rows = store.record_rows(list(latest.values()))
-    keys = store.protected_keys({ref: keys_of(f) for ref, (f, _, _) in latest.items()})
+    keys = _protected({ref: f for ref, (f, _, _) in latest.items()})
     cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
-    # another worker's batch that could meet these records commits first, so its records are
-    # seen (two records that can meet hold a lock key in common: matching.RecordKeys)
-    store.lock_keys(cur, list(latest), {k for record in keys.values() for k in record.lock})
     changed = store.upsert_records(cur, rows)
     summary = MergeSummary(changed_records=len(changed))
     if not changed:
         return summary
-    changed_features = {ref: latest[ref][0] for ref in changed}
     store.replace_keys(cur, {ref: keys[ref].stored for ref in changed})
+    _link(cur, {ref: latest[ref][0] for ref in changed}, keys, parameters, summary)
+    return summary
+
+
+def recheck(cur: Any, parameters: Parameters, summary: MergeSummary) -> bool:
+    """Take one committed merge's recheck (any worker's) and merge again those of its records
+    that records it could not see now meet; False when none is waiting. Adds to `summary`."""
+    cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
+    claimed = store.claim_recheck(cur)
+    if claimed is None:
+        return False
+    unseen = store.unseen_records(cur, claimed)
+    again: set[str] = set()
+    if unseen:
+        lookups = {ref: summary.lookups[ref] for ref in claimed.refs if ref in summary.lookups}
+        if len(lookups) < len(claimed.refs):  # another worker's recheck, or a crashed one's
+            stored = store.load_features(cur, [r for r in claimed.refs if r not in lookups])
+            lookups |= {ref: keys.lookup for ref, keys in _protected(stored).items()}
+        keys = store.stored_keys(cur, unseen)
+        again = {ref for ref, lookup in lookups.items() if lookup & keys}
+        again |= store.linked_to(cur, claimed.refs, unseen)
+    RECHECKS.labels("merged_again" if again else "nothing_unseen").inc()
+    if again:
+        features = store.load_features(cur, sorted(again))  # current versions
+        _link(cur, features, _protected(features), parameters, summary)
+    return True
+
+
+def _protected(features: dict[str, RecordFeatures]) -> dict[str, RecordKeys]:
+    return store.protected_keys({ref: keys_of(f) for ref, f in features.items()})
+
+
+def _link(cur: Any, records: dict[str, RecordFeatures], keys: dict[str, RecordKeys],
+          parameters: Parameters, summary: MergeSummary) -> None:
+    """These records' edges against every record their lookup keys find, then their
+    components clustered again; noted for a recheck first (streams/merge.py's docstring)."""
+    changed = sorted(records)
+    store.note_recheck(cur, changed)  # its snapshot sees no more than the lookups below
+    summary.lookups.update((ref, keys[ref].lookup) for ref in changed)
     lookups = {k for ref in changed for k in keys[ref].lookup}
     candidates = store.load_features(cur, store.refs_sharing_keys(cur, lookups, MAX_BLOCK))
-    known = {**candidates, **changed_features}
-    edges = edges_among(list(changed_features.values()), parameters, against=list(known.values()))
+    known = {**candidates, **records}
+    edges = edges_among(list(records.values()), parameters, against=list(known.values()))
     store.replace_edges(cur, changed, edges)
     recluster(cur, changed, summary, known)
-    return summary
 
 
 def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = None,

@@ -23,7 +23,7 @@ from streams.survivorship import GoldenValue, Observation
 LINKING_RULES = ["department_key", "id_number", "probabilistic"]
 GOLDEN_COLUMNS = ("name", "sex", "birth_date", "ethnicity", "hukou_address", "residence_address",
                   "phone", "life_status")
-KEY_LOCKS, RESIDENT_LOCKS = 7303, 7304  # advisory lock namespaces (the two-int form)
+RESIDENT_LOCKS = 7304  # advisory lock namespace (the two-int form)
 PAGE = 10_000  # rows per INSERT: a batch's rows go in one or few statements, not one per 100
 
 
@@ -44,18 +44,20 @@ def record_rows(records: Sequence[tuple[RecordFeatures, str, list[Observation]]]
 
 
 def upsert_records(cur: Any, rows: Sequence[tuple[str, str, str, str, str, str]]) -> list[str]:
-    """Store each record's version unless a later one is stored; refs whose version changed."""
+    """Store each record's version unless a later one is stored, noting this transaction as its
+    writer (for rechecks); refs whose version changed."""
     if not rows:
         return []
     changed = execute_values(cur, """
         INSERT INTO hub.source_records (source, record_id, event_id, version, features,
-                                        observations)
+                                        observations, writer)
         VALUES %s
         ON CONFLICT (source, record_id) DO UPDATE SET event_id = EXCLUDED.event_id,
             version = EXCLUDED.version, features = EXCLUDED.features,
-            observations = EXCLUDED.observations
+            observations = EXCLUDED.observations, writer = EXCLUDED.writer
         WHERE hub.source_records.version < EXCLUDED.version
-        RETURNING ref""", rows, fetch=True, page_size=PAGE)
+        RETURNING ref""", rows, template="(%s, %s, %s, %s, %s, %s, pg_current_xact_id())",
+                             fetch=True, page_size=PAGE)
     return sorted(ref for (ref,) in changed)
 
 
@@ -80,32 +82,72 @@ def protected_keys(keys: dict[str, RecordKeys]) -> dict[str, RecordKeys]:
     keyring = process_keyring()
     out = {}
     for ref, record in keys.items():
-        protected = {k: ids.protect_key(keyring, k)
-                     for k in record.stored | record.lookup | record.lock}
+        protected = {k: ids.protect_key(keyring, k) for k in record.stored | record.lookup}
         out[ref] = RecordKeys(*(frozenset(protected[k] for k in part)
-                                for part in (record.stored, record.lookup, record.lock)))
+                                for part in (record.stored, record.lookup)))
     return out
 
 
-def lock_keys(cur: Any, refs: Sequence[str], keys: Iterable[str]) -> None:
-    """Wait for every other merge whose records could meet these (`keys`: their lock keys,
-    protected; and the keys stored for them now), and keep the keys until this one commits."""
-    cur.execute("SELECT key FROM hub.record_keys WHERE ref = ANY(%s)", (list(refs),))
-    stored = {key for (key,) in cur.fetchall()}
-    _lock(cur, KEY_LOCKS, stored | set(keys))
-
-
 def lock_residents(cur: Any, residents: Iterable[str]) -> None:
-    """Wait for every other merge rewriting one of these residents, and keep them until commit."""
-    _lock(cur, RESIDENT_LOCKS, residents)
-
-
-def _lock(cur: Any, namespace: int, names: Iterable[str]) -> None:
-    """Transaction advisory locks on the names' hashes, in one order for every worker (two
+    """Wait for every other merge rewriting one of these residents, and keep them until commit:
+    transaction advisory locks on the names' hashes, taken in one order by every worker (two
     workers taking overlapping sets never hold one each of two locks the other waits for)."""
-    hashes = sorted({zlib.crc32(name.encode()) - 2**31 for name in names})  # int4 range
+    hashes = sorted({zlib.crc32(name.encode()) - 2**31 for name in residents})  # int4 range
     cur.execute("SELECT pg_advisory_xact_lock(%s, h) FROM unnest(%s::int[]) AS h",
-                (namespace, hashes))
+                (RESIDENT_LOCKS, hashes))
+
+
+def note_recheck(cur: Any, refs: Sequence[str]) -> None:
+    """Record, before the candidate lookups, that this transaction computes these records'
+    edges and what it can see: `claim_recheck` hands it to a recheck once committed."""
+    cur.execute("INSERT INTO hub.merge_rechecks (writer, snapshot, refs)"
+                " VALUES (pg_current_xact_id(), pg_current_snapshot(), %s)", (list(refs),))
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """A committed merge to look at again: its transaction, its lookups' snapshot, its refs."""
+
+    recheck_id: int
+    writer: str
+    snapshot: str
+    refs: list[str]
+
+
+def claim_recheck(cur: Any) -> Recheck | None:
+    """The oldest recheck no other transaction has claimed, deleted at this one's commit."""
+    cur.execute("DELETE FROM hub.merge_rechecks WHERE recheck_id = (SELECT recheck_id FROM"
+                " hub.merge_rechecks ORDER BY recheck_id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                " RETURNING recheck_id, writer::text, snapshot::text, refs")
+    row = cur.fetchone()
+    return None if row is None else Recheck(*row)
+
+
+def unseen_records(cur: Any, recheck: Recheck) -> set[str]:
+    """Records written by a transaction other than the recheck's own that its snapshot could not
+    see (concurrent merges, and later ones)."""
+    cur.execute("""
+        SELECT ref FROM hub.source_records
+         WHERE writer >= pg_snapshot_xmin(%(snapshot)s::pg_snapshot)
+           AND writer <> %(writer)s::xid8
+           AND NOT pg_visible_in_snapshot(writer, %(snapshot)s::pg_snapshot)""",
+                {"writer": recheck.writer, "snapshot": recheck.snapshot})
+    return {ref for (ref,) in cur.fetchall()}
+
+
+def stored_keys(cur: Any, refs: Iterable[str]) -> set[str]:
+    """The (protected) keys these records are stored under."""
+    cur.execute("SELECT key FROM hub.record_keys WHERE ref = ANY(%s)", (list(refs),))
+    return {key for (key,) in cur.fetchall()}
+
+
+def linked_to(cur: Any, refs: Sequence[str], others: Iterable[str]) -> set[str]:
+    """Those of `refs` with an edge to one of `others`."""
+    cur.execute("""
+        SELECT a, b FROM hub.match_edges
+         WHERE (a = ANY(%(r)s) AND b = ANY(%(o)s)) OR (b = ANY(%(r)s) AND a = ANY(%(o)s))""",
+                {"r": list(refs), "o": list(others)})
+    return {ref for pair in cur.fetchall() for ref in pair} & set(refs)
 
 
 def replace_keys(cur: Any, keys: dict[str, frozenset[str]]) -> None:
@@ -128,7 +170,11 @@ def replace_edges(cur: Any, refs: Sequence[str], edges: Iterable[Edge]) -> None:
     cur.execute("DELETE FROM hub.match_edges WHERE a = ANY(%s) OR b = ANY(%s)",
                 (list(refs), list(refs)))
     unique = {(e.a, e.b): e for e in edges}
-    execute_values(cur, "INSERT INTO hub.match_edges (a, b, rule, score, agreed) VALUES %s",
+    # a concurrent merge may write the same pair (each computed it from what it saw): the later
+    # one stands, and a recheck redoes it if that one saw an older version
+    execute_values(cur, "INSERT INTO hub.match_edges (a, b, rule, score, agreed) VALUES %s"
+                        " ON CONFLICT (a, b) DO UPDATE SET rule = EXCLUDED.rule,"
+                        " score = EXCLUDED.score, agreed = EXCLUDED.agreed",
                    [(e.a, e.b, e.rule, _finite(e.score), list(e.agreed))
                     for e in unique.values()], page_size=PAGE)
 

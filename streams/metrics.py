@@ -25,8 +25,13 @@ LATENCY = Histogram(
     "sources), to merged in the store", ["stage"], buckets=LATENCY_BUCKETS)
 BATCH_RETRIES = Counter(
     "sanwang_processor_batch_retries_total",
-    "Batches rolled back and run again (deadlock: two workers met on the same residents)",
+    "Transactions rolled back and run again (deadlock: two workers waited on each other)",
     ["reason"])
+RECHECKS = Counter(
+    "sanwang_processor_merge_rechecks_total",
+    "Merges looked at again once committed: nothing_unseen, or merged_again (a concurrent merge"
+    " stored records they should have met)",
+    ["outcome"])
 BATCH_SECONDS = Histogram(
     "sanwang_processor_batch_seconds", "Landing and merging one batch, one transaction")
 CONSUMER_LAG = Gauge(

@@ -18,11 +18,11 @@ from streams.landing import ConsumedEvent, HubStore
 from tests.samples import SAMPLE, sample_events
 
 TABLES = ("events", "source_records", "record_keys", "match_edges", "residents", "source_links",
-          "resident_history", "conflicts", "review_queue", "change_outbox")
+          "resident_history", "conflicts", "review_queue", "change_outbox", "merge_rechecks")
 
 
-def corpus(people: int = 14) -> list[dict[str, Any]]:
-    """Every record of a few sample persons (chosen for their hard cases), plus a correction."""
+def sample_persons() -> dict[str, list[dict[str, Any]]]:
+    """The sample's events by the person they are about (truth.csv)."""
     truth: dict[str, str] = {}
     for line in (SAMPLE / "truth.csv").read_text().splitlines()[1:]:
         source, record, person = line.split(",")
@@ -30,6 +30,12 @@ def corpus(people: int = 14) -> list[dict[str, Any]]:
     by_person: dict[str, list[dict]] = defaultdict(list)
     for event in sample_events():
         by_person[truth[event["source"].rsplit("/", 1)[-1] + ":" + event["subject"]]].append(event)
+    return by_person
+
+
+def corpus(people: int = 14) -> list[dict[str, Any]]:
+    """Every record of a few sample persons (chosen for their hard cases), plus a correction."""
+    by_person = sample_persons()
     hard = sorted(by_person, key=lambda p: (-len({department(e) for e in by_person[p]}),
                                             -_dirt(by_person[p]), p))
     chosen = [e for p in hard[:people] for e in by_person[p]]
@@ -45,13 +51,17 @@ def _dirt(events: list[dict]) -> int:
     return sum(1 for e in events if not (e["data"]["parsed"]["id_number"] or {}).get("normalized"))
 
 
-def corrected(event: dict) -> dict:
-    """The same police row corrected in place later (gxsj moved): a new event, a new address."""
-    raw = {**event["data"]["raw"], "现住址": "四川省雅安市雨城区东城街道金鸡社区人民路1号"}
-    parsed = {**event["data"]["parsed"], "residence_address": raw["现住址"]}
+def corrected(event: dict, content: dict | None = None,
+              gxsj: str = "2026-11-27 00:00:00+00") -> dict:
+    """The same police row corrected in place at `gxsj`: a new event, a new address; or, with
+    `content`, that police event's fields instead (the row now about someone else)."""
+    if content is None:
+        raw = {**event["data"]["raw"], "现住址": "四川省雅安市雨城区东城街道金鸡社区人民路1号"}
+        parsed = {**event["data"]["parsed"], "residence_address": raw["现住址"]}
+    else:
+        raw, parsed = content["data"]["raw"], content["data"]["parsed"]
     return make_event(department="police", event_type=event["type"], record_id=event["subject"],
-                      raw=raw, parsed=parsed, origin={"table": "t_rk_bdjl",
-                                                      "gxsj": "2026-11-27 00:00:00+00"})
+                      raw=raw, parsed=parsed, origin={"table": "t_rk_bdjl", "gxsj": gxsj})
 
 
 def reset(settings: HubSettings) -> None:
