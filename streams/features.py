@@ -76,8 +76,18 @@ def features_of(event: dict[str, Any]) -> RecordFeatures:
         sex=parsed.get("sex"),
         addresses=addresses,
         phone=parsed.get("phone"),
-        version=f"{origin.get('gxsj') or ''}|{event['id']}",
+        version=record_version(origin.get("gxsj"), event["id"]),
     )
+
+
+NO_UPDATE_TIME = "0000-00-00 00:00:00+00"  # before any time a department stamps
+
+
+def record_version(update_time: str | None, event_id: str) -> str:
+    """What orders one record's versions: the department's update time (police `gxsj`), then
+    the event id. A version without one (an export row, a file drop) comes before any with one,
+    so a correction the police CDC stream sends replaces the row the export gave."""
+    return f"{update_time or NO_UPDATE_TIME}|{event_id}"
 
 
 def _digits(original: str | None) -> str | None:

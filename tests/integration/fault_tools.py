@@ -23,6 +23,7 @@ from deploy import postgres
 from deploy.processes import _is_zombie
 from deploy.settings import HubSettings
 from schemas.topics import raw_topics
+from streams.features import record_version
 from streams.lag import LagProbe, wait_for_processor
 from tests.integration.conftest import query
 from tests.integration.kafka_topics import read_topic
@@ -239,7 +240,7 @@ def landing_problems(settings: HubSettings, published: Published) -> list[str]:
                         f"{len(extra)} landed that were never published {sorted(extra)[:3]}")
     latest: dict[str, tuple[str, str]] = {}
     for event_id, ref, gxsj in rows:
-        version = f"{gxsj or ''}|{event_id}"
+        version = record_version(gxsj, event_id)
         if ref not in latest or latest[ref][1] < version:
             latest[ref] = (event_id, version)
     stored = {ref: (event_id, version) for ref, event_id, version in query(

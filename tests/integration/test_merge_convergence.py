@@ -17,10 +17,10 @@ from deploy.id_keys import process_keyring
 from deploy.migrations import migration_files
 from deploy.settings import HubSettings
 from streams import id_protection as ids
-from streams.features import RecordFeatures, features_of
+from streams.features import NO_UPDATE_TIME, RecordFeatures, features_of
 from streams.landing import HubStore
 from streams.matching import keys_of, trusted_number
-from tests.integration.conftest import hub_settings
+from tests.integration.conftest import hub_settings, query
 from tests.integration.store_runs import (
     apply,
     clean_snapshot,
@@ -69,6 +69,16 @@ def test_the_clean_run_merged_across_departments(clean_run) -> None:
     assert len(expected["groups"]) == 14
 
 
+def test_the_clean_run_stores_the_correction_over_the_exported_row(clean_run) -> None:
+    """The corpus ends with a police row corrected later (the CDC stream's gxsj) that the
+    export gave first without one: the correction is the version stored."""
+    settings, _ = clean_run
+    clean_snapshot(settings, CORPUS)
+    correction = CORPUS[-1]
+    assert query(settings, "SELECT event_id FROM hub.source_records WHERE ref = %s",
+                 (f"police:{correction['subject']}",)) == [(correction["id"],)]
+
+
 def old_keys(record: RecordFeatures) -> set[str]:
     """The keys the merge stored for a record before migration 009: every number's one-deletion
     variants, and surname with birth month for whole and partial dates alike."""
@@ -102,5 +112,32 @@ def test_migration_009_turns_the_old_keys_into_the_ones_the_merge_stores_now(cle
             cur.execute(dict(migration_files())["009_one_sided_blocking_keys"])
             cur.execute("SELECT key, ref FROM hub.record_keys")
             assert sorted(cur.fetchall()) == stored_now
+    finally:
+        conn.close()
+
+
+def test_migration_011_moves_versions_without_an_update_time_before_any(clean_run) -> None:
+    settings, _ = clean_run
+    clean_snapshot(settings, CORPUS)
+    old_format = len(NO_UPDATE_TIME) + 1  # what the version kept after its leading "|"
+    read = "SELECT ref, version, features->>'version' FROM hub.source_records ORDER BY ref"
+    conn = psycopg2.connect(postgres.dsn(settings))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(read)
+            stored_now = cur.fetchall()
+            assert all(v == f for _, v, f in stored_now)
+            assert {v.startswith(f"{NO_UPDATE_TIME}|") for _, v, _ in stored_now} == {True, False}
+            cur.execute("UPDATE hub.source_records SET version = substr(version, %(n)s),"
+                        " features = jsonb_set(features, '{version}',"
+                        "                      to_jsonb(substr(version, %(n)s)))"
+                        " WHERE version LIKE %(old)s",
+                        {"n": old_format, "old": f"{NO_UPDATE_TIME}|%"})
+            cur.execute("SELECT count(*) FROM hub.source_records WHERE version LIKE '|%%'")
+            assert cur.fetchone()[0] > 0
+        with conn, conn.cursor() as cur:
+            cur.execute(dict(migration_files())["011_versions_without_update_time"])
+            cur.execute(read)
+            assert cur.fetchall() == stored_now
     finally:
         conn.close()
