@@ -44,6 +44,7 @@ from streams.metrics import (
     LATENCY,
     MATCH_OUTCOMES,
     OPEN_CONFLICTS,
+    RECHECKS,
     RESIDENT_CHANGES,
     RESIDENTS,
     REVIEW_QUEUE,
@@ -199,6 +200,8 @@ async def _store_until_done(store: HubStore, batch: list[ConsumedEvent]) -> None
             MATCH_OUTCOMES.labels(rule).inc(count)
         for change, count in merged.changes.items():
             RESIDENT_CHANGES.labels(change).inc(count)
+        for outcome, count in merged.rechecks.items():
+            RECHECKS.labels(outcome).inc(count)
         BATCH_SECONDS.observe(time.monotonic() - started)
         _observe_latency(batch)
         return

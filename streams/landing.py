@@ -96,8 +96,9 @@ class HubStore:
             return Counter(department_of(e) for e in new), summary
 
         stored, summary = self._transaction(land_and_merge)
-        while self._transaction(lambda cur: recheck(cur, self._parameters, summary)):
-            pass
+        while (checked := self._transaction(
+                lambda cur: recheck(cur, self._parameters, summary.lookups))) is not None:
+            summary.add(checked)
         return stored, summary
 
     def _transaction(self, work: Callable[[Any], T]) -> T:

@@ -7,10 +7,10 @@ records, edges and steward decisions, the store ends the same whatever order eve
 
 Workers merge side by side without locking blocking keys, so two batches whose records should
 meet may each miss the other's, uncommitted. Each merge therefore leaves a recheck (its records
-and the snapshot its lookups saw); after it commits, `recheck` finds records written since by
-transactions that snapshot could not see, under those records' lookup keys or at the end of
-their edges, and merges those records again. Of two such merges the later to commit always
-sees the earlier one's records then, because `a` finds `b` exactly when `b` finds `a`
+and the snapshot its lookups saw); after it commits, `recheck` reads the records written by
+transactions that snapshot could not see and merges again those of its records whose lookup
+keys meet one or whose edges end at one. Of two such merges the later to commit always finds
+the earlier one's records then, because `a` finds `b` exactly when `b` finds `a`
 (matching.RecordKeys).
 """
 
@@ -28,7 +28,6 @@ from streams.features import RecordFeatures, features_of
 from streams.findings import findings_of
 from streams.grids import grid_of, load_gazetteer
 from streams.matching import Parameters, RecordKeys, keys_of
-from streams.metrics import RECHECKS
 from streams.normalize_address import normalize_address
 from streams.resolve import MAX_BLOCK, edges_among
 from streams.survivorship import golden_record, history, observations_of
@@ -48,8 +47,18 @@ class MergeSummary:
     component_records: int = 0
     changes: Counter = field(default_factory=Counter)
     rules: Counter = field(default_factory=Counter)
+    rechecks: Counter = field(default_factory=Counter)  # by outcome
     # each linked record's (protected) lookup keys, so its own recheck need not compute them
     lookups: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def add(self, other: MergeSummary) -> None:
+        """Count in what a later transaction (a recheck) did."""
+        self.changed_records += other.changed_records
+        self.component_records += other.component_records
+        self.changes.update(other.changes)
+        self.rules.update(other.rules)
+        self.rechecks.update(other.rechecks)
+        self.lookups.update(other.lookups)
 
 
 def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Parameters
@@ -72,28 +81,31 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
     return summary
 
 
-def recheck(cur: Any, parameters: Parameters, summary: MergeSummary) -> bool:
+def recheck(cur: Any, parameters: Parameters, known: dict[str, frozenset[str]]
+            ) -> MergeSummary | None:
     """Take one committed merge's recheck (any worker's) and merge again those of its records
-    that records it could not see now meet; False when none is waiting. Adds to `summary`."""
+    that records it could not see now meet; None when none is waiting. `known`: lookup keys
+    this worker's merges computed (MergeSummary.lookups), the others are computed again."""
     cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
     claimed = store.claim_recheck(cur)
     if claimed is None:
-        return False
+        return None
+    summary = MergeSummary()
     unseen = store.unseen_records(cur, claimed)
     again: set[str] = set()
     if unseen:
-        lookups = {ref: summary.lookups[ref] for ref in claimed.refs if ref in summary.lookups}
+        lookups = {ref: known[ref] for ref in claimed.refs if ref in known}
         if len(lookups) < len(claimed.refs):  # another worker's recheck, or a crashed one's
             stored = store.load_features(cur, [r for r in claimed.refs if r not in lookups])
             lookups |= {ref: keys.lookup for ref, keys in _protected(stored).items()}
         keys = store.stored_keys(cur, unseen)
         again = {ref for ref, lookup in lookups.items() if lookup & keys}
         again |= store.linked_to(cur, claimed.refs, unseen)
-    RECHECKS.labels("merged_again" if again else "nothing_unseen").inc()
+    summary.rechecks["merged_again" if again else "nothing_unseen"] += 1
     if again:
         features = store.load_features(cur, sorted(again))  # current versions
         _link(cur, features, _protected(features), parameters, summary)
-    return True
+    return summary
 
 
 def _protected(features: dict[str, RecordFeatures]) -> dict[str, RecordKeys]:
@@ -103,7 +115,7 @@ def _protected(features: dict[str, RecordFeatures]) -> dict[str, RecordKeys]:
 def _link(cur: Any, records: dict[str, RecordFeatures], keys: dict[str, RecordKeys],
           parameters: Parameters, summary: MergeSummary) -> None:
     """These records' edges against every record their lookup keys find, then their
-    components clustered again; noted for a recheck first (streams/merge.py's docstring)."""
+    components clustered again; noted for a recheck first (the module's docstring)."""
     changed = sorted(records)
     store.note_recheck(cur, changed)  # its snapshot sees no more than the lookups below
     summary.lookups.update((ref, keys[ref].lookup) for ref in changed)
