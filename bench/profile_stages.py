@@ -50,7 +50,6 @@ STAGES = (
 RECHECK = "recheck: claim, look for unseen records"
 
 
-
 # (part of a worker, text on the sample's stack): the first match counts; "waiting" matches the
 # innermost frame only
 PROCESSOR_PARTS = (

@@ -33,7 +33,8 @@ RECHECKS = Counter(
     " stored records they should have met)",
     ["outcome"])
 BATCH_SECONDS = Histogram(
-    "sanwang_processor_batch_seconds", "Landing and merging one batch, one transaction")
+    "sanwang_processor_batch_seconds",
+    "Landing and merging one batch (one transaction), and the rechecks run after it")
 CONSUMER_LAG = Gauge(
     "sanwang_processor_consumer_lag", "Events not yet merged, per raw topic partition",
     ["topic", "partition"])

@@ -51,17 +51,17 @@ def _dirt(events: list[dict]) -> int:
     return sum(1 for e in events if not (e["data"]["parsed"]["id_number"] or {}).get("normalized"))
 
 
-def corrected(event: dict, content: dict | None = None,
-              gxsj: str = "2026-11-27 00:00:00+00") -> dict:
-    """The same police row corrected in place at `gxsj`: a new event, a new address; or, with
-    `content`, that police event's fields instead (the row now about someone else)."""
+def corrected(event: dict, content: dict | None = None) -> dict:
+    """The same police row corrected in place later (gxsj moved): a new event, a new address;
+    or, with `content`, that police event's fields instead (the row now about someone else)."""
     if content is None:
         raw = {**event["data"]["raw"], "现住址": "四川省雅安市雨城区东城街道金鸡社区人民路1号"}
         parsed = {**event["data"]["parsed"], "residence_address": raw["现住址"]}
     else:
         raw, parsed = content["data"]["raw"], content["data"]["parsed"]
     return make_event(department="police", event_type=event["type"], record_id=event["subject"],
-                      raw=raw, parsed=parsed, origin={"table": "t_rk_bdjl", "gxsj": gxsj})
+                      raw=raw, parsed=parsed, origin={"table": "t_rk_bdjl",
+                                                      "gxsj": "2026-11-27 00:00:00+00"})
 
 
 def reset(settings: HubSettings) -> None:
