@@ -324,24 +324,30 @@ TYPED = sorted({swap(NUMBER, 8), substitute(NUMBER, 3, "9"), NUMBER[:17] + "X", 
                 *sorted(near_valid_numbers(NUMBER))[:3]})
 
 
-@st.composite
-def related_records(draw: st.DrawFn, ref: str) -> RecordFeatures:
-    """Records about one person or a near one: a number, one of its typos or none; a whole,
-    partial or no birth date; the same surname or another."""
-    typed = draw(st.sampled_from([None, NUMBER, *TYPED]))
-    valid = typed is not None and parse_id_number(typed).normalized == typed
-    return record(ref, name=draw(st.sampled_from([None, "王伟", "王强", "李伟"])),
-                  birth=draw(st.sampled_from([None, "1956", "1956-03", "1956-03-12",
-                                              "1956-03-13"])),
-                  id_number=typed if valid else None, id_digits=None if valid else typed,
-                  id_suspect=valid and draw(st.booleans()))
+def related_records(ref: str) -> list[RecordFeatures]:
+    """Every record about one person or a near one: a number, one of its typos or none (a
+    valid one trusted or not); a whole, partial or no birth date; the same surname or another."""
+    out = []
+    for typed in [None, NUMBER, *TYPED]:
+        valid = typed is not None and parse_id_number(typed).normalized == typed
+        for name in (None, "王伟", "王强", "李伟"):
+            for birth in (None, "1956", "1956-03", "1956-03-12", "1956-03-13"):
+                for suspect in ((False, True) if valid else (False,)):
+                    out.append(record(ref, name=name, birth=birth,
+                                      id_number=typed if valid else None,
+                                      id_digits=None if valid else typed, id_suspect=suspect))
+    return out
 
 
-@given(related_records("police:1"), related_records("civil_affairs:1"))
-def test_records_meet_each_other_both_ways(a: RecordFeatures, b: RecordFeatures) -> None:
+def test_records_meet_each_other_both_ways() -> None:
     """A merge's recheck looks for concurrently stored records under its own records' lookup
-    keys, so it relies on this: `a` finds `b` exactly when `b` would find `a`."""
-    meet(a, b)  # asserts that the other way round gives the same
+    keys, so it relies on this: `a` finds `b` exactly when `b` would find `a`. Every pair of
+    related records, not a sample: the one-sided kinds meet only in a few of them."""
+    police = [keys_of(r) for r in related_records("police:1")]
+    civil = [keys_of(r) for r in related_records("civil_affairs:1")]
+    one_way = [(a, b) for a in police for b in civil
+               if bool(a.lookup & b.stored) != bool(b.lookup & a.stored)]
+    assert not one_way, one_way[:3]
 
 
 def brute_near_valid_numbers(typed: str) -> set[str]:
