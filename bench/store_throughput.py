@@ -4,6 +4,7 @@ Run by hand, never by CI:
 
     .venv/bin/python bench/store_throughput.py [--persons 20000] [--seed 7] [--batch 2000]
     py-spy record -o merge.svg -- .venv/bin/python bench/store_throughput.py   # where time goes
+    .venv/bin/python bench/store_throughput.py --statements 15   # and where PostgreSQL's goes
 
 Starts a private PostgreSQL (temporary state directory, free port), generates a city, maps every
 record of its three exports to the canonical event exactly as the connectors do, interleaves the
@@ -13,7 +14,9 @@ them (a living person's record again, new record id, today's date) in smaller ba
 two Markdown rows: persons, events, batch size, records/s of the store step, CPU milliseconds per
 record in this process (the merge's Python) and in its PostgreSQL backend (the machine is shared,
 so CPU time compares better than wall time), and the backfill's precision / recall against
-truth.csv, so a faster merge that links differently shows at once.
+truth.csv, so a faster merge that links differently shows at once. `--statements N` loads
+pg_stat_statements and prints, after each phase, the N statements that took most of the
+server's execution time, with their share and milliseconds per record.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -90,6 +94,71 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def admin(settings: HubSettings) -> Any:
+    """A connection as the cluster's superuser (pg_stat_statements is set up and read so)."""
+    return psycopg2.connect(postgres.dsn(settings, postgres.ADMIN_ROLE))
+
+
+def load_statement_stats(settings: HubSettings) -> None:
+    """Restart the private PostgreSQL with pg_stat_statements (a preload library), timing
+    planning as well as execution."""
+    conn = admin(settings)
+    conn.autocommit = True  # ALTER SYSTEM runs outside a transaction
+    with conn.cursor() as cur:
+        cur.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    conn.close()
+    postgres.stop_local(settings)
+    postgres.start(settings)
+    conn = admin(settings)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE EXTENSION pg_stat_statements")
+        cur.execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+        cur.execute("SELECT pg_reload_conf()")
+    conn.close()
+
+
+def reset_statement_stats(settings: HubSettings) -> None:
+    with admin(settings) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_stat_statements_reset()")
+
+
+def statement_stats(settings: HubSettings, records: int, top: int) -> str:
+    """The processor's `top` statements by planning + execution time since the last reset, as
+    Markdown rows; statements that differ only in how many rows or array elements they carry
+    are one (pg_stat_statements counts each length apart)."""
+    with admin(settings) as conn, conn.cursor() as cur:
+        cur.execute("""
+            SELECT s.total_plan_time, s.total_exec_time, s.calls, s.rows, s.query
+              FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+             WHERE r.rolname = 'sanwang_processor'""")
+        rows = cur.fetchall()
+    grouped: dict[str, list[float]] = {}
+    for plan, execute, calls, n, query in rows:
+        sums = grouped.setdefault(statement_shape(query), [0.0, 0.0, 0, 0])
+        for i, value in enumerate((plan, execute, calls, n)):
+            sums[i] += value
+    total = sum(plan + execute for plan, execute, _, _ in grouped.values()) or 1.0
+    lines = [f"  PostgreSQL planning + execution {total / records:.3f} ms per record:",
+             "  | share | plan ms/record | execute ms/record | calls | rows/record | statement |",
+             "  |---:|---:|---:|---:|---:|---|"]
+    ranked = sorted(grouped.items(), key=lambda item: -(item[1][0] + item[1][1]))
+    lines += [f"  | {(plan + execute) / total:.1%} | {plan / records:.3f} |"
+              f" {execute / records:.3f} | {calls:,} | {n / records:.2f} | {shape[:100]} |"
+              for shape, (plan, execute, calls, n) in ranked[:top]]
+    return "\n".join(lines)
+
+
+ROW = r"\((?:[^()]|\(\))*\)"  # a VALUES row: parameters, maybe a call like pg_current_xact_id()
+
+
+def statement_shape(query: str) -> str:
+    """A statement's text with its arrays and VALUES rows folded, whatever their lengths."""
+    query = re.sub(r"\$[0-9]+", "$n", re.sub(r"\s+", " ", query))
+    query = re.sub(r"ARRAY\[[^\]]*\]", "ARRAY[...]", query)
+    return re.sub(rf"VALUES ?{ROW}(?: ?, ?{ROW})*", "VALUES (...)", query)
+
+
 def timed(store: HubStore, backend: int, events: list[ConsumedEvent], batch: int) -> str:
     """Apply `events` in batches: records/s, and CPU ms per record here and in PostgreSQL."""
     started, cpu, db_cpu = time.monotonic(), time.process_time(), cpu_seconds(backend)
@@ -112,6 +181,9 @@ def main() -> None:
                         "the backfill (bench/live_latency.py's), in batches of --live-batch")
     parser.add_argument("--live-batch", type=int, default=250,
                         help="events per transaction for the live changes (500/s, 0.5 s)")
+    parser.add_argument("--statements", type=int, default=0, metavar="N",
+                        help="print the N statements taking most of PostgreSQL's execution "
+                        "time after each phase (pg_stat_statements)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = private_settings(Path(tmp) / "home")
@@ -121,21 +193,31 @@ def main() -> None:
         id_keys.install(new_keyring())  # ID numbers are sealed at rest, as in the processor
         postgres.start(settings)
         try:
+            if args.statements:
+                load_statement_stats(settings)
             apply_migrations(postgres.dsn(settings))
             with psycopg2.connect(postgres.dsn(settings)) as conn, conn.cursor() as cur:
                 store_grids(cur, read_grids_csv(city / "grids.csv"))
             store = HubStore(postgres.dsn(settings, "sanwang_processor"))
             store.apply(events[:1])
             backend = processor_backend(settings)
+            if args.statements:
+                reset_statement_stats(settings)
             backfill = timed(store, backend, events[1:], args.batch)
+            if args.statements:
+                print(statement_stats(settings, len(events) - 1, args.statements))
+                reset_statement_stats(settings)
             scores = store_scores(settings, read_truth(city / "truth.csv"))
             changes = live_changes(city, "bench")
             live = [ConsumedEvent(event, "bench", 1, offset)
                     for offset, (_, _, event) in zip(range(args.live), changes, strict=False)]
             print(f"| {args.persons:,} | backfill {len(events):,} | {args.batch} | {backfill} |"
                   f" {scores.precision:.4f} | {scores.recall:.4f} |")
-            print(f"| {args.persons:,} | live {len(live):,} | {args.live_batch} | "
-                  f"{timed(store, backend, live, args.live_batch)} | | |")
+            live_row = (f"| {args.persons:,} | live {len(live):,} | {args.live_batch} | "
+                        f"{timed(store, backend, live, args.live_batch)} | | |")
+            if args.statements:
+                print(statement_stats(settings, len(live), args.statements))
+            print(live_row)
             store.close()
         finally:
             postgres.stop_local(settings)

@@ -30,7 +30,7 @@ from streams.grids import grid_of, load_gazetteer
 from streams.matching import Parameters, RecordKeys, keys_of
 from streams.normalize_address import normalize_address
 from streams.resolve import MAX_BLOCK, edges_among
-from streams.survivorship import golden_record, history, observations_of
+from streams.survivorship import Observation, golden_record, history, observations_of
 
 MAX_COMPONENT = 50_000
 # Merges take this lock shared, so workers merge side by side; a steward's decision and a rekey
@@ -77,7 +77,8 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
     if not changed:
         return summary
     store.replace_keys(cur, {ref: keys[ref].stored for ref in changed})
-    _link(cur, {ref: latest[ref][0] for ref in changed}, keys, parameters, summary)
+    _link(cur, {ref: latest[ref][0] for ref in changed}, keys, parameters, summary,
+          {ref: latest[ref][2] for ref in changed})
     return summary
 
 
@@ -113,9 +114,11 @@ def _protected(features: dict[str, RecordFeatures]) -> dict[str, RecordKeys]:
 
 
 def _link(cur: Any, records: dict[str, RecordFeatures], keys: dict[str, RecordKeys],
-          parameters: Parameters, summary: MergeSummary) -> None:
+          parameters: Parameters, summary: MergeSummary,
+          observed: dict[str, list[Observation]] | None = None) -> None:
     """These records' edges against every record their lookup keys find, then their
-    components clustered again; noted for a recheck first (the module's docstring)."""
+    components clustered again; noted for a recheck first (the module's docstring).
+    `observed`: observations of these records the caller has in hand."""
     changed = sorted(records)
     store.note_recheck(cur, changed)  # its snapshot sees no more than the lookups below
     summary.lookups.update((ref, keys[ref].lookup) for ref in changed)
@@ -124,15 +127,17 @@ def _link(cur: Any, records: dict[str, RecordFeatures], keys: dict[str, RecordKe
     known = {**candidates, **records}
     edges = edges_among(list(records.values()), parameters, against=list(known.values()))
     store.replace_edges(cur, changed, edges)
-    recluster(cur, changed, summary, known)
+    recluster(cur, changed, summary, known, observed)
 
 
 def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = None,
-              known: dict[str, RecordFeatures] | None = None) -> MergeSummary:
+              known: dict[str, RecordFeatures] | None = None,
+              observed: dict[str, list[Observation]] | None = None) -> MergeSummary:
     """Cluster again the component around `changed` records and rewrite its residents.
 
     Also what a steward's decision triggers: the decision is an edge or a split, and the
-    component is recomputed with it. `known`: features this transaction already read.
+    component is recomputed with it. `known`, `observed`: features and observations this
+    transaction already has (of current versions), so they are not read back.
     """
     summary = summary or MergeSummary(changed_records=len(changed))
     known = known or {}
@@ -142,7 +147,7 @@ def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = N
     groups = cluster(features.values(), store.edges_within(cur, refs),
                      store.splits_within(cur, refs))
     names = resident_names(groups, before)
-    _write(cur, groups, names, before, features, set(changed), summary)
+    _write(cur, groups, names, before, features, observed or {}, set(changed), summary)
     summary.component_records = len(refs)
     return summary
 
@@ -184,11 +189,13 @@ def resident_names(groups: Sequence[Sequence[Link]], before: dict[str, str]) -> 
 
 
 def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
-           before: dict[str, str], features: dict[str, RecordFeatures], changed: set[str],
-           summary: MergeSummary) -> None:
+           before: dict[str, str], features: dict[str, RecordFeatures],
+           observed: dict[str, list[Observation]], changed: set[str], summary: MergeSummary
+           ) -> None:
     """Links, golden records, history, conflicts, review items and change-feed entries."""
     refs = sorted(features)
-    observations = store.load_observations(cur, refs)
+    observations = {ref: observed[ref] for ref in refs if ref in observed}
+    observations.update(store.load_observations(cur, [r for r in refs if r not in observed]))
     gazetteer = load_gazetteer(cur)
     old_members: dict[str, set[str]] = {}
     for ref, resident in before.items():

@@ -1,0 +1,65 @@
+"""The merge's own queries against the real PostgreSQL: what it appends with COPY comes back
+exactly as it went in, and candidate lookups leave out keys too common to mean anything."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deploy import postgres
+from deploy.settings import HubSettings
+from streams.json_text import json_text
+from streams.merge_store import copy_rows, refs_sharing_keys
+from tests.integration.conftest import hub_settings
+
+# PostgreSQL's text holds any character but NUL (the publisher refuses NUL: connectors/publisher.py)
+TEXT = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
+NASTY = ["\\N", "\\", "a\tb", "a\nb", "a\rb", "\\.", "\\\\t", "", " ", "字\t段\\n"]
+
+
+@pytest.fixture(scope="module")
+def database(stack: HubSettings) -> HubSettings:
+    return hub_settings(stack)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.one_of(st.none(), TEXT, st.sampled_from(NASTY)),
+                               st.one_of(st.none(), TEXT), st.integers(-2**31, 2**31 - 1),
+                               st.recursive(st.none() | st.booleans() | TEXT | st.integers(),
+                                            lambda inner: st.lists(inner, max_size=3)
+                                            | st.dictionaries(TEXT, inner, max_size=3),
+                                            max_leaves=8)),
+                     max_size=20))
+def test_copied_rows_read_back_as_written(database, rows) -> None:
+    conn = psycopg2.connect(postgres.dsn(database))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE copied (n serial, a text, b text, c integer, d jsonb)")
+            copy_rows(cur, "copied", ("a", "b", "c", "d"),
+                      [(a, b, c, json_text(d)) for a, b, c, d in rows])
+            cur.execute("SELECT a, b, c, d FROM copied ORDER BY n")
+            assert cur.fetchall() == [tuple(row) for row in rows]
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def test_candidates_come_from_keys_up_to_the_block_limit(database) -> None:
+    conn = psycopg2.connect(postgres.dsn(database))
+    try:
+        with conn.cursor() as cur:
+            copy_rows(cur, "hub.record_keys", ("key", "ref"),
+                      [("common", f"police:{i}") for i in range(4)]
+                      + [("rare", f"police:{i}") for i in range(2, 5)]
+                      + [("other", "police:9")])
+            assert refs_sharing_keys(cur, ["common", "rare"], 3) == {
+                "police:2", "police:3", "police:4"}
+            assert refs_sharing_keys(cur, ["common", "rare"], 4) == {
+                f"police:{i}" for i in range(5)}
+            assert refs_sharing_keys(cur, ["missing"], 4) == set()
+    finally:
+        conn.rollback()
+        conn.close()
