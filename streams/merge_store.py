@@ -27,17 +27,23 @@ GOLDEN_COLUMNS = ("name", "sex", "birth_date", "ethnicity", "hukou_address", "re
                   "phone", "life_status")
 RESIDENT_LOCKS = 7304  # advisory lock namespace (the two-int form)
 PAGE = 10_000  # rows per INSERT: a batch's rows go in one or few statements, not one per 100
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def copy_rows(cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
               ) -> None:
     """Append rows with COPY, for tables the merge only appends to: the server parses no SQL
     per row, and spends about a third of the CPU an INSERT ... VALUES of them costs."""
-    text = "".join("\t".join("\\N" if v is None else str(v).translate(COPY_ESCAPES)
-                             for v in row) + "\n" for row in rows)
+    text = "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows)
     if text:
         cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO(text))
+
+
+def _copy_field(value: Any) -> str:
+    """A value in COPY's text format (chained `replace`s: five times faster than `translate`)."""
+    if value is None:
+        return "\\N"
+    return (str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
 
 
 def split_ref(ref: str) -> tuple[str, str]:
