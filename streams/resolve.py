@@ -21,14 +21,16 @@ def edges_among(records: Sequence[RecordFeatures], parameters: Parameters,
     """Edges between `records` and `against` (default: among `records`) where a record's
     lookup keys meet the other's stored keys (a relation that goes both ways)."""
     others = records if against is None else against
+    # each record's keys computed once: by object, as `against` may hold another version of a ref
+    keys = {id(record): keys_of(record) for record in others}
     index: dict[str, list[RecordFeatures]] = defaultdict(list)
     for record in others:
-        for key in keys_of(record).stored:
+        for key in keys[id(record)].stored:
             index[key].append(record)
     seen: set[tuple[str, str]] = set()
     edges = []
     for record in records:
-        for key in keys_of(record).lookup:
+        for key in (keys.get(id(record)) or keys_of(record)).lookup:
             block = index.get(key, ())
             if len(block) > MAX_BLOCK:
                 continue
