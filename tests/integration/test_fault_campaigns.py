@@ -60,6 +60,9 @@ KILLS, KILL_SEED = 10, 1127
 # the killed workers' batch size: 42 batches in the replay, so that 10 kills all fall inside it
 # (at the default 2,000 a worker merges a few of the replay's 11 batches between two kills)
 KILLED_BATCH = 500
+# how long each worker merges before its kill: ten kills take ~18 s of merging, well inside the
+# replay (1 to 6 s each used up to ~35 s, and the replay ended first once the merge got faster)
+KILL_DELAY = (0.5, 3.0)
 SMALL_CITY_PERSONS, SMALL_CITY_SEED = 1500, 1501
 RESTART_SEED, POSTGRES_DOWN_SECONDS = 15432, 3.0
 BROKER_KILL_SEED = 19092
@@ -103,14 +106,15 @@ def test_processor_killed_again_and_again_during_a_replay_loses_and_doubles_noth
                     before = landed(faulted)
                     worker = spawn_processor(faulted, name, KILLED_BATCH)
                     wait_for_first_landing(faulted, worker, name, before)
-                    delay = rng.uniform(1.0, 6.0)
+                    delay = rng.uniform(*KILL_DELAY)
                     time.sleep(delay)
                     assert worker.poll() is None, log_tail(worker_log(faulted, name))
                     inside = open_write_transactions(faulted) > 0
                     lag = total_lag(probe)
                     worker.kill()  # SIGKILL, this worker's pid only
                     worker.wait()
-                    assert lag is None or lag > 0, "the replay ended before the campaign did"
+                    assert lag is None or lag > 0, (
+                        f"the replay ended before the campaign did ({len(kills)} kills)")
                     kills.append(Kill(delay, inside, before))
             finally:
                 probe.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg2
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deploy import postgres
@@ -24,8 +24,7 @@ def database(stack: HubSettings) -> HubSettings:
     return hub_settings(stack)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None)
 @given(rows=st.lists(st.tuples(st.one_of(st.none(), TEXT, st.sampled_from(NASTY)),
                                st.one_of(st.none(), TEXT), st.integers(-2**31, 2**31 - 1),
                                st.recursive(st.none() | st.booleans() | TEXT | st.integers(),
