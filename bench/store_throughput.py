@@ -28,6 +28,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -94,32 +95,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def admin(settings: HubSettings) -> Any:
-    """A connection as the cluster's superuser (pg_stat_statements is set up and read so)."""
-    return psycopg2.connect(postgres.dsn(settings, postgres.ADMIN_ROLE))
+@contextmanager
+def admin(settings: HubSettings) -> Iterator[Any]:
+    """A cursor as the cluster's superuser, who sets pg_stat_statements up and reads it; each
+    statement commits at once (ALTER SYSTEM runs outside a transaction)."""
+    conn = psycopg2.connect(postgres.dsn(settings, postgres.ADMIN_ROLE))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
 
 
 def load_statement_stats(settings: HubSettings) -> None:
     """Restart the private PostgreSQL with pg_stat_statements (a preload library), timing
     planning as well as execution."""
-    conn = admin(settings)
-    conn.autocommit = True  # ALTER SYSTEM runs outside a transaction
-    with conn.cursor() as cur:
+    with admin(settings) as cur:
         cur.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
-    conn.close()
     postgres.stop_local(settings)
     postgres.start(settings)
-    conn = admin(settings)
-    conn.autocommit = True
-    with conn.cursor() as cur:
+    with admin(settings) as cur:
         cur.execute("CREATE EXTENSION pg_stat_statements")
         cur.execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
         cur.execute("SELECT pg_reload_conf()")
-    conn.close()
 
 
 def reset_statement_stats(settings: HubSettings) -> None:
-    with admin(settings) as conn, conn.cursor() as cur:
+    with admin(settings) as cur:
         cur.execute("SELECT pg_stat_statements_reset()")
 
 
@@ -127,7 +130,7 @@ def statement_stats(settings: HubSettings, records: int, top: int) -> str:
     """The processor's `top` statements by planning + execution time since the last reset, as
     Markdown rows; statements that differ only in how many rows or array elements they carry
     are one (pg_stat_statements counts each length apart)."""
-    with admin(settings) as conn, conn.cursor() as cur:
+    with admin(settings) as cur:
         cur.execute("""
             SELECT s.total_plan_time, s.total_exec_time, s.calls, s.rows, s.query
               FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
@@ -147,6 +150,14 @@ def statement_stats(settings: HubSettings, records: int, top: int) -> str:
               f" {execute / records:.3f} | {calls:,} | {n / records:.2f} | {shape[:100]} |"
               for shape, (plan, execute, calls, n) in ranked[:top]]
     return "\n".join(lines)
+
+
+def history_rows(settings: HubSettings) -> int:
+    """Rows in hub.resident_history: against the rows the backfill wrote, what rewriting a
+    resident's whole history on every change costs."""
+    with admin(settings) as cur:
+        cur.execute("SELECT count(*) FROM hub.resident_history")
+        return cur.fetchone()[0]
 
 
 ROW = r"\((?:[^()]|\(\))*\)"  # a VALUES row: parameters, maybe a call like pg_current_xact_id()
@@ -206,6 +217,8 @@ def main() -> None:
             backfill = timed(store, backend, events[1:], args.batch)
             if args.statements:
                 print(statement_stats(settings, len(events) - 1, args.statements))
+                print(f"  hub.resident_history now holds "
+                      f"{history_rows(settings) / len(events):.2f} rows per record")
                 reset_statement_stats(settings)
             scores = store_scores(settings, read_truth(city / "truth.csv"))
             changes = live_changes(city, "bench")

@@ -39,7 +39,7 @@ def copy_rows(cur: Any, table: str, columns: Sequence[str], rows: Iterable[Seque
 
 
 def _copy_field(value: Any) -> str:
-    """A value in COPY's text format (chained `replace`s: five times faster than `translate`)."""
+    """A value in COPY's text format (chained `replace`s: far cheaper than `translate`)."""
     if value is None:
         return "\\N"
     return (str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
