@@ -28,7 +28,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -95,17 +95,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@contextmanager
-def admin(settings: HubSettings) -> Iterator[Any]:
-    """A cursor as the cluster's superuser, who sets pg_stat_statements up and reads it; each
-    statement commits at once (ALTER SYSTEM runs outside a transaction)."""
-    conn = psycopg2.connect(postgres.dsn(settings, postgres.ADMIN_ROLE))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            yield cur
-    finally:
-        conn.close()
+def admin(settings: HubSettings) -> AbstractContextManager[Any]:
+    """A cursor as the cluster's superuser, who sets pg_stat_statements up and reads it (each
+    statement committed at once: ALTER SYSTEM runs outside a transaction)."""
+    return postgres.autocommit_cursor(settings, postgres.ADMIN_ROLE)
 
 
 def load_statement_stats(settings: HubSettings) -> None:

@@ -7,7 +7,10 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -76,6 +79,20 @@ def dsn(settings: HubSettings, role: str = "sanwang_owner", database: str | None
     database = database or settings.database
     return (f"host=127.0.0.1 port={settings.postgres_port} dbname={database} user={role} "
             f"passfile={passfile(settings)} connect_timeout=5")
+
+
+@contextmanager
+def autocommit_cursor(settings: HubSettings, role: str = "sanwang_owner",
+                      database: str | None = None) -> Iterator[Any]:
+    """A cursor logged in as `role`, each statement committed at once (what ALTER SYSTEM or a
+    test of one role's rights needs); the connection is closed on the way out."""
+    conn = psycopg2.connect(dsn(settings, role, database))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
 
 
 def _ensure_passwords(settings: HubSettings) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
@@ -14,7 +13,7 @@ import psycopg2.errors
 import pytest
 from psycopg2 import sql
 
-from deploy import postgres
+from deploy.postgres import autocommit_cursor
 from deploy.settings import HubSettings
 from tests.integration.api_stack import Principals, add_principals, merge_sample
 from tests.integration.conftest import clear_id_numbers, query
@@ -38,21 +37,9 @@ def settings(store: tuple[HubSettings, Principals]) -> HubSettings:
     return store[0]
 
 
-@contextmanager
-def connect(settings: HubSettings, role: str) -> Iterator[Any]:
-    """A cursor logged in as `role`; each statement in a transaction of its own."""
-    conn = psycopg2.connect(postgres.dsn(settings, role))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            yield cur
-    finally:
-        conn.close()
-
-
 @pytest.fixture
 def analyst(settings: HubSettings) -> Iterator[Any]:
-    with connect(settings, "sanwang_analyst") as cur:
+    with autocommit_cursor(settings, "sanwang_analyst") as cur:
         yield cur
 
 
@@ -147,7 +134,7 @@ def as_role(settings: HubSettings, role: str, statement: str, params: tuple = ()
             ) -> list[tuple]:
     """Run `statement` the way the API runs a grid worker's query: logged in as sanwang_api,
     then SET ROLE to the worker's own role."""
-    with connect(settings, "sanwang_api") as cur:
+    with autocommit_cursor(settings, "sanwang_api") as cur:
         cur.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
         cur.execute(statement, params)
         return cur.fetchall()
@@ -169,7 +156,7 @@ def test_each_grid_workers_role_sees_only_its_grids_rows(
                                        " <> %s OR grid_code IS NULL", (grid,)) == [(0,)]
         seen.append({r for r, _ in rows})
     assert not seen[0] & seen[1]
-    with connect(settings, "sanwang_api") as cur:  # the API's own role, without SET ROLE
+    with autocommit_cursor(settings, "sanwang_api") as cur:  # the API's own role, without SET ROLE
         everyone = rows_of(cur, "SELECT resident_id FROM hub.residents")
     assert len(everyone) == query(settings, "SELECT count(*) FROM hub.residents")[0][0]
 
@@ -202,7 +189,7 @@ CHANGES = ["UPDATE hub.audit_log SET purpose = 'nothing to see'",
 @pytest.fixture(scope="module")
 def audited(settings: HubSettings) -> list[tuple]:
     """Two audit rows, written as the API writes them (sanwang_api)."""
-    with connect(settings, "sanwang_api") as cur:
+    with autocommit_cursor(settings, "sanwang_api") as cur:
         for purpose in ("first", "second"):
             cur.execute("INSERT INTO hub.audit_log (principal, action, resident_ids, fields,"
                         " purpose) VALUES ('p', 'lookup', '{R000000000000000}', '{name}', %s)",
@@ -213,7 +200,7 @@ def audited(settings: HubSettings) -> list[tuple]:
 @pytest.mark.parametrize("statement", [*CHANGES, "TRUNCATE hub.audit_log"])
 def test_not_even_the_owner_changes_the_audit_log(settings: HubSettings, audited: list[tuple],
                                                   statement: str) -> None:
-    with connect(settings, "sanwang_owner") as cur, pytest.raises(
+    with autocommit_cursor(settings, "sanwang_owner") as cur, pytest.raises(
             psycopg2.errors.RaiseException, match="append-only"):
         cur.execute(statement)
     assert query(settings, "SELECT * FROM hub.audit_log ORDER BY audit_id") == audited
@@ -226,6 +213,6 @@ def test_not_even_the_owner_changes_the_audit_log(settings: HubSettings, audited
 @pytest.mark.parametrize("statement", CHANGES)
 def test_no_other_role_changes_the_audit_log(settings: HubSettings, audited: list[tuple],
                                              role: str, refusal: type, statement: str) -> None:
-    with connect(settings, role) as cur, pytest.raises(refusal):
+    with autocommit_cursor(settings, role) as cur, pytest.raises(refusal):
         cur.execute(statement)
     assert query(settings, "SELECT * FROM hub.audit_log ORDER BY audit_id") == audited
