@@ -16,7 +16,7 @@ record in this process (the merge's Python) and in its PostgreSQL backend (the m
 so CPU time compares better than wall time), and the backfill's precision / recall against
 truth.csv, so a faster merge that links differently shows at once. `--statements N` loads
 pg_stat_statements and prints, after each phase, the N statements that took most of the
-server's execution time, with their share and milliseconds per record.
+server's planning + execution time, with their share and milliseconds per record.
 """
 
 from __future__ import annotations
@@ -186,8 +186,8 @@ def main() -> None:
     parser.add_argument("--live-batch", type=int, default=250,
                         help="events per transaction for the live changes (500/s, 0.5 s)")
     parser.add_argument("--statements", type=int, default=0, metavar="N",
-                        help="print the N statements taking most of PostgreSQL's execution "
-                        "time after each phase (pg_stat_statements)")
+                        help="print the N statements taking most of PostgreSQL's planning + "
+                        "execution time after each phase (pg_stat_statements)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings = private_settings(Path(tmp) / "home")
