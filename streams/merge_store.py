@@ -32,7 +32,7 @@ PAGE = 10_000  # rows per INSERT: a batch's rows go in one or few statements, no
 def copy_rows(cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
               ) -> None:
     """Append rows with COPY, for tables the merge only appends to: the server parses no SQL
-    per row, and spends about a third of the CPU an INSERT ... VALUES of them costs."""
+    per row, as it must for INSERT ... VALUES (bench/README.md, "PostgreSQL's time")."""
     text = "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows)
     if text:
         cur.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO(text))
