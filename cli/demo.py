@@ -21,7 +21,6 @@ from deploy.stack import up
 from streams.evaluation import read_truth, store_scores
 from streams.lag import wait_for_processor
 
-DEFAULT_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "departments" / "sample"
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
            ("social_security", "social_security.jsonl"))
 

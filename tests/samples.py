@@ -1,11 +1,13 @@
-"""Where the departments' contract keeps its synthetic sample city (../shared beside the repo),
-and the sample's records as the connectors map them."""
+"""The departments' contract's synthetic sample cities, copied into tests/fixtures/ verbatim (the
+repository stands alone), and the sample's records as the connectors map them."""
 
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "departments" / "sample"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SAMPLE = FIXTURES / "sample"  # three departments
+SAMPLE5 = FIXTURES / "sample5"  # the same city as all five departments export it
 
 
 @cache

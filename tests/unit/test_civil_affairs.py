@@ -18,8 +18,8 @@ from connectors.csv_source import read_csv
 from connectors.records import MappingError
 from connectors.xlsx_source import read_xlsx
 from schemas.registry import validation_errors
+from tests.samples import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "departments" / "sample"
 SAMPLE_CSV = SAMPLE / "civil_affairs.csv"
 ORIGIN = {"file": "x.csv", "line": 2}
 

@@ -14,8 +14,8 @@ from connectors.records import MappingError
 from connectors.social_security import EVENT_TYPE, FIELDS, social_security_event
 from schemas.events import canonical_json
 from schemas.registry import validation_errors
+from tests.samples import SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "departments" / "sample"
 SAMPLE_FILE = SAMPLE / "social_security.jsonl"
 ORIGIN = {"file": "x.jsonl", "line": 1}
 
