@@ -31,6 +31,7 @@ from api.access import Principal, audit, entitled_fields, principal_of
 from api.console import console_router
 from api.metrics import REQUEST_SECONDS, REQUESTS
 from deploy.id_keys import process_keyring
+from schemas.departments import all_departments
 from streams import id_protection as ids
 from streams import steward
 
@@ -42,7 +43,7 @@ LIMIT = Annotated[int, Query(ge=1, le=500)]
 OFFSET = Annotated[int, Query(ge=0, le=10_000_000)]
 LEVELS = {"district": "population_by_district", "township": "population_by_township",
           "community": "population_by_community", "grid": "population_by_grid"}
-RECORD = r"^(police|civil_affairs|social_security):[^\x00]{1,64}$"
+RECORD = rf"^({'|'.join(all_departments())}):[^\x00]{{1,64}}$"
 READERS, WRITERS = 8, 2  # database connections for reads and for stewards' decisions
 POOL_WAIT_SECONDS = 30.0
 
@@ -180,8 +181,7 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
     def _entitled(cur: Any, principal: Principal, resident: str,
                   as_of: datetime.date | None, purpose: str, action: str) -> dict[str, Any]:
         values = values_of(cur, resident, as_of)
-        fields = list(entitled_fields(principal.department or "")) \
-            if principal.kind == "department" else sorted(values)
+        fields = entitled_fields(principal, sorted(values))
         answer = {f: values.get(f) for f in fields}
         audit(cur, principal, action, [resident], fields, purpose)
         return {"resident_id": resident, "as_of": as_of, "values": answer}

@@ -22,10 +22,10 @@ from typing import Any
 
 import psycopg2
 
-from connectors import civil_affairs, police
 from deploy import postgres
 from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
+from schemas.departments import department
 
 POLICE_DATABASE = "police_demo"
 
@@ -44,7 +44,7 @@ def _police_database(settings: HubSettings) -> str:
     with conn, conn.cursor() as cur:
         cur.execute("SELECT to_regclass('t_rk_bdjl')")
         if cur.fetchone()[0] is None:
-            cur.execute(police.TABLE_DDL)
+            cur.execute(department("police").live.ddl)
     conn.close()
     return dsn
 
@@ -68,7 +68,7 @@ def play_departments(settings: HubSettings, city: Path, dsn: str, drop: Path, se
     """Keep changes coming for `seconds`; returns how many records each department sent."""
     rng = random.Random(seed)
     living = _living_records(city)
-    police_rows = [r for r in _rows(city / "police_population.csv", police.CSV_ENCODING)
+    police_rows = [r for r in _rows(city / "police_population.csv", "gb18030")
                    if f"police:{r['变动流水号']}" in living and r["变动类型"] != "死亡注销"]
     civil_rows = [r for r in _rows(city / "civil_affairs.csv", "utf-8-sig")
                   if f"civil_affairs:{r['业务流水号']}" in living
@@ -113,20 +113,21 @@ def _insert_police(dsn: str, rows: list[dict[str, str]], round_: int) -> None:
     conn = psycopg2.connect(dsn)
     with conn, conn.cursor() as cur:
         for i, row in enumerate(rows):
-            values = {header: row[header] for header in police.CSV_HEADER}
+            values = {header: row[header] for header in department("police").header}
             values |= {"变动流水号": f"GALIVE{round_:05d}{i:04d}", "变动类型": "住址变更",
                        "变动日期": time.strftime("%Y-%m-%d")}
             cur.execute("INSERT INTO t_rk_bdjl (bdlsh, rybh, gmsfhm, xm, xb, mz, csrq, hjdz, xzz,"
                         " lxdh, rylb, bdlx, bdrq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s,"
                         " %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                        [values[h] or None for h in police.CSV_HEADER])
+                        [values[h] or None for h in department("police").header])
     conn.close()
 
 
 def _drop_civil_affairs(drop: Path, rows: list[dict[str, str]], round_: int) -> None:
     """A day's export: written as NAME.part, renamed when complete."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=civil_affairs.CSV_HEADER, lineterminator="\r\n")
+    writer = csv.DictWriter(out, fieldnames=department("civil_affairs").header,
+                            lineterminator="\r\n")
     writer.writeheader()
     for i, row in enumerate(rows):
         writer.writerow({**row, "业务流水号": f"MZLIVE{round_:05d}{i:04d}",

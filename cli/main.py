@@ -55,10 +55,11 @@ def _status(args: argparse.Namespace, settings: HubSettings) -> int:
 
 def _publish(args: argparse.Namespace, settings: HubSettings) -> int:
     from connectors.publish_api import publish_events, read_event_lines
+    from schemas.departments import department
 
     source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     with source:
-        report = publish_events(settings, args.department.replace("-", "_"),
+        report = publish_events(settings, department(args.department).id,
                                 read_event_lines(source))
     for index, reason in report.rejected:
         print(f"event {index}: refused: {reason}", file=sys.stderr)
@@ -216,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "build them with schemas.events.make_event) and publish them after "
                             "checking each against its schema in schemas/events/. Refused events "
                             "are listed with their reason and dead-lettered; exit 1 if any.")
-    p.add_argument("department", choices=["police", "civil-affairs", "social-security"],
-                   help="the publishing department: every event's source must be it")
+    p.add_argument("department", help="the publishing department's id (its declaration in "
+                   "departments/): every event's source must be it")
     p.add_argument("file", nargs="?", default="-", help="JSON lines file (default: stdin)")
     p.set_defaults(run=_publish)
 

@@ -38,8 +38,8 @@ from typing import Any
 
 from stdnum.cn import ric
 
-from connectors import civil_affairs, police
 from connectors.synthetic_noise import MIDDLE_DOT, Address, Noise, spell_address
+from schemas.departments import department
 
 START = date(2015, 1, 1)  # the police backfill's baseline: everyone alive is registered then
 END = date(2026, 10, 31)  # the export date: nothing happens later
@@ -705,7 +705,7 @@ class _Output:
         self.out_dir = out_dir
         self.shuffle = random.Random(f"sanwang-shuffle:{seed}")
         self.files = {
-            "police": open(out_dir / "police_population.csv", "w", encoding=police.CSV_ENCODING,
+            "police": open(out_dir / "police_population.csv", "w", encoding="gb18030",
                            newline=""),
             "civil_affairs": open(out_dir / "civil_affairs.csv", "w", encoding="utf-8-sig",
                                   newline=""),
@@ -718,8 +718,8 @@ class _Output:
                                          encoding="utf-8", newline="") for source in SOURCES}
         self.csv = {name: csv.writer(file) for name, file in self.files.items()}
         self.truth = {source: csv.writer(file) for source, file in self.truth_parts.items()}
-        self.csv["police"].writerow(police.CSV_HEADER)
-        self.csv["civil_affairs"].writerow(civil_affairs.CSV_HEADER)
+        self.csv["police"].writerow(department("police").header)
+        self.csv["civil_affairs"].writerow(department("civil_affairs").header)
         self.csv["persons"].writerow(["person", "grid", "deceased"])
         self.csv["findings"].writerow(["kind", "person"])
         self.pending: dict[str, list[Record]] = {source: [] for source in SOURCES}

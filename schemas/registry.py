@@ -1,8 +1,10 @@
 """The event contracts as files: JSON Schemas by type and version, and validation against them.
 
-`schemas/events/envelope.v1.json` checks every event; `<type>.v<N>.json` checks an event's
-`data.parsed` of that type and version (named by the event's `dataschema`). A new version of a
-type must accept every event of the versions before it (tests/unit/test_schema_versions.py).
+`schemas/events/envelope.v1.json` checks every event; `<type>.v<N>.json` (the hub's own in
+schemas/events/, each department's beside its declaration in departments/events/) checks an
+event's `data.parsed` of that type and version (named by the event's `dataschema`). A new
+version of a type must accept every event of the versions before it
+(tests/unit/test_schema_versions.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 import fastjsonschema
 
+from deploy.settings import HubSettings
+
 SCHEMA_DIR = Path(__file__).parent / "events"
 _FILE_NAME = re.compile(r"^(?P<name>.+)\.v(?P<version>[0-9]+)\.json$")
 
@@ -24,10 +28,15 @@ def schema_urn(name: str, version: int) -> str:
     return f"urn:sanwang:schema:{name}:v{version}"
 
 
+def schema_dirs() -> list[Path]:
+    """The hub's own event schemas, and the departments'."""
+    return [SCHEMA_DIR, HubSettings().departments_dir / "events"]
+
+
 @cache
 def _schemas() -> dict[tuple[str, int], dict[str, Any]]:
     found = {}
-    for path in SCHEMA_DIR.glob("*.json"):
+    for path in (p for folder in schema_dirs() for p in sorted(folder.glob("*.json"))):
         match = _FILE_NAME.match(path.name)
         if match is None:
             raise ValueError(f"schema file {path.name} is not named NAME.vN.json")

@@ -30,7 +30,7 @@ from schemas.topics import (
     processor_group,
     raw_topics,
 )
-from streams.findings import RULES
+from streams.findings import KINDS as FINDING_KINDS
 from streams.lag import LagProbe
 from streams.landing import DATABASE_GONE, ConsumedEvent, HubStore
 from streams.metrics import (
@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 BATCH_WITHIN_SECONDS = 0.5
 CHANGE_RELAY_SECONDS = 0.5
 GAUGE_SECONDS = 10.0
-FINDING_KINDS = (*(rule.kind for rule in RULES), "elderly_living_alone")
 EXIT_CRASH = 70  # an unexpected error stops the worker before any offset moves past the batch
 
 

@@ -24,13 +24,14 @@ from typing import Any
 
 from streams import merge_store as store
 from streams.clustering import Link, cluster
+from streams.facts import Observation, observations_of
 from streams.features import RecordFeatures, features_of
-from streams.findings import findings_of
+from streams.findings import ResidentFacts, findings_of
 from streams.grids import grid_of, load_gazetteer
 from streams.matching import Parameters, RecordKeys, keys_of
-from streams.normalize_address import normalize_address
+from streams.normalize_address import community_of, normalize_address
 from streams.resolve import MAX_BLOCK, edges_among
-from streams.survivorship import Observation, golden_record, history, observations_of
+from streams.survivorship import golden_record, history
 
 MAX_COMPONENT = 50_000
 # Merges take this lock shared, so workers merge side by side; a steward's decision and a rekey
@@ -228,7 +229,8 @@ def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
         address = normalize_address(residence and residence.value, gazetteer)
         spellings = [a for ref in sorted(members) for a in features[ref].addresses]
         grid = grid_of(residence and residence.value, spellings, gazetteer)
-        findings = findings_of(golden)
+        findings = findings_of(ResidentFacts(golden, facts),
+                               lambda place: community_of(place, gazetteer))
         written.append(store.ResidentRecord(resident, golden, grid, address and address.key(),
                                             len(members), history(facts), conflict_rows,
                                             findings))

@@ -226,6 +226,23 @@ def normalize_address(
     return gazetteer.complete(address, spellings)
 
 
+OUTSIDE = "outside the city"
+
+
+def community_of(text: str, gazetteer: Gazetteer) -> str | None:
+    """Which community a place names (`district/township/community`), OUTSIDE for a place in
+    another city or province, None when the grid reference cannot tell."""
+    clean = clean_text(text).strip(",。")
+    remainder = re.sub(r"^(?:四川省?)?(?:雅安市?)?", "", clean)
+    if not remainder.startswith(YAAN_DISTRICTS) and _OTHER_PLACE.match(remainder):
+        return OUTSIDE
+    address = normalize_address(clean, gazetteer)
+    if address is None or address.community is None:
+        return None
+    places = gazetteer.places(address)
+    return "/".join(places.pop()) if len(places) == 1 else None
+
+
 def assign_grid(address: Address | None, grids: Gazetteer) -> str | None:
     """The grid code whose 覆盖范围 covers the address; None unless exactly one grid fits."""
     if address is None or address.community is None:

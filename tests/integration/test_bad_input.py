@@ -13,7 +13,6 @@ import httpx
 import pytest
 from openpyxl import Workbook
 
-from connectors.civil_affairs import CSV_HEADER as CIVIL_AFFAIRS_HEADER
 from connectors.drop_folder import DropFolder, take_new_files
 from connectors.file_backfill import backfill_file, open_publish_path, source_for
 from deploy.private_stack import settings_env
@@ -32,7 +31,7 @@ from tests.bad_input_corpus import (
 from tests.integration.conftest import query
 from tests.integration.kafka_topics import message_count, read_topic
 from tests.integration.test_live_sources import push_endpoint  # noqa: F401 (a fixture)
-from tests.samples import SAMPLE
+from tests.samples import SAMPLE, header
 
 FIELD_REASONS = {"mapping", "schema", "push"}  # the error names the field it is about
 
@@ -44,13 +43,7 @@ def _named_field(error: str, columns: set[str]) -> bool:
 
 
 def _columns(department: str) -> set[str]:
-    if department == "civil_affairs":
-        return set(CIVIL_AFFAIRS_HEADER)
-    if department == "police":
-        from connectors.police import CSV_HEADER
-        return set(CSV_HEADER)
-    from connectors.social_security import FIELDS
-    return set(FIELDS)
+    return set(header(department))
 
 
 def _check_file(hub: HubSettings, department: str, corpus: Corpus, letters: list[dict]) -> None:

@@ -25,7 +25,8 @@ import yaml
 from cli.main import build_parser
 from deploy import kafka_broker, postgres, prometheus
 from deploy.settings import HubSettings
-from schemas.topics import DEPARTMENTS, all_topics
+from schemas.departments import all_departments
+from schemas.topics import all_topics
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -529,7 +530,7 @@ def check_secrets(m: Manifests) -> None:
                 assert value[2] in k8s_doc(m, "Secret", value[1])["stringData"], value
     tokens = json.loads(k8s_doc(m, "Secret", "sanwang-push-tokens")["stringData"]
                         ["push-tokens.json"])
-    assert set(tokens) == set(DEPARTMENTS)
+    assert set(tokens) == set(all_departments())
     push = pod_spec(k8s_doc(m, "Deployment", "push"))["containers"][0]
     home = Path(configmap_env(m)[f"{PREFIX}HOME"])
     mounted = {v["mountPath"] for v in push["volumeMounts"] if v.get("subPath")}

@@ -1,8 +1,9 @@
 """Schema evolution: a new version of an event type must accept every event of the older ones.
 
-`schemas/examples/<type>.v<N>.jsonl` keeps events as version N's publishers wrote them (synthetic
-sample data). Adding `<type>.v<N+1>.json` that rejects any of them (a new required field, a
-narrowed enum) fails here: that is a breaking change, which needs a new event type instead.
+`examples/<type>.v<N>.jsonl` beside each folder of schemas (schemas/, departments/) keeps events
+as version N's publishers wrote them (synthetic sample data). Adding `<type>.v<N+1>.json` that
+rejects any of them (a new required field, a narrowed enum) fails here: that is a breaking change,
+which needs a new event type instead.
 """
 
 import json
@@ -12,14 +13,15 @@ from pathlib import Path
 import pytest
 
 from schemas import registry
-from schemas.registry import SCHEMA_DIR, validation_errors, versions
+from schemas.registry import schema_dirs, validation_errors, versions
 
-EXAMPLES = SCHEMA_DIR.parent / "examples"
-EVENT_TYPES = sorted({p.name.split(".v")[0] for p in SCHEMA_DIR.glob("hub.*.json")})
+FOLDER_OF = {p.name.split(".v")[0]: folder for folder in schema_dirs()
+             for p in folder.glob("hub.*.json")}
+EVENT_TYPES = sorted(FOLDER_OF)
 
 
 def _examples(event_type: str, version: int) -> list[dict]:
-    path = EXAMPLES / f"{event_type}.v{version}.jsonl"
+    path = FOLDER_OF[event_type].parent / "examples" / f"{event_type}.v{version}.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
@@ -42,9 +44,9 @@ def test_newer_versions_accept_older_events(event_type: str) -> None:
 @pytest.fixture
 def schema_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A copy of the real schemas the test may add a version to."""
-    for path in SCHEMA_DIR.glob("*.json"):
+    for path in (p for folder in schema_dirs() for p in folder.glob("*.json")):
         (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    monkeypatch.setattr(registry, "SCHEMA_DIR", tmp_path)
+    monkeypatch.setattr(registry, "schema_dirs", lambda: [tmp_path])
     for cached in (registry._schemas, registry._validator):
         cached.cache_clear()
     yield tmp_path

@@ -15,13 +15,9 @@ from typing import Any
 
 import pytest
 
-from connectors import civil_affairs, police
-from connectors.civil_affairs import civil_affairs_event
 from connectors.csv_source import read_csv
 from connectors.fields import id_sex, parse_date, parse_id_number
 from connectors.jsonl_source import read_jsonl
-from connectors.police import police_event
-from connectors.social_security import social_security_event
 from connectors.synthetic_city import (
     FINDING_KINDS,
     Household,
@@ -38,8 +34,9 @@ from connectors.synthetic_noise import (
     TRADITIONAL,
     legacy_number,
 )
+from schemas.departments import department
 from schemas.registry import validation_errors
-from tests.samples import SAMPLE
+from tests.samples import SAMPLE, encoding, header, mapping
 
 PERSONS, SEED = 5000, 20260101
 FILES = ["police_population.csv", "civil_affairs.csv", "social_security.jsonl", "truth.csv",
@@ -73,18 +70,14 @@ def _csv(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
 def _events(city: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every record as the connectors read and map it (a dead letter fails the test)."""
     readers: dict[str, tuple[Iterator[Any], Callable[..., dict[str, Any]]]] = {
-        "police": (read_csv(city / SOURCE_FILES["police"], police.CSV_ENCODING,
-                            police.CSV_HEADER), police_event),
-        "civil_affairs": (read_csv(city / SOURCE_FILES["civil_affairs"],
-                                   civil_affairs.CSV_ENCODING, civil_affairs.CSV_HEADER),
-                          civil_affairs_event),
-        "social_security": (read_jsonl(city / SOURCE_FILES["social_security"]),
-                            social_security_event),
-    }
-    for source, (records, mapping) in readers.items():
+        name: (read_csv(city / SOURCE_FILES[name], encoding(name), header(name)), mapping(name))
+        for name in ("police", "civil_affairs")}
+    readers["social_security"] = (read_jsonl(city / SOURCE_FILES["social_security"]),
+                                  mapping("social_security"))
+    for source, (records, to_event) in readers.items():
         for record in records:
             assert record.columns is not None, (record.reason, record.error)
-            yield source, mapping(record.columns, record.origin)
+            yield source, to_event(record.columns, record.origin)
 
 
 def test_the_same_seed_writes_the_same_bytes(tmp_path: Path) -> None:
@@ -426,8 +419,11 @@ def test_events_happen_between_birth_and_the_export(households: list[Household])
     for record in (r for h in households for r in h.records):
         assert record.person.born <= record.day <= date(2026, 10, 31)
     kinds = Counter(r.kind for h in households for r in h.records)
-    assert set(kinds) == (police.CHANGE_TYPES | civil_affairs.BUSINESS_TYPES | {
-        "insurance.enrolled", "employment.registered", "pension.started", "pension.stopped"})
+    declared = {value for name, field in (("police", "change_type"),
+                                          ("civil_affairs", "business_type"),
+                                          ("social_security", "event"))
+                for value in (department(name).spec(field).choices or {}).values()}
+    assert set(kinds) == declared
 
 
 def test_an_empty_city_has_headers_only_and_a_negative_one_is_refused(tmp_path: Path) -> None:

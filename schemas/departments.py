@@ -1,0 +1,24 @@
+"""The departments the hub runs: the declarations in the configured folder, loaded once."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from deploy.settings import HubSettings
+from schemas.declarations import DeclarationError, Department, load_departments
+
+
+@cache
+def all_departments() -> dict[str, Department]:
+    """Every declared department, by id, in the order of their files' names
+    ($SANWANG_DEPARTMENTS_DIR, read once per process)."""
+    return load_departments(HubSettings().departments_dir.resolve())
+
+
+def department(name: str) -> Department:
+    """A department by its id (`social_security`) or its command-line name (`social-security`)."""
+    found = all_departments().get(name.replace("-", "_"))
+    if found is None:
+        raise DeclarationError(f"no department {name!r}; declared: "
+                               f"{', '.join(all_departments())}")
+    return found
