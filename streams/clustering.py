@@ -59,8 +59,7 @@ def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
             ref = parent[ref]
         return ref
 
-    usable = sorted((e for e in edges if e.links and e.a in by_ref and e.b in by_ref),
-                    key=_strength)
+    usable = sorted((e for e in _unambiguous(edges, by_ref) if e.links), key=_strength)
     for edge in usable:
         ra, rb = root(edge.a), root(edge.b)
         if ra == rb or _must_stay_apart(ra, rb, members, apart):
@@ -80,6 +79,24 @@ def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
                 best.setdefault(ref, edge)  # `usable` is strongest first
     groups = sorted((sorted(m) for m in members.values()), key=lambda g: g[0])
     return [[Link(ref, best.get(ref)) for ref in group] for group in groups]
+
+
+def _unambiguous(edges: Iterable[Edge], by_ref: dict[str, RecordFeatures]) -> list[Edge]:
+    """The edges within these records, less the scored links of a nameless record that reach
+    two people (records with different trusted ID numbers: twins born the same day at one
+    address): only a name could tell which, so they stay possible matches for a steward."""
+    inside = [e for e in edges if e.a in by_ref and e.b in by_ref]
+    reached: dict[str, set[str]] = {}
+    for edge in inside:
+        if edge.rule != "probabilistic":
+            continue
+        for ref, other in ((edge.a, edge.b), (edge.b, edge.a)):
+            number = by_ref[other].id_number
+            if by_ref[ref].name is None and number and not by_ref[other].id_suspect:
+                reached.setdefault(ref, set()).add(number)
+    ambiguous = {ref for ref, numbers in reached.items() if len(numbers) > 1}
+    return [e for e in inside if e.rule != "probabilistic"
+            or not ambiguous & {e.a, e.b}]
 
 
 def _must_stay_apart(ra: str, rb: str, members: dict[str, set[str]],

@@ -24,7 +24,7 @@ from typing import Any
 
 from streams import merge_store as store
 from streams.clustering import Link, cluster
-from streams.facts import Observation, observations_of
+from streams.facts import Observation, Relative, observations_of, relatives_of
 from streams.features import RecordFeatures, features_of
 from streams.findings import ResidentFacts, findings_of
 from streams.grids import grid_of, load_gazetteer
@@ -66,10 +66,12 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
                  ) -> MergeSummary:
     """Apply `events` (already deduplicated by id) to the store."""
     latest: dict[str, tuple[RecordFeatures, str, list]] = {}
+    relatives: dict[str, list[Relative]] = {}
     for event in events:  # pure work first, before the lock other workers wait on
         features = features_of(event)
         if features.ref not in latest or latest[features.ref][0].version < features.version:
             latest[features.ref] = (features, event["id"], observations_of(event))
+            relatives[features.ref] = relatives_of(event)
     rows = store.record_rows(list(latest.values()))
     keys = _protected({ref: f for ref, (f, _, _) in latest.items()})
     cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
@@ -78,6 +80,7 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
     if not changed:
         return summary
     store.replace_keys(cur, {ref: keys[ref].stored for ref in changed})
+    store.replace_relations(cur, changed, [r for ref in changed for r in relatives[ref]])
     _link(cur, {ref: latest[ref][0] for ref in changed}, keys, parameters, summary,
           {ref: latest[ref][2] for ref in changed})
     return summary
