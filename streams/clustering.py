@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from streams.features import RecordFeatures
 from streams.matching import RULE_STRENGTH, Edge
 
+AMBIGUOUS_BITS = 1.0  # a nameless record this close to two people is not linked to either
+
 
 @dataclass(frozen=True)
 class Split:
@@ -82,21 +84,26 @@ def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
 
 
 def _unambiguous(edges: Iterable[Edge], by_ref: dict[str, RecordFeatures]) -> list[Edge]:
-    """The edges within these records, less the scored links of a nameless record that reach
-    two people (records with different trusted ID numbers: twins born the same day at one
-    address): only a name could tell which, so they stay possible matches for a steward."""
+    """The edges within these records, less the scored links of a nameless record to people
+    (different trusted ID numbers) it fits about equally well (within AMBIGUOUS_BITS): twins
+    born the same day at one address, whom only a name could tell apart. Those stay possible
+    matches for a steward."""
     inside = [e for e in edges if e.a in by_ref and e.b in by_ref]
-    reached: dict[str, set[str]] = {}
+    best: dict[str, dict[str, float]] = {}  # nameless ref -> number -> best score
     for edge in inside:
         if edge.rule != "probabilistic":
             continue
         for ref, other in ((edge.a, edge.b), (edge.b, edge.a)):
-            number = by_ref[other].id_number
-            if by_ref[ref].name is None and number and not by_ref[other].id_suspect:
-                reached.setdefault(ref, set()).add(number)
-    ambiguous = {ref for ref, numbers in reached.items() if len(numbers) > 1}
-    return [e for e in inside if e.rule != "probabilistic"
-            or not ambiguous & {e.a, e.b}]
+            number = None if by_ref[other].id_suspect else by_ref[other].id_number
+            if by_ref[ref].name is None and number:
+                scores = best.setdefault(ref, {})
+                scores[number] = max(scores.get(number, edge.score), edge.score)
+    ambiguous = set()
+    for ref, scores in best.items():
+        top = sorted(scores.values(), reverse=True)
+        if len(top) > 1 and top[0] - top[1] < AMBIGUOUS_BITS:
+            ambiguous.add(ref)
+    return [e for e in inside if e.rule != "probabilistic" or not ambiguous & {e.a, e.b}]
 
 
 def _must_stay_apart(ra: str, rb: str, members: dict[str, set[str]],

@@ -712,3 +712,17 @@ def test_compare_follows_the_rule_layers(a: RecordFeatures, b: RecordFeatures) -
             assert edge.score == pytest.approx(total)
             assert edge.agreed == tuple(f for f, lv in levels.items()
                                         if lv in ("exact", "agree", "same"))
+
+
+def test_a_nameless_record_meets_the_named_born_that_day_in_its_community() -> None:
+    """A birth certificate before the child is named, and the police's birth registration."""
+    home = (parse_address("雨城区东城街道双河社区人民路1号"),)
+    elsewhere = (parse_address("名山区百丈镇南街社区幸福路2号"),)
+    nameless = record("health:O1", birth="2021-03-19", sex="F", addresses=home)
+    named = record("police:GA1", name="李怡福", birth="2021-03-19", sex="F", addresses=home)
+    assert meet(nameless, named)
+    assert not meet(nameless, replace(named, birth="2021-03-20"))
+    assert not meet(nameless, replace(named, addresses=elsewhere))
+    assert not meet(nameless, replace(nameless, ref="health:O2"))  # two nameless: no name key
+    other_named = record("police:GA2", name="王芳", birth="2021-03-19", addresses=home)
+    assert not meet(named, other_named)  # named records meet by their names, not this key
