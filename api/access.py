@@ -9,8 +9,7 @@ from typing import Any
 
 from psycopg2 import sql
 
-from schemas.attributes import SENSITIVE
-from schemas.departments import all_departments
+from schemas.departments import all_departments, sensitive_attributes
 
 KINDS = ("department", "analyst", "grid_worker", "steward")
 
@@ -30,7 +29,7 @@ def entitled_fields(principal: Principal, known: list[str]) -> list[str]:
     if principal.kind == "department":
         declared = all_departments().get(principal.department or "")
         return list(declared.reads) if declared else []
-    return [field for field in known if field not in SENSITIVE]
+    return [field for field in known if field not in sensitive_attributes()]
 
 
 def token_hash(token: str) -> str:

@@ -34,6 +34,7 @@ from deploy.id_keys import process_keyring
 from schemas.departments import all_departments
 from streams import id_protection as ids
 from streams import steward
+from streams.relations import relations_of
 
 TEXT = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 RESIDENT_ID = Annotated[str, Path(pattern=r"^R[0-9a-f]{15}$", description="resident id")]
@@ -158,7 +159,8 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
                 raise HTTPException(404, f"no resident {resident}")
             values = {a: v["value"] for a, v in row["attributes"].items()}
             return ids.open_document(process_keyring(), {
-                **values, "id_number": row["id_number_sealed"], "grid_code": row["grid_code"]})
+                **values, "id_number": row["id_number_sealed"], "grid_code": row["grid_code"],
+                "relations": relations_of(cur, resident)})
         cur.execute("SELECT attribute, value FROM hub.resident_as_of(%s, %s)", (resident, as_of))
         rows = cur.fetchall()
         if not rows:

@@ -23,7 +23,8 @@ The local stack (Apache Kafka in KRaft mode, PostgreSQL, Prometheus) keeps its s
 $SANWANG_HOME (default .sanwang/). Point the hub at external services with
 SANWANG_KAFKA_BOOTSTRAP and SANWANG_DATABASE_URL; `up` then starts neither.
 
-A first run:  sanwang up; sanwang process &; sanwang connect police --file F; sanwang wait"""
+A first run:  sanwang up; sanwang process &; sanwang connect DEPARTMENT --file F; sanwang wait
+Departments are declared in departments/*.toml (`sanwang connect --help` lists them)."""
 
 
 def _up(args: argparse.Namespace, settings: HubSettings) -> int:
@@ -183,9 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("demo", help="the whole flow on a local stack, start to end",
                             description="Start the local stack, generate a city, run a "
-                            "processor, backfill the three departments' exports, keep live "
-                            "changes coming (police table inserts, civil affairs files, social "
-                            "security pushes), and report records, residents, precision/recall "
+                            "processor, backfill every department's export, keep live "
+                            "changes coming through each department's live path (table "
+                            "inserts streamed by logical replication, dropped files, HTTP "
+                            "pushes), and report records, residents, precision/recall "
                             "against the city's truth, findings, latency.")
     p.add_argument("--persons", type=int, default=3000, help="people in the city (default 3000)")
     p.add_argument("--seed", type=int, default=1, help="the city's seed (default 1)")

@@ -1,4 +1,4 @@
-"""`sanwang connect civil-affairs --watch DIR`: each finished export dropped in a folder, once.
+"""`sanwang connect DEPARTMENT --watch DIR`: each finished export dropped in a folder, once.
 
 A department writes `NAME.part` and renames it when complete; only `.csv` and `.xlsx` files are
 read, never a `.part`. A file is known by the sha256 of its content: once all its records are

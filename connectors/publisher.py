@@ -42,7 +42,7 @@ def partition_key(event: dict[str, Any]) -> bytes:
 
     A valid ID number is the only key all departments share, so it comes first: the merge of one
     person's records then happens on one worker, in order. Without one, the department's own
-    person key (police 人员编号, social security aac001) keeps a department's records of that
+    person number (its declaration's `person_key` field) keeps a department's records of that
     person together; the record id is the last resort. Keys are hashed so that no ID number
     travels in clear in a Kafka key.
     """

@@ -1,6 +1,6 @@
 """The HTTP push endpoint: a department's system POSTs records, each answered accept or reject.
 
-`POST /push/<department>` (its command-line name, e.g. `social-security`), for every department
+`POST /push/<department>` (its command-line name, `sanwang connect --help`), for every department
 whose declaration's live path is HTTP push, with `Authorization: Bearer <token>` and a body of one
 JSON object or an array of them (the same objects as its export's lines or rows). 401 without a
 valid token, 403 with another department's. 200 answers every item: accepted (its event id; the

@@ -1,13 +1,18 @@
-"""The attribute catalogue (schemas/attributes.toml): every golden-record attribute, named once."""
+"""The attribute catalogue (schemas/attributes.toml): the golden-record attributes every
+department may state, named once. A department that brings an attribute no other states
+declares it in its own declaration (`[attributes.NAME]`); schemas.departments.all_attributes
+joins the two."""
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-CATALOGUE = Path(__file__).parent / "attributes.toml"
-HUB_FIELDS = ("grid_code",)  # what the hub derives itself, readable beside the attributes
+CATALOGUE_FILE = Path(__file__).parent / "attributes.toml"
+HUB_FIELDS = ("grid_code", "relations")  # what the hub derives itself, readable beside them
 
 
 @dataclass(frozen=True)
@@ -18,11 +23,20 @@ class Attribute:
     sensitive: str | None = None  # why it is sensitive personal information (PIPL art. 28)
 
 
-def _load() -> dict[str, Attribute]:
-    data = tomllib.loads(CATALOGUE.read_text(encoding="utf-8"))
-    return {name: Attribute(name, **entry) for name, entry in data.items()}
+def attributes_from(table: Mapping[str, Any], where: str) -> dict[str, Attribute]:
+    """Attributes as TOML tables `[NAME] description = ... compared = ... sensitive = ...`;
+    ValueError naming `where` and the attribute for anything else."""
+    found = {}
+    for name, entry in table.items():
+        if not isinstance(entry, dict) or not set(entry) <= {"description", "compared",
+                                                              "sensitive"}:
+            raise ValueError(f"{where}: attribute {name!r}: give description, and optionally "
+                             "compared and sensitive")
+        if not isinstance(entry.get("description"), str):
+            raise ValueError(f"{where}: attribute {name!r}: description missing")
+        found[name] = Attribute(name, **entry)
+    return found
 
 
-ATTRIBUTES = _load()
-COMPARED = tuple(a.name for a in ATTRIBUTES.values() if a.compared)
-SENSITIVE = tuple(a.name for a in ATTRIBUTES.values() if a.sensitive)
+CATALOGUE = attributes_from(tomllib.loads(CATALOGUE_FILE.read_text(encoding="utf-8")),
+                            str(CATALOGUE_FILE))

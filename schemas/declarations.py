@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from schemas.attributes import ATTRIBUTES, HUB_FIELDS
+from schemas.attributes import CATALOGUE, HUB_FIELDS, Attribute, attributes_from
 
 FILE_KINDS = ("csv", "jsonl", "xlsx")
 LIVE_KINDS = ("logical_replication", "drop_folder", "http_push")
@@ -114,11 +114,12 @@ class Department:
     time_field: str | None = None
     facts: tuple[FactRule, ...] = ()
     relations: tuple[RelationRule, ...] = ()
+    attributes: tuple[Attribute, ...] = ()  # attributes it brings, beyond the catalogue
     path: Path | None = None
 
     @property
     def cli_name(self) -> str:
-        """How commands and URLs spell it (`social-security`)."""
+        """How commands and URLs spell it: the id with hyphens for underscores."""
         return self.id.replace("_", "-")
 
     @property
@@ -156,8 +157,21 @@ def load_departments(folder: Path) -> dict[str, Department]:
     return found
 
 
+def known_attributes(departments: Mapping[str, Department]) -> dict[str, Attribute]:
+    """The catalogue's attributes and those the departments bring."""
+    known = dict(CATALOGUE)
+    for d in departments.values():
+        for attribute in d.attributes:
+            if attribute.name in known:
+                raise DeclarationError(f"{d.path}: attributes: {attribute.name!r} is declared "
+                                       "already (schemas/attributes.toml or another department)")
+            known[attribute.name] = attribute
+    return known
+
+
 def _check_together(departments: dict[str, Department]) -> None:
     """One owner per attribute; sensitive attributes read only by their owner and whom it names."""
+    known = known_attributes(departments)
     owner: dict[str, str] = {}
     for d in departments.values():
         for attribute in d.owns:
@@ -170,13 +184,15 @@ def _check_together(departments: dict[str, Department]) -> None:
             if other not in departments:
                 raise DeclarationError(f"{d.path}: shares: no department {other!r}")
         for attribute in d.reads:
-            if attribute in HUB_FIELDS or not ATTRIBUTES[attribute].sensitive:
+            if attribute not in known and attribute not in HUB_FIELDS:
+                raise DeclarationError(f"{d.path}: reads: no attribute {attribute!r}")
+            if attribute in HUB_FIELDS or not known[attribute].sensitive:
                 continue
             holder = departments.get(owner.get(attribute, ""))
             if holder is None or (holder.id != d.id and d.id not in holder.shares):
                 raise DeclarationError(
                     f"{d.path}: reads: {attribute!r} is sensitive "
-                    f"({ATTRIBUTES[attribute].sensitive}); only its owner "
+                    f"({known[attribute].sensitive}); only its owner "
                     f"{owner.get(attribute, '(none)')!r} and those it shares it with may read it")
 
 
@@ -184,10 +200,11 @@ class _Reader:
     """Turns one file's TOML into models; every error names the file and the key."""
 
     TOP = {"id", "name", "title", "network", "event_type", "addresses", "owns", "reads", "shares",
-           "time", "fields", "backfill", "live", "facts", "relations"}
+           "time", "fields", "backfill", "live", "facts", "relations", "attributes"}
 
     def __init__(self, path: Path, data: dict[str, Any]) -> None:
         self.path, self.data = path, data
+        self.attributes: dict[str, Attribute] = dict(CATALOGUE)
 
     def fail(self, key: str, problem: str) -> DeclarationError:
         return DeclarationError(f"{self.path}: {key}: {problem}")
@@ -226,6 +243,11 @@ class _Reader:
             raise self.fail("network", f"{network!r} is not one of {list(NETWORKS)}")
         fields = self.fields()
         names = {f.field for f in fields}
+        try:
+            own = attributes_from(self.data.get("attributes", {}), str(self.path))
+        except ValueError as error:
+            raise DeclarationError(str(error)) from None
+        self.attributes = {**CATALOGUE, **own}
         for required in ("record_id", "occurred"):
             if required not in names:
                 raise self.fail("fields", f"no {required!r} field")
@@ -237,13 +259,13 @@ class _Reader:
             title=self.text(self.data, "title", ""), network=network,
             event_type=self.text(self.data, "event_type", ""), fields=fields,
             formats=self.formats(), live=self.live(),
-            addresses=self.names("addresses", names), owns=self.names("owns", ATTRIBUTES),
-            reads=self.names("reads", {*ATTRIBUTES, *HUB_FIELDS}),
+            addresses=self.names("addresses", names), owns=self.names("owns", self.attributes),
+            reads=self.names("reads"),
             shares=self.names("shares"), time_field=time_field,
             facts=tuple(self.fact(i, t, names) for i, t in enumerate(self.tables("facts"))),
             relations=tuple(self.relation(i, t, names)
                             for i, t in enumerate(self.tables("relations"))),
-            path=self.path)
+            attributes=tuple(own.values()), path=self.path)
         if not department.event_type.startswith(f"hub.{ident}."):
             raise self.fail("event_type", f"must start with 'hub.{ident}.'")
         return department
@@ -315,7 +337,9 @@ class _Reader:
         live = LiveSource(kind, self.text(table, "table", "live.", None),
                           self.text(table, "updated", "live.", None),
                           self.text(table, "ddl", "live.", None))
-        if (kind == "logical_replication") != bool(live.table and live.updated):
+        replicated = kind == "logical_replication"
+        if (replicated and not (live.table and live.updated)) or (
+                not replicated and (live.table or live.updated or live.ddl)):
             raise self.fail("live", "logical replication names its table and `updated` column;"
                             " no other live kind does")
         return live
@@ -340,9 +364,9 @@ class _Reader:
         self.known_keys(table, {"attribute", "value", "from", "object", "default", "when", "if",
                                 "unless"}, where)
         attribute = self.text(table, "attribute", where)
-        if attribute not in ATTRIBUTES:
-            raise self.fail(f"{where}attribute", f"{attribute!r} is not in "
-                            "schemas/attributes.toml")
+        if attribute not in self.attributes:
+            raise self.fail(f"{where}attribute", f"{attribute!r} is neither in "
+                            "schemas/attributes.toml nor among this file's [attributes]")
         given = [k for k in ("value", "from", "object") if k in table]
         if len(given) != 1:
             raise self.fail(where, "give exactly one of value, from, object")

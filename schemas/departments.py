@@ -5,7 +5,13 @@ from __future__ import annotations
 from functools import cache
 
 from deploy.settings import HubSettings
-from schemas.declarations import DeclarationError, Department, load_departments
+from schemas.attributes import Attribute
+from schemas.declarations import (
+    DeclarationError,
+    Department,
+    known_attributes,
+    load_departments,
+)
 
 
 @cache
@@ -16,9 +22,19 @@ def all_departments() -> dict[str, Department]:
 
 
 def department(name: str) -> Department:
-    """A department by its id (`social_security`) or its command-line name (`social-security`)."""
+    """A department by its id or its command-line name (hyphens for underscores)."""
     found = all_departments().get(name.replace("-", "_"))
     if found is None:
         raise DeclarationError(f"no department {name!r}; declared: "
                                f"{', '.join(all_departments())}")
     return found
+
+
+@cache
+def all_attributes() -> dict[str, Attribute]:
+    """Every attribute a golden record may hold: the catalogue's and the departments' own."""
+    return known_attributes(all_departments())
+
+
+def sensitive_attributes() -> set[str]:
+    return {name for name, a in all_attributes().items() if a.sensitive}

@@ -23,6 +23,7 @@ from kafka.errors import KafkaError
 from deploy.kafka_auth import PROCESSOR, faust_credentials
 from deploy.postgres import dsn
 from deploy.settings import HubSettings
+from schemas.departments import department as declared
 from schemas.topics import (
     changes_topic,
     dead_letter_topic,
@@ -30,6 +31,7 @@ from schemas.topics import (
     processor_group,
     raw_topics,
 )
+from streams.features import department_of
 from streams.findings import KINDS as FINDING_KINDS
 from streams.lag import LagProbe
 from streams.landing import DATABASE_GONE, ConsumedEvent, HubStore
@@ -208,12 +210,13 @@ async def _store_until_done(store: HubStore, batch: list[ConsumedEvent]) -> None
 
 def _observe_latency(batch: list[ConsumedEvent]) -> None:
     """Publication to merged, for every event; the department's change to merged where the
-    source says when the change happened (the police table's gxsj)."""
+    source says when the change happened (a live table's update column)."""
     now = time.time()
     for consumed in batch:
         if consumed.published_at:
             LATENCY.labels("published_to_stored").observe(max(now - consumed.published_at, 0))
-        changed = (consumed.event["data"].get("origin") or {}).get("gxsj")
+        updated = declared(department_of(consumed.event)).live.updated
+        changed = updated and (consumed.event["data"].get("origin") or {}).get(updated)
         if changed:
             try:
                 moment = datetime.fromisoformat(changed).timestamp()

@@ -1,11 +1,11 @@
 """Cross-department findings (大数据分析研判), as declarative rules over a resident's facts (pure).
 
-Each rule names conditions on attributes, never departments: "the police has not deregistered"
-is "the owner of life_status has not stated deceased". A condition reads the golden value, the
-owner's latest value, or every department's evidence (`scope`). A resident matching all of a
-rule's conditions has the finding, with the records behind those facts as its evidence and, as
-`since`, when the latest of them happened. `elderly_living_alone` needs the neighbours, so it
-is a view in the store (schemas/sql/005_findings.sql), not a rule here.
+Each rule names conditions on attributes, never departments: "the population register has not
+deregistered the death" is "the owner of life_status has not stated deceased". A condition reads
+the golden value, the owner's latest value, or every department's evidence (`scope`). A resident
+matching all of a rule's conditions has the finding, with the records behind those facts as its
+evidence and, as `since`, when the latest of them happened. `elderly_living_alone` needs the
+neighbours, so it is a view in the store (schemas/sql/005_findings.sql), not a rule here.
 """
 
 from __future__ import annotations

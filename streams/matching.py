@@ -1,8 +1,8 @@
 """Compare two records and decide what links them (pure): rules first, then Fellegi-Sunter.
 
 Layers, as the merge applies them:
-1. `department_key`: one department's own person number (police 人员编号, social security
-   aac001) links that department's records.
+1. `department_key`: one department's own person number (its declaration's `person_key`)
+   links that department's records.
 2. `id_number`: the same valid ID number links across departments, unless name, birth date
    and sex all disagree: that is a relative's number typed by mistake (`id_conflict`).
 3. `probabilistic`: a Fellegi-Sunter score, the sum of log2(m/u) of each field's agreement

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from schemas.attributes import COMPARED
-from schemas.departments import all_departments
+from schemas.departments import all_attributes, all_departments
 from streams.facts import Observation
 from streams.normalize import normalize_name
 
@@ -69,7 +68,7 @@ def golden_record(observations: Iterable[Observation]
         authority = "latest" if owner is None else "owner" if owned else "observed"
         golden[attribute] = GoldenValue(attribute, pick.value, pick.valid_from, pick.source,
                                         pick.record, authority)
-        if owned and attribute in COMPARED:
+        if owned and all_attributes()[attribute].compared:
             conflicts += [Conflict(attribute, pick.value, o.value, pick.record, o.record)
                           for o in sorted(found, key=lambda o: o.record)
                           if o.source != owner and not _agrees(attribute, pick.value, o.value)]
