@@ -46,3 +46,20 @@ def sample_events() -> tuple[dict[str, Any], ...]:
     events += [mapping("social_security")(r.columns, r.origin)
                for r in read_jsonl(SAMPLE / "social_security.jsonl")]
     return tuple(events)
+
+
+EXPORTS = {"police": "police_population.csv", "civil_affairs": "civil_affairs.csv",
+           "social_security": "social_security.jsonl", "party": "party_members.csv",
+           "health": "health_certificates.csv"}
+
+
+@cache
+def sample5_events() -> tuple[dict[str, Any], ...]:
+    """Every record of the five-department sample's exports as a canonical event."""
+    from connectors.file_backfill import source_for
+
+    events = []
+    for department, name in EXPORTS.items():
+        read_from, to_event, _, _ = source_for(department, SAMPLE5 / name)
+        events += [to_event(r.columns, r.origin) for r in read_from(0)]
+    return tuple(events)

@@ -30,3 +30,24 @@ BEGIN
         GRANT SELECT ON hub.record_relations, hub.resident_relations TO sanwang_api;
     END IF;
 END $$;
+
+-- How many living residents of each grid hold each attribute: what analysts may know of the
+-- sensitive ones (party membership, medical certificates), never who holds them.
+CREATE VIEW hub.attribute_counts_by_grid AS
+SELECT g.district, g.township, g.community, r.grid_code, g.grid_name, a.attribute,
+       count(*)::int AS residents
+  FROM hub.residents r
+ CROSS JOIN LATERAL jsonb_object_keys(r.attributes) AS a (attribute)
+  LEFT JOIN hub.grids g ON g.grid_code = r.grid_code
+ WHERE r.life_status IS DISTINCT FROM 'deceased'
+ GROUP BY g.district, g.township, g.community, r.grid_code, g.grid_name, a.attribute;
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'sanwang_analyst') THEN
+        GRANT SELECT ON hub.attribute_counts_by_grid TO sanwang_analyst;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'sanwang_api') THEN
+        GRANT SELECT ON hub.attribute_counts_by_grid TO sanwang_api;
+    END IF;
+END $$;
