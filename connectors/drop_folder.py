@@ -17,8 +17,9 @@ from pathlib import Path
 
 from connectors.backfill import BackfillTally, ReadFrom, ToEvent, run_backfill
 from connectors.checkpoints import CheckpointStore
-from connectors.publisher import MAX_DEAD_LETTER_RAW, EventPublisher
+from connectors.publisher import EventPublisher
 from connectors.records import SourceRecord, UnreadableFileError
+from schemas.hub_events import MAX_DEAD_LETTER_RAW
 
 log = logging.getLogger(__name__)
 SUFFIXES = (".csv", ".xlsx")

@@ -28,7 +28,7 @@ from streams.lag import wait_for_processor
 from tests.id_leaks import id_numbers_in
 from tests.integration.api_stack import DEPARTMENTS, api_over_sample
 from tests.integration.conftest import clear_id_numbers
-from tests.integration.kafka_topics import read_topic
+from tests.integration.kafka_topics import read_data
 from tests.integration.workers import spawn_worker, stop_worker, worker_log
 from tests.samples import SAMPLE, encoding, header, mapping
 
@@ -174,7 +174,7 @@ def test_no_valid_id_number_in_logs_metrics_dead_letters_or_errors(
     texts["listener log"] = listener_log.read_text(errors="replace")
     texts["captured log records"] = "\n".join(  # not the test's own HTTP client's
         caplog.handler.format(r) for r in caplog.records if not r.name.startswith("http"))
-    letters = read_topic(hub, dead_letter_topic(hub.topic_prefix))
+    letters = read_data(hub, dead_letter_topic(hub.topic_prefix))
     texts["dead-letter reasons and errors"] = "\n".join(
         f"{letter['reason']}: {letter['error']}" for letter in letters)
     errors = _errors_raised(bait)
