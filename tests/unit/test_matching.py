@@ -284,10 +284,14 @@ def test_blocking_keys_of_a_full_record() -> None:
             "bm:1956-03|王"} <= keys.stored
     assert any(k.startswith("na:wangwei|") for k in keys.stored)
     # a trusted number looks up its one-deletion variants but is not stored under them; a
-    # whole birth date looks up partial dates of its month, not the month's other records
+    # whole birth date looks up partial dates of its month, not the month's other records; a
+    # named record is stored where nameless ones of its day and community look (nf), and looks
+    # where they are stored (nx)
     variants = {f"id~{number[:i]}{number[i + 1:]}" for i in range(18)}
     assert not variants & keys.stored
-    assert keys.lookup == keys.stored - {"bm:1956-03|王"} | variants | {"bp:1956-03|王"}
+    place = "1956-03-12|文化路社区"
+    assert keys.lookup == (keys.stored - {"bm:1956-03|王", f"nf:{place}"} | variants
+                           | {"bp:1956-03|王", f"nx:{place}"})
 
 
 def test_an_untrusted_number_is_stored_under_its_variants_and_looks_up_valid_neighbours() -> None:
