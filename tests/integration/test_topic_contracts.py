@@ -23,9 +23,9 @@ from connectors.push_tokens import load_tokens
 from deploy.kafka_auth import ADMIN, client_config
 from deploy.postgres import dsn
 from deploy.settings import HubSettings
+from schemas.departments import all_departments
 from schemas.registry import hub_event_errors, validation_errors
 from schemas.topics import (
-    DEPARTMENTS,
     changes_topic,
     dead_letter_topic,
     findings_topic,
@@ -142,7 +142,7 @@ def filled(stack: HubSettings, tmp_path_factory: pytest.TempPathFactory
 
 
 def _topics(prefix: str) -> dict[str, str]:
-    return {**{f"raw.{d}": raw_topic(prefix, d) for d in DEPARTMENTS},
+    return {**{f"raw.{d}": raw_topic(prefix, d) for d in all_departments()},
             "changes": changes_topic(prefix), "findings": findings_topic(prefix),
             "deadletter": dead_letter_topic(prefix)}
 
