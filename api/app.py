@@ -2,7 +2,9 @@
 own residents, stewards' queues. Every read of personal data is audited before it is answered.
 
 Authentication: `Authorization: Bearer <token>` of a principal (`sanwang api add-principal`).
-401 without a valid token, 403 outside the principal's rights, 422 for bad parameters.
+401 without a valid token, 403 outside the principal's rights, 404 for a resident (or a steward's
+record) the store does not hold, 409 for a split the store's grouping refuses, 422 for bad
+parameters; each operation's responses list every status it answers (api/responses.py).
 
 (No `from __future__ import annotations` here: FastAPI must see the dependency types that
 `create_app` defines locally.)
