@@ -22,11 +22,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from cli.connect import CLI_NAMES
 from cli.main import build_parser
 from deploy import kafka_auth, kafka_broker, postgres, prometheus
 from deploy.settings import HubSettings
-from schemas.departments import all_departments
+from schemas.departments import all_departments, department
 from schemas.topics import all_topics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -334,7 +333,7 @@ def kafka_principal(argv: list[str] | None) -> str | None:
     if args.command == "process":
         return kafka_auth.PROCESSOR
     if args.command == "connect":
-        return CLI_NAMES[args.department]
+        return department(args.department).id
     return None
 
 
