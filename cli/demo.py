@@ -144,10 +144,8 @@ def _summary(settings: HubSettings) -> list[str]:
             cur.execute("SELECT kind, count(*) FROM hub.findings GROUP BY 1")
             found = dict(cur.fetchall())
             findings = ", ".join(f"{kind} {found.get(kind, 0)}" for kind in KINDS)
-            cur.execute("SELECT kind, count(*), count(relative_id) FROM hub.resident_relations"
-                        " GROUP BY 1 ORDER BY 1")
-            relations = ", ".join(f"{kind} {n} ({known} of them residents the hub knows)"
-                                  for kind, n, known in cur.fetchall()) or "none"
+            cur.execute("SELECT kind, count(*) FROM hub.resident_relations GROUP BY 1 ORDER BY 1")
+            relations = ", ".join(f"{kind} {n}" for kind, n in cur.fetchall()) or "none"
             cur.execute("SELECT (SELECT count(*) FROM hub.conflicts WHERE status = 'open'),"
                         " (SELECT count(*) FROM hub.review_queue WHERE status = 'open')")
             conflicts, review = cur.fetchone()

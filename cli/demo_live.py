@@ -7,7 +7,7 @@ folder (written as NAME.part, then renamed), and records pushed over HTTP by soc
 the party organisation and health. The changes are derived from the city's own records (a new
 record id, a later date), so they belong to people the hub already knows: insurance enrolments,
 party members moving their membership to where they live (组织关系转入, which ends their
-party_member_living_elsewhere finding), reissued birth certificates (补发).
+party_member_living_elsewhere finding), reissued birth certificates of named children (补发).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import random
+import socket
 import subprocess
 import sys
 import time
@@ -66,8 +67,22 @@ def start_live_sources(settings: HubSettings, drop: Path) -> tuple[list[subproce
                 str(drop)], ["connect", "social-security", "--listen"])
     started = [subprocess.Popen([sys.executable, "-m", "cli.main", *c], env=env, stdout=log,
                                 stderr=subprocess.STDOUT) for c in commands]
-    time.sleep(3)  # the replication slot and the HTTP server come up
+    time.sleep(3)  # the replication slot comes up
+    _wait_for_port(settings.push_port, timeout=120)  # the push endpoint's publishers, then HTTP
     return started, dsn
+
+
+def _wait_for_port(port: int, timeout: float) -> None:
+    """Return once 127.0.0.1:port accepts connections; TimeoutError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing answers on port {port} after {timeout:g} s") from None
+            time.sleep(0.5)
 
 
 @dataclass
@@ -94,7 +109,8 @@ def _sources(city: Path) -> _Sources:
                     and record["event"] == "insurance.enrolled"],
         transfers=_party_transfers(city),
         births=[r for r in _rows(city / "health_certificates.csv", "utf-8")
-                if f"health:{r['证明编号']}" in living and r["证明类型"] == "出生医学证明"])
+                if f"health:{r['证明编号']}" in living and r["证明类型"] == "出生医学证明"
+                and r["姓名"]])
 
 
 def play_departments(settings: HubSettings, city: Path, dsn: str, drop: Path, seconds: float,
