@@ -12,7 +12,7 @@ import json
 import random
 import shutil
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from connectors.synthetic_model import Household, Record
 from connectors.synthetic_places import GRID_HEADER, grid_reference
@@ -35,7 +35,7 @@ class CityFiles:
         self.out_dir = out_dir
         self.shuffle = random.Random(f"sanwang-shuffle:{seed}")
         self.exports: dict[str, IO[str]] = {}
-        self.writers = {}
+        self.writers: dict[str, Any] = {}  # csv writers of the CSV exports
         self.headers = {source: department(source).header for source in SOURCES}
         for source, (name, encoding) in EXPORTS.items():
             self.exports[source] = open(out_dir / name, "w", encoding=encoding, newline="")
