@@ -65,7 +65,7 @@ def run_connect(args: argparse.Namespace, settings: HubSettings) -> int:
         print(f"streaming {department.live.table} changes (Ctrl-C stops)", flush=True)
         stream_table_changes(settings, department, args.db, stop)
     elif getattr(args, "watch", None):
-        return _watch(settings, department.id, args.watch, stop)
+        return _watch(settings, department.id, Path(args.watch), stop)
     else:
         _listen(settings, args.listen)
     return 0

@@ -74,8 +74,10 @@ def _generate(args: argparse.Namespace, settings: HubSettings) -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     stats = generate_city(args.persons, args.seed, args.dir)
     records = ", ".join(f"{source} {n}" for source, n in sorted(stats.records.items()))
+    findings = ", ".join(f"{kind} {n}" for kind, n in sorted(stats.findings.items()))
     print(f"{args.dir}: {stats.persons} persons in {stats.households} households "
-          f"({stats.deceased} deceased, {stats.twins} twin pairs); records: {records}")
+          f"({stats.deceased} deceased, {stats.twins} twin pairs); records: {records}; "
+          f"findings: {findings}")
     return 0
 
 
@@ -192,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--persons", type=int, default=3000, help="people in the city (default 3000)")
     p.add_argument("--seed", type=int, default=1, help="the city's seed (default 1)")
     p.add_argument("--city", type=Path, default=None,
-                   help="use this city instead of generating one (three exports, grids.csv, "
-                   "truth.csv; e.g. ../shared/departments/sample)")
+                   help="use this city instead of generating one (the departments' exports it "
+                   "has, grids.csv, truth.csv; e.g. ../shared/departments/sample5)")
     p.add_argument("--live-seconds", type=float, default=30.0,
                    help="how long live changes keep coming (default 30)")
     p.set_defaults(run=_demo)
@@ -230,11 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_ids_parser(commands)
 
     p = commands.add_parser("generate", help="a synthetic city in the departments' formats",
-                            description="Write a synthetic city (deterministic by seed): the "
-                            "three departments' exports with realistic noise (typos, "
-                            "homophones, traditional characters, 15-digit and missing numbers, "
-                            "relatives' numbers, twins, moves, deaths), grids.csv, persons.csv, "
-                            "findings.csv and truth.csv. Invented people only.")
+                            description="Write a synthetic city (deterministic by seed): every "
+                            "department's export with its own realistic noise (typos, "
+                            "homophones, traditional characters, full-width digits, 15-digit "
+                            "and missing numbers, relatives' numbers, twins, nameless birth "
+                            "certificates, moves, deaths), grids.csv, persons.csv, findings.csv "
+                            "(every case of every finding kind in the data) and truth.csv. "
+                            "Invented people only.")
     p.add_argument("dir", type=Path, help="output folder (created)")
     p.add_argument("--persons", type=int, default=5000, help="how many people (default 5000)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
