@@ -47,9 +47,17 @@ class Elsewhere:
 
 
 @dataclass(frozen=True)
+class Undecided:
+    """No record of the owner of `attribute` waits for a steward as a possible match of this
+    resident: while one does, the hub cannot say the owner has no record of them."""
+
+    attribute: str
+
+
+@dataclass(frozen=True)
 class Rule:
     kind: str
-    conditions: tuple[Condition | Elsewhere, ...]
+    conditions: tuple[Condition | Elsewhere | Undecided, ...]
     explanation: str
 
 
@@ -78,7 +86,8 @@ RULES = (
          (Condition("death_certificate"), NOT_DEREGISTERED),
          "a death certificate was issued, and the death never deregistered"),
     Rule("birth_not_registered",
-         (Condition("birth_certificate"), Condition("life_status", scope="owner", absent=True)),
+         (Condition("birth_certificate"), Condition("life_status", scope="owner", absent=True),
+          Undecided("life_status")),
          "a birth certificate, and the child has no population registration at all (新生儿未落户)"),
 )
 KINDS = (*(rule.kind for rule in RULES), "elderly_living_alone")  # every kind, named once
@@ -95,9 +104,10 @@ class Finding:
 class ResidentFacts:
     """One resident's golden record and every observation behind it, by attribute."""
 
-    def __init__(self, golden: Mapping[str, GoldenValue],
-                 observations: Sequence[Observation]) -> None:
+    def __init__(self, golden: Mapping[str, GoldenValue], observations: Sequence[Observation],
+                 possible: frozenset[str] = frozenset()) -> None:
         self.golden = golden
+        self.possible = possible  # sources of records waiting as possible matches
         self.by_attribute: dict[str, list[Observation]] = {}
         for o in observations:
             self.by_attribute.setdefault(o.attribute, []).append(o)
@@ -157,8 +167,12 @@ def findings_of(facts: ResidentFacts, place_of: PlaceOf) -> list[Finding]:
     for rule in RULES:
         evidence: list[tuple[str, str]] = []
         for condition in rule.conditions:
-            held = (_elsewhere(condition, facts, place_of) if isinstance(condition, Elsewhere)
-                    else _holds(condition, facts))
+            if isinstance(condition, Undecided):
+                held = None if owner_of(condition.attribute) in facts.possible else []
+            elif isinstance(condition, Elsewhere):
+                held = _elsewhere(condition, facts, place_of)
+            else:
+                held = _holds(condition, facts)
             if held is None:
                 break
             evidence += held

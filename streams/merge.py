@@ -212,6 +212,11 @@ def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
     rewrites = [(group, resident, members) for group, resident, members in rewrites
                 if old_members.get(resident) != members or members & changed]
     had = store.findings_of_residents(cur, [resident for _, resident, _ in rewrites])
+    possible: dict[str, set[str]] = {}  # a record's possible matches' sources, for the rules
+    for e in loose:
+        if e.rule != "id_conflict" and group_of.get(e.a) != group_of.get(e.b):
+            possible.setdefault(e.a, set()).add(e.b.split(":", 1)[0])
+            possible.setdefault(e.b, set()).add(e.a.split(":", 1)[0])
     written = []
     for group, resident, members in rewrites:
         previous = old_members.get(resident)
@@ -232,7 +237,8 @@ def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
         address = normalize_address(residence and residence.value, gazetteer)
         spellings = [a for ref in sorted(members) for a in features[ref].addresses]
         grid = grid_of(residence and residence.value, spellings, gazetteer)
-        findings = findings_of(ResidentFacts(golden, facts),
+        waiting = frozenset(s for ref in members for s in possible.get(ref, ()))
+        findings = findings_of(ResidentFacts(golden, facts, waiting),
                                lambda place: community_of(place, gazetteer))
         written.append(store.ResidentRecord(resident, golden, grid, address and address.key(),
                                             len(members), history(facts), conflict_rows,

@@ -31,7 +31,10 @@ _ADDRESS = re.compile(
     """,
     re.VERBOSE,
 )
-_OTHER_PLACE = re.compile(r"(?:[\u4e00-\u9fff]{2,3}?省|[\u4e00-\u9fff]{2,4}?市)")
+# another province, autonomous region or prefecture, or city: a place outside 雅安
+_OTHER_PLACE = re.compile(r"(?:[\u4e00-\u9fff]{2,3}?省"
+                          r"|[\u4e00-\u9fff]{2,8}?(?:自治区|自治州|地区|盟)"
+                          r"|[\u4e00-\u9fff]{2,4}?市)")
 _SUFFIXES = (
     ("街道办事处", "街道"), ("街道办", "街道"), ("社区居民委员会", "社区"), ("社区居委会", "社区"),
     ("居民委员会", "社区"), ("居委会", "社区"), ("村民委员会", "村"), ("村委会", "村"),

@@ -122,3 +122,13 @@ def test_findings_depend_on_the_facts_not_their_order_or_repeats(
     shuffled = observations * 2
     rng.shuffle(shuffled)
     assert found(*observations) == found(*shuffled)
+
+
+def test_a_birth_certificate_waiting_for_a_steward_beside_a_registration_is_not_a_finding() -> None:
+    """Nameless twins' certificates fit both registrations: until a steward decides, the hub
+    cannot say the child has no population registration."""
+    golden, _ = golden_record([BIRTH_CERTIFICATE])
+    waiting = ResidentFacts(golden, [BIRTH_CERTIFICATE], frozenset({"police"}))
+    assert findings_of(waiting, place_of) == []
+    elsewhere = ResidentFacts(golden, [BIRTH_CERTIFICATE], frozenset({"civil_affairs"}))
+    assert [f.kind for f in findings_of(elsewhere, place_of)] == ["birth_not_registered"]
