@@ -71,8 +71,13 @@ def _orjson_spells_as_json(value: Any) -> bool:
 
 def event_id(department: str, record_id: str, raw: dict[str, Any]) -> str:
     """sha256 of department, record id and the raw values the department sent."""
+    return event_id_of_json(department, record_id, canonical_json(raw))
+
+
+def event_id_of_json(department: str, record_id: str, raw_json: bytes) -> str:
+    """event_id from the raw values' canonical JSON, for a caller that wrote it already."""
     digest = hashlib.sha256()
-    for part in (department.encode(), record_id.encode(), canonical_json(raw)):
+    for part in (department.encode(), record_id.encode(), raw_json):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()[:32]
@@ -87,11 +92,17 @@ def make_event(
     parsed: dict[str, Any],
     origin: dict[str, Any],
     time: str | None = None,
+    raw_json: bytes | None = None,
 ) -> dict[str, Any]:
-    """A canonical event: raw values verbatim beside the parsed ones, and where they came from."""
+    """A canonical event: raw values verbatim beside the parsed ones, and where they came from.
+
+    `raw_json` is canonical_json(raw) when the caller has written it already (the mapping
+    does, to refuse values no event can hold).
+    """
+    raw_json = canonical_json(raw) if raw_json is None else raw_json
     event: dict[str, Any] = {
         "specversion": SPEC_VERSION,
-        "id": event_id(department, record_id, raw),
+        "id": event_id_of_json(department, record_id, raw_json),
         "source": f"/departments/{department}",
         "type": event_type,
         "subject": record_id,
