@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,7 @@ def versions(name: str) -> list[int]:
     return sorted(v for n, v in _schemas() if n == name)
 
 
+@cache
 def latest_dataschema(event_type: str) -> str:
     """The `dataschema` a publisher writes today: the newest version of the type."""
     known = versions(event_type)
@@ -112,6 +113,7 @@ def hub_event_errors(event: Any, version: int | None = None) -> list[str]:
     return _errors(name, wanted, event["data"], "data")
 
 
+@lru_cache(maxsize=256)  # a few per process; events from outside may name others
 def _named(dataschema: str, version: int | None) -> tuple[str, int]:
     """(name, version) a dataschema URN names, the version replaced by `version` if given."""
     match = re.fullmatch(r"urn:sanwang:schema:(?P<name>.+):v(?P<version>[0-9]+)", dataschema)
