@@ -216,13 +216,17 @@ def id_sex(normalized: str) -> str:
     return "M" if int(normalized[16]) % 2 else "F"
 
 
+_PHONE_SEPARATORS = re.compile(r"[\s\-()]")
+_PHONE_DIGITS = re.compile(r"\+?[0-9]+")
+
+
 def parse_phone(text: str | None) -> str | None:
     """Reduce a phone number to its digits: 11-digit mobiles, landlines with area code kept."""
     clean = _clean(text)
     if clean is None:
         return None
-    digits = re.sub(r"[\s\-()]", "", clean)
-    if not re.fullmatch(r"\+?[0-9]+", digits):
+    digits = _PHONE_SEPARATORS.sub("", clean)
+    if not _PHONE_DIGITS.fullmatch(digits):
         raise FieldError(f"phone number contains non-digits {text!r}")
     if digits.startswith(("+86", "0086")):
         digits = digits.removeprefix("+86").removeprefix("0086")

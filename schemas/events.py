@@ -54,14 +54,15 @@ def _orjson_spells_as_json(value: Any) -> bool:
     if kind is str or kind is int or kind is bool or value is None:
         return True
     try:
-        if kind is dict:
+        if kind is dict:  # text values, most of them, are taken without a call
             for key, item in value.items():
-                if type(key) is not str or not _orjson_spells_as_json(item):
+                if type(key) is not str or (
+                        type(item) is not str and not _orjson_spells_as_json(item)):
                     return False
             return True
         if kind is list or kind is tuple:
             for item in value:
-                if not _orjson_spells_as_json(item):
+                if type(item) is not str and not _orjson_spells_as_json(item):
                     return False
             return True
     except RecursionError:
