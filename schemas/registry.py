@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+import jsonschema_rs
+from fastjsonschema.draft04 import CodeGeneratorDraft04
 
 from deploy.settings import HubSettings
 
@@ -62,6 +64,29 @@ def _validator(name: str, version: int) -> Callable[[Any], Any]:
     return fastjsonschema.compile(_schemas()[(name, version)], handlers={"urn": _resolve_urn})
 
 
+# fastjsonschema's own date-time pattern, so that both validators read `time` alike
+_DATE_TIME = re.compile(CodeGeneratorDraft04.FORMAT_REGEXS["date-time"])
+
+
+@cache
+def _fast_validator(name: str, version: int) -> jsonschema_rs.Validator:
+    """The same schema compiled by jsonschema-rs (Rust, ~8 times faster than fastjsonschema
+    here). It only lets valid values through: whatever it does not pass, fastjsonschema
+    decides and explains, so every refusal and its message stay fastjsonschema's. Date-times
+    are read with fastjsonschema's own pattern (jsonschema-rs' RFC 3339 refuses offsets
+    without a colon); tests/unit/test_validation_precheck.py holds the two together."""
+    return jsonschema_rs.validator_for(
+        _schemas()[(name, version)], retriever=_resolve_urn, validate_formats=True,
+        formats={"date-time": lambda text: _DATE_TIME.match(text) is not None})
+
+
+def _passes_fast(name: str, version: int, value: Any) -> bool:
+    try:
+        return _fast_validator(name, version).is_valid(value)
+    except (ValueError, TypeError, OverflowError):  # not JSON as it reads it: the slow way
+        return False
+
+
 def _errors(name: str, version: int, value: Any, root: str) -> list[str]:
     """The first violation, its path spelled from `root` (fastjsonschema calls the root data)."""
     try:
@@ -92,6 +117,11 @@ def validation_errors(event: dict[str, Any], version: int | None = None) -> list
     `version` checks the parsed values against that version of the type instead of the one
     the event names (how the compatibility test replays old events against new versions).
     """
+    if _passes_fast("envelope", 1, event):
+        name, wanted = _named(event["dataschema"], version)
+        if (name == event["type"] and (name, wanted) in _schemas()
+                and _passes_fast(name, wanted, event["data"]["parsed"])):
+            return []
     errors = _errors("envelope", 1, event, "event")
     if errors:
         return errors
