@@ -30,7 +30,7 @@ STAGES = (
     ("map: value parsers", ("parsed_fields ",)),
     ("map: storable check", ("_check_storable ",)),
     ("event id (sha256)", ("event_id ",)),
-    ("envelope: make_event, with_time", ("make_event ", "with_time ")),
+    ("envelope: make_event, event id, with_time", ("make_event ", "event_id", "with_time ")),
     ("partition key", ("partition_key ",)),
     ("kafka-python send (caller's thread)", ("KafkaProducer.send ",)),
     ("publish's own checks (NUL, size)", ("EventPublisher.publish ",)),

@@ -93,7 +93,7 @@ def check_text(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartialDate:
     """A date known to year, month or day precision: 1956年3月 must not become 1956-03-01."""
 
@@ -116,8 +116,10 @@ class PartialDate:
 
     def iso(self) -> str:
         """The ISO 8601 form at this precision ("1956", "1956-03", "1956-03-12") for storage."""
-        parts = [f"{self.year:04d}"] + [f"{p:02d}" for p in (self.month, self.day) if p is not None]
-        return "-".join(parts)
+        text = f"{self.year:04d}"
+        if self.month is not None:
+            text += f"-{self.month:02d}"
+        return text if self.day is None else f"{text}-{self.day:02d}"
 
     @classmethod
     def from_iso(cls, text: str) -> PartialDate:
