@@ -25,7 +25,8 @@ STAGES = (
     ("metrics (prometheus counters)", ("MetricWrapperBase.", "Counter.inc", "_on_published",
                                        "_on_dead_lettered")),
     ("canonical JSON (json.dumps / orjson)", ("canonical_json ", "event_value ")),
-    ("schema validation (fastjsonschema)", ("validation_errors ", "validate_urn_")),
+    ("schema validation (jsonschema-rs, fastjsonschema)", ("validation_errors ",
+                                                          "validate_urn_")),
     ("read and decode lines", ("read_csv ", "read_jsonl ", "read_xlsx ")),
     ("map: value parsers", ("parsed_fields ",)),
     ("map: storable check", ("_check_storable ",)),
@@ -53,11 +54,15 @@ def stage_of(frames: list[str], inside: bool) -> str:
 
 
 def split(profile: Path) -> Counter[str]:
-    """Samples by stage; a sender thread's samples count as the hub's (only the hub runs)."""
+    """Samples by stage; a sender thread's samples count as the hub's (profile `--hub-only`
+    runs: a bare run's samples are left out, but not its sender thread's)."""
     samples: Counter[str] = Counter()
     for line in profile.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
+        if any(f.startswith("bare_run") for f in frames):
+            samples[OUTSIDE] += int(count)
+            continue
         inside = any(f.startswith(("backfill_file ", "Thread.")) for f in frames)
         samples[stage_of(frames, inside)] += int(count)
     return samples
