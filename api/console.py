@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 
 from api.access import Principal
+from deploy.errors import ApiError
 
 STATIC = Path(__file__).parent / "console"
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
@@ -60,8 +61,8 @@ def latency(q: float, window: str | None) -> str:
     return f"histogram_quantile({q}, sum by (le) ({buckets})) >= 0"
 
 
-class PrometheusError(Exception):
-    pass
+class PrometheusError(ApiError):
+    """Prometheus did not answer the console's query."""
 
 
 def _number(text: str) -> float | None:

@@ -40,6 +40,7 @@ from stdnum.cn import ric
 
 from connectors import civil_affairs, police
 from connectors.synthetic_noise import MIDDLE_DOT, Address, Noise, spell_address
+from deploy.errors import InputError
 
 START = date(2015, 1, 1)  # the police backfill's baseline: everyone alive is registered then
 END = date(2026, 10, 31)  # the export date: nothing happens later
@@ -252,7 +253,7 @@ class _City:
 
     def __init__(self, persons: int, seed: int):
         if persons < 0:
-            raise ValueError(f"persons must be >= 0, got {persons}")
+            raise InputError(f"persons must be >= 0, got {persons}")
         self.total = persons
         self.rng = random.Random(f"sanwang-city:{seed}")
         self.noise = {source: Noise(source, self.rng) for source in SOURCES}
