@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -14,6 +15,7 @@ from connectors.jsonl_source import read_jsonl
 from connectors.publisher import EventPublisher
 from connectors.records import SourceRecord, UnreadableFileError
 from connectors.xlsx_source import read_xlsx
+from deploy.errors import InputError
 from deploy.settings import HubSettings
 
 
@@ -45,7 +47,7 @@ def source_for(department: str, path: Path) -> tuple[ReadFrom, ToEvent, int, str
                 _xlsx_rows(path), "rows")
     if department == social_security.DEPARTMENT and suffix in (".jsonl", ".json"):
         return partial(read_jsonl, path), social_security.social_security_event, size, "B"
-    raise ValueError(f"{path.name}: {department} exports are read from "
+    raise InputError(f"{path.name}: {department} exports are read from "
                      f"{_FORMATS[department]}, not {suffix or 'a file without suffix'}")
 
 
@@ -81,14 +83,15 @@ def open_publish_path(settings: HubSettings, department: str
             EventPublisher(settings, department))
 
 
-def backfill_file(settings: HubSettings, department: str, path: Path, progress: bool = True
-                  ) -> BackfillTally:
-    """Publish every record of the export; bad records to the dead-letter topic; resumable."""
+def backfill_file(settings: HubSettings, department: str, path: Path, progress: bool = True,
+                  stop: threading.Event | None = None) -> BackfillTally:
+    """Publish every record of the export; bad records to the dead-letter topic; resumable,
+    and stopped (progress saved) once `stop` is set."""
     read_from, to_event, total, unit = source_for(department, path)
     checkpoints, publisher = open_publish_path(settings, department)
     try:
         return run_backfill(read_from, to_event, publisher, checkpoints,
                             key=f"backfill:{publisher.destination}:{file_identity(path)}",
-                            total=total, unit=unit, progress=progress)
+                            total=total, unit=unit, progress=progress, stop=stop)
     finally:
         publisher.close()

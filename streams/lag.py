@@ -8,7 +8,10 @@ from collections.abc import Callable
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from deploy.errors import ServiceError
 from deploy.kafka_auth import PROCESSOR, client_config
+from deploy.metrics_targets import PROCESSOR as PROCESSOR_JOB
+from deploy.metrics_targets import live_targets
 from deploy.settings import HubSettings
 from schemas.topics import processor_group, raw_topics
 
@@ -35,16 +38,23 @@ class LagProbe:
         return {tp: ends[tp] - (committed[tp].offset if tp in committed else 0)
                 for tp in partitions}
 
+    def members(self) -> int:
+        """How many workers are in the processor's consumer group now."""
+        return len(self._admin.describe_groups([self._group])[self._group]["members"])
+
     def close(self) -> None:
         self._consumer.close()
         self._admin.close()
 
 
 def wait_for_processor(settings: HubSettings, timeout: float,
-                       on_lag: Callable[[int], None] = lambda lag: None) -> None:
+                       on_lag: Callable[[int], None] = lambda lag: None,
+                       require_processor: bool = False) -> None:
     """Return once every event published so far is stored (lag 0); TimeoutError otherwise.
 
-    `on_lag` hears the total lag of each poll (-1 while the broker cannot tell it yet).
+    `on_lag` hears the total lag of each poll (-1 while the broker cannot tell it yet). With
+    `require_processor`, events waiting while no worker is in the consumer group (nor starting
+    on this machine) raise ServiceError at once: nothing would store them.
     """
     deadline = time.monotonic() + timeout
     probe = LagProbe(settings)
@@ -61,6 +71,11 @@ def wait_for_processor(settings: HubSettings, timeout: float,
             on_lag(total)
             if total == 0:
                 return
+            if (require_processor and total > 0 and not probe.members()
+                    and not live_targets(settings, PROCESSOR_JOB)):
+                group = processor_group(settings.topic_prefix)
+                raise ServiceError(f"no processor is in consumer group {group!r} and {total} "
+                                   "events wait: start `sanwang process`")
             if time.monotonic() >= deadline:
                 behind = ", ".join(f"{tp.topic}[{tp.partition}]={n}"
                                    for tp, n in (lag or {}).items() if n)
