@@ -52,7 +52,8 @@ def _url(settings: HubSettings, path: str) -> str:
 
 
 def start(settings: HubSettings, timeout: float = 30.0) -> bool:
-    """Start Prometheus unless it runs; True if this call started it."""
+    """Start Prometheus unless it runs (then bring its config up to date); True if this call
+    started it."""
     paths = _paths(settings)
     config = scrape_config(settings)
     pid = read_pid(paths["pid"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import build_parser, leaf_parsers
-from deploy import id_keys, stopping
+from deploy import id_keys
 from deploy.kafka_auth import ensure_passwords
 from deploy.private_stack import private_settings, settings_env
 
@@ -148,4 +148,3 @@ def test_every_command_refuses_bad_arguments_in_one_line(
         if proc.returncode != 2 or "Traceback" in err or not last.startswith("sanwang"):
             problems.append(f"sanwang {' '.join(argv)}: exit {proc.returncode}: {err[-800:]}")
     assert problems == [], "\n".join(problems)
-    assert stopping.STOP_DEADLINE_SECONDS < STOP_SECONDS
