@@ -19,6 +19,8 @@ GRACEFUL_SECONDS = 5
 
 
 class _Server(uvicorn.Server):
+    """uvicorn, whose stop on SIGTERM or SIGINT keeps the hub's deadline."""
+
     def handle_exit(self, sig: int, frame: Any) -> None:
         stopping.request_stop(sig)
         super().handle_exit(sig, frame)
