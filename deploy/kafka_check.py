@@ -41,7 +41,7 @@ def check_kafka(settings: HubSettings, principal: str, reads: Iterable[str] = ()
     try:
         described = admin.describe_topics(sorted(needs)) if needs else []
         if group is not None:
-            admin.describe_groups([group])
+            _check_group(admin, group)
     except GroupAuthorizationFailedError:
         raise BrokerError(f"Kafka at {settings.bootstrap_servers} does not let principal "
                           f"{user!r} use consumer group {group!r} (ACLs)") from None
@@ -52,6 +52,16 @@ def check_kafka(settings: HubSettings, principal: str, reads: Iterable[str] = ()
     for topic in described:
         _check_topic(settings, user, topic, needs[topic["name"]])
     mark_reachable("kafka", True)
+
+
+def _check_group(admin: KafkaAdminClient, group: str) -> None:
+    """GroupAuthorizationFailedError unless the principal may use `group`; a coordinator not
+    there yet (a new broker creates it on first use) tells nothing either way."""
+    try:
+        admin.describe_groups([group])
+    except KafkaError as error:
+        if not error.retriable:
+            raise
 
 
 def _check_topic(settings: HubSettings, principal: str, topic: dict, operation: str) -> None:

@@ -60,19 +60,19 @@ def wait_for_processor(settings: HubSettings, timeout: float,
     probe = LagProbe(settings)
     try:
         while True:
-            lag: dict[TopicPartition, int] | None
+            lag: dict[TopicPartition, int] | None = None
+            members: int | None = None  # None: not asked, or not known yet
             try:
                 lag = probe.lag()
+                members = probe.members() if require_processor else None
             except KafkaError as error:  # retriable: e.g. the group coordinator is being elected
                 if not error.retriable:
                     raise
-                lag = None
             total = -1 if lag is None else sum(lag.values())
             on_lag(total)
             if total == 0:
                 return
-            if (require_processor and total > 0 and not probe.members()
-                    and not live_targets(settings, PROCESSOR_JOB)):
+            if total > 0 and members == 0 and not live_targets(settings, PROCESSOR_JOB):
                 group = processor_group(settings.topic_prefix)
                 raise ServiceError(f"no processor is in consumer group {group!r} and {total} "
                                    "events wait: start `sanwang process`")

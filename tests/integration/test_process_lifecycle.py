@@ -38,7 +38,7 @@ from tests.integration.fault_tools import (
     total_lag,
     wait_caught_up,
 )
-from tests.integration.workers import stop_worker, worker_log
+from tests.integration.workers import joined, stop_worker, worker_log
 from tests.samples import SAMPLE
 
 STOP_SECONDS = 10.0
@@ -306,14 +306,10 @@ def test_wait_says_at_once_that_no_processor_runs(hub: HubSettings) -> None:
     assert done.returncode == 4 and time.monotonic() - started < 15, done.stderr
     assert done.stderr.startswith("sanwang wait: no processor is in consumer group")
     worker = spawn_processor(hub, "waited-for")  # no metrics port: it is known once a member
-    probe = LagProbe(hub)
     try:
-        while not probe.members():
-            assert worker.poll() is None, log_tail(worker_log(hub, "waited-for"))
-            time.sleep(0.2)
+        joined(hub, worker)
         done = subprocess.run([sys.executable, "-m", "cli.main", "wait", "--timeout", "120"],
                               env=settings_env(hub), capture_output=True, text=True, timeout=130)
     finally:
-        probe.close()
         stop_worker(worker)
     assert done.returncode == 0, done.stderr
