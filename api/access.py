@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import tomllib
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from psycopg2 import sql
 
-ENTITLEMENTS = Path(__file__).parent / "entitlements.toml"
+from schemas.departments import all_departments, sensitive_attributes
+
 KINDS = ("department", "analyst", "grid_worker", "steward")
 
 
@@ -24,11 +22,14 @@ class Principal:
     db_role: str | None = None
 
 
-@cache
-def entitled_fields(department: str) -> tuple[str, ...]:
-    """The fields a department's system may read (api/entitlements.toml)."""
-    matrix = tomllib.loads(ENTITLEMENTS.read_text(encoding="utf-8"))
-    return tuple(matrix.get(department, {}).get("fields", ()))
+def entitled_fields(principal: Principal, known: list[str]) -> list[str]:
+    """What this principal may read of a resident whose values name `known` fields: a
+    department what its declaration `reads`; a steward everything but sensitive attributes
+    (PIPL art. 28), which only their owner and the departments it shares them with read."""
+    if principal.kind == "department":
+        declared = all_departments().get(principal.department or "")
+        return list(declared.reads) if declared else []
+    return [field for field in known if field not in sensitive_attributes()]
 
 
 def token_hash(token: str) -> str:
@@ -56,6 +57,9 @@ def add_principal(cur: Any, name: str, kind: str, department: str | None = None,
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
     if (kind == "department") != (department is not None):
         raise ValueError("a department principal names its department; no other kind does")
+    if department is not None and department not in all_departments():
+        raise ValueError(f"no department {department!r}; declared: "
+                         f"{', '.join(all_departments())}")
     if kind == "grid_worker" and not grids:
         raise ValueError("a grid worker needs at least one grid")
     token = secrets.token_urlsafe(32)

@@ -2,7 +2,9 @@
 own residents, stewards' queues. Every read of personal data is audited before it is answered.
 
 Authentication: `Authorization: Bearer <token>` of a principal (`sanwang api add-principal`).
-401 without a valid token, 403 outside the principal's rights, 422 for bad parameters.
+401 without a valid token, 403 outside the principal's rights, 404 for a resident (or a steward's
+record) the store does not hold, 409 for a split the store's grouping refuses, 422 for bad
+parameters; each operation's responses list every status it answers (api/responses.py).
 
 (No `from __future__ import annotations` here: FastAPI must see the dependency types that
 `create_app` defines locally.)
@@ -30,9 +32,12 @@ from pydantic import BaseModel, Field
 from api.access import Principal, audit, entitled_fields, principal_of
 from api.console import console_router
 from api.metrics import REQUEST_SECONDS, REQUESTS
+from api.responses import REFUSED_DECISION, SOME_PRINCIPALS, errors_as_json, not_found
 from deploy.id_keys import process_keyring
+from schemas.departments import all_departments
 from streams import id_protection as ids
 from streams import steward
+from streams.relations import relations_of
 
 TEXT = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 RESIDENT_ID = Annotated[str, Path(pattern=r"^R[0-9a-f]{15}$", description="resident id")]
@@ -42,9 +47,11 @@ LIMIT = Annotated[int, Query(ge=1, le=500)]
 OFFSET = Annotated[int, Query(ge=0, le=10_000_000)]
 LEVELS = {"district": "population_by_district", "township": "population_by_township",
           "community": "population_by_community", "grid": "population_by_grid"}
-RECORD = r"^(police|civil_affairs|social_security):[^\x00]{1,64}$"
+RECORD = rf"^({'|'.join(all_departments())}):[^\x00]{{1,64}}$"
 READERS, WRITERS = 8, 2  # database connections for reads and for stewards' decisions
 POOL_WAIT_SECONDS = 30.0
+# a steward's decision the store refuses: what it names is not there, or its grouping forbids it
+REFUSAL_STATUS = {steward.UnknownToTheStore: 404, steward.RefusedByTheGrouping: 409}
 
 
 class Page(BaseModel):
@@ -67,8 +74,22 @@ class PairDecision(BaseModel):
 
 class SplitDecision(BaseModel):
     resident_id: str = Field(pattern=r"^R[0-9a-f]{15}$")
-    records: list[str] = Field(min_length=1, max_length=100)
+    records: list[Annotated[str, Field(pattern=RECORD)]] = Field(min_length=1, max_length=100)
     note: str | None = Field(default=None, max_length=500, pattern=TEXT)
+
+
+class ResidentValues(BaseModel):
+    resident_id: str
+    as_of: datetime.date | None  # the values valid that day; None: the current ones
+    values: dict[str, Any]  # the principal's entitled fields (a steward: all)
+
+
+class DecisionOutcome(BaseModel):
+    changes: dict[str, int]  # how many residents the decision created, changed, removed...
+
+
+class CSVResponse(PlainTextResponse):
+    media_type = "text/csv"
 
 
 class BlockingPool:
@@ -157,17 +178,19 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
                 raise HTTPException(404, f"no resident {resident}")
             values = {a: v["value"] for a, v in row["attributes"].items()}
             return ids.open_document(process_keyring(), {
-                **values, "id_number": row["id_number_sealed"], "grid_code": row["grid_code"]})
+                **values, "id_number": row["id_number_sealed"], "grid_code": row["grid_code"],
+                "relations": relations_of(cur, resident)})
         cur.execute("SELECT attribute, value FROM hub.resident_as_of(%s, %s)", (resident, as_of))
         rows = cur.fetchall()
         if not rows:
             raise HTTPException(404, f"no resident {resident} with values as of {as_of}")
         return ids.open_document(process_keyring(), {r["attribute"]: r["value"] for r in rows})
 
-    @app.get("/residents/lookup", summary="a department looks a resident up by ID number")
+    @app.get("/residents/lookup", summary="a department looks a resident up by ID number",
+             responses=SOME_PRINCIPALS | not_found("no resident holds that ID number (then)"))
     def lookup(principal: Who, purpose: PURPOSE,
                id_number: Annotated[str, Query(pattern=r"^[0-9]{17}[0-9Xx]$")],
-               as_of: datetime.date | None = None) -> dict[str, Any]:
+               as_of: datetime.date | None = None) -> ResidentValues:
         only(principal, "department")
         with transaction() as cur:
             cur.execute("SELECT resident_id FROM hub.residents WHERE id_number_hash = %s",
@@ -178,22 +201,23 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
             return _entitled(cur, principal, row["resident_id"], as_of, purpose, "lookup")
 
     def _entitled(cur: Any, principal: Principal, resident: str,
-                  as_of: datetime.date | None, purpose: str, action: str) -> dict[str, Any]:
+                  as_of: datetime.date | None, purpose: str, action: str) -> ResidentValues:
         values = values_of(cur, resident, as_of)
-        fields = list(entitled_fields(principal.department or "")) \
-            if principal.kind == "department" else sorted(values)
+        fields = entitled_fields(principal, sorted(values))
         answer = {f: values.get(f) for f in fields}
         audit(cur, principal, action, [resident], fields, purpose)
-        return {"resident_id": resident, "as_of": as_of, "values": answer}
+        return ResidentValues(resident_id=resident, as_of=as_of, values=answer)
 
-    @app.get("/residents/{resident_id}", summary="a resident's values (entitled fields)")
+    @app.get("/residents/{resident_id}", summary="a resident's values (entitled fields)",
+             responses=SOME_PRINCIPALS | not_found("no such resident (then)"))
     def resident(principal: Who, resident_id: RESIDENT_ID, purpose: PURPOSE,
-                 as_of: datetime.date | None = None) -> dict[str, Any]:
+                 as_of: datetime.date | None = None) -> ResidentValues:
         only(principal, "department", "steward")
         with transaction() as cur:
             return _entitled(cur, principal, resident_id, as_of, purpose, "resident")
 
-    @app.get("/residents/{resident_id}/access-log", summary="who looked at this resident")
+    @app.get("/residents/{resident_id}/access-log", summary="who looked at this resident",
+             responses=SOME_PRINCIPALS)
     def access_log(principal: Who, resident_id: RESIDENT_ID, purpose: PURPOSE,
                    limit: LIMIT = 50, offset: OFFSET = 0) -> Page:
         only(principal, "steward")
@@ -205,7 +229,8 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
             audit(cur, principal, "access-log", [resident_id], ["audit_log"], purpose)
         return _page(items, limit, offset)
 
-    @app.get("/changes", summary="changes of the residents a department serves")
+    @app.get("/changes", summary="changes of the residents a department serves",
+             responses=SOME_PRINCIPALS)
     def changes(principal: Who, after: Annotated[int, Query(ge=0, le=2**62)] = 0,
                 limit: LIMIT = 100) -> ChangesPage:
         only(principal, "department")
@@ -221,7 +246,8 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
         return ChangesPage(items=items[:limit], next_after=items[limit - 1]["seq"] if more
                            else None)
 
-    @app.get("/analytics/population", summary="counts by one of the four grid levels")
+    @app.get("/analytics/population", summary="counts by one of the four grid levels",
+             responses=SOME_PRINCIPALS)
     def population(principal: Who,
                    level: Annotated[str, Query(pattern="^(district|township|community|grid)$")]
                    = "district") -> list[dict[str, Any]]:
@@ -231,7 +257,8 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
                 sql.Identifier(LEVELS[level])))
             return [dict(r) for r in cur.fetchall()]
 
-    @app.get("/analytics/findings", summary="cross-department findings (ID numbers masked)")
+    @app.get("/analytics/findings", summary="cross-department findings (ID numbers masked)",
+             responses=SOME_PRINCIPALS)
     def findings(principal: Who, purpose: PURPOSE,
                  kind: Annotated[str | None, Query(max_length=64, pattern=TEXT)] = None,
                  limit: LIMIT = 50, offset: OFFSET = 0) -> Page:
@@ -261,7 +288,8 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
     Name = Annotated[str | None, Query(min_length=1, max_length=50, pattern=TEXT)]
     Grid = Annotated[str | None, Query(pattern=r"^[0-9]{1,20}$")]
 
-    @app.get("/analytics/residents", summary="masked search by name prefix and grid")
+    @app.get("/analytics/residents", summary="masked search by name prefix and grid",
+             responses=SOME_PRINCIPALS)
     def search(principal: Who, purpose: PURPOSE, name: Name = None, grid_code: Grid = None,
                limit: LIMIT = 50, offset: OFFSET = 0) -> Page:
         only(principal, "analyst")
@@ -270,10 +298,11 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
             _audit_rows(cur, principal, "search", items[:limit], purpose)
         return _page(items, limit, offset)
 
-    @app.get("/analytics/residents.csv", response_class=PlainTextResponse,
+    @app.get("/analytics/residents.csv", response_class=CSVResponse,
+             responses=errors_as_json(SOME_PRINCIPALS),
              summary="CSV export of the masked search (at most 100,000 rows)")
     def export(principal: Who, purpose: PURPOSE, name: Name = None, grid_code: Grid = None
-               ) -> PlainTextResponse:
+               ) -> CSVResponse:
         only(principal, "analyst")
         with transaction() as cur:
             items = _search(cur, name, grid_code, 100_000, 0)
@@ -283,9 +312,10 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
             writer = csv.DictWriter(out, fieldnames=list(items[0]))
             writer.writeheader()
             writer.writerows(items)
-        return PlainTextResponse(out.getvalue(), media_type="text/csv")
+        return CSVResponse(out.getvalue())
 
-    @app.get("/grid/residents", summary="a grid worker's own residents (row-level security)")
+    @app.get("/grid/residents", summary="a grid worker's own residents (row-level security)",
+             responses=SOME_PRINCIPALS)
     def grid_residents(principal: Who, purpose: PURPOSE, limit: LIMIT = 50,
                        offset: OFFSET = 0) -> Page:
         only(principal, "grid_worker")
@@ -298,7 +328,7 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
             _audit_rows(cur, principal, "grid", items[:limit], purpose)
         return _page(items, limit, offset)
 
-    @app.get("/steward/conflicts", summary="open conflicts")
+    @app.get("/steward/conflicts", summary="open conflicts", responses=SOME_PRINCIPALS)
     def conflicts(principal: Who, purpose: PURPOSE, limit: LIMIT = 50,
                   offset: OFFSET = 0) -> Page:
         only(principal, "steward")
@@ -307,36 +337,40 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
             _audit_rows(cur, principal, "conflicts", items[:limit], purpose)
         return _page(items, limit, offset)
 
-    @app.get("/steward/review", summary="possible matches to review")
+    @app.get("/steward/review", summary="possible matches to review",
+             responses=SOME_PRINCIPALS)
     def review(principal: Who, limit: LIMIT = 50, offset: OFFSET = 0) -> Page:
         only(principal, "steward")
         with transaction() as cur:
             items = steward.open_reviews(cur.connection, limit + 1, offset)
         return _page(items, limit, offset)
 
-    def _decide(principal: Principal, action: Any, *args: Any) -> dict[str, Any]:
+    def _decide(principal: Principal, action: Any, *args: Any) -> DecisionOutcome:
         only(principal, "steward")
         conn = writers.getconn()
         try:
             summary = action(conn, *args)
         except steward.StewardError as error:
-            raise HTTPException(422, str(error)) from None
+            raise HTTPException(REFUSAL_STATUS.get(type(error), 422), str(error)) from None
         finally:
             writers.putconn(conn)
-        return {"changes": dict(summary.changes)}
+        return DecisionOutcome(changes=dict(summary.changes))
 
-    @app.post("/steward/confirm", summary="two records are one person")
-    def confirm(principal: Who, decision: PairDecision) -> dict[str, Any]:
+    DECIDES = SOME_PRINCIPALS | REFUSED_DECISION
+
+    @app.post("/steward/confirm", summary="two records are one person", responses=DECIDES)
+    def confirm(principal: Who, decision: PairDecision) -> DecisionOutcome:
         return _decide(principal, steward.confirm, decision.a, decision.b, principal.name,
                        decision.note)
 
-    @app.post("/steward/reject", summary="two records are different people")
-    def reject(principal: Who, decision: PairDecision) -> dict[str, Any]:
+    @app.post("/steward/reject", summary="two records are different people", responses=DECIDES)
+    def reject(principal: Who, decision: PairDecision) -> DecisionOutcome:
         return _decide(principal, steward.reject, decision.a, decision.b, principal.name,
                        decision.note)
 
-    @app.post("/steward/split", summary="take records out of a resident (sticks)")
-    def split(principal: Who, decision: SplitDecision) -> dict[str, Any]:
+    @app.post("/steward/split", summary="take records out of a resident (sticks)",
+              responses=DECIDES)
+    def split(principal: Who, decision: SplitDecision) -> DecisionOutcome:
         return _decide(principal, steward.split, decision.resident_id, decision.records,
                        principal.name, decision.note)
 

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
 
 from api.access import Principal
+from api.responses import ANY_PRINCIPAL, PROMETHEUS_DOWN, SOME_PRINCIPALS
 from deploy.errors import ApiError
 
 STATIC = Path(__file__).parent / "console"
@@ -149,12 +150,13 @@ def console_router(prometheus_url: str, who: Callable[..., Principal],
     for name, media_type in ASSETS.items():
         router.add_api_route(f"/{name}", asset(name, media_type), include_in_schema=False)
 
-    @router.get("/me", summary="who the console's token belongs to")
+    @router.get("/me", summary="who the console's token belongs to", responses=ANY_PRINCIPAL)
     def me(principal: Who) -> dict[str, str | None]:
         return {"name": principal.name, "kind": principal.kind,
                 "department": principal.department}
 
-    @router.get("/ops", summary="the operators' numbers, from Prometheus")
+    @router.get("/ops", summary="the operators' numbers, from Prometheus",
+                responses=ANY_PRINCIPAL | PROMETHEUS_DOWN)
     def ops(principal: Who, minutes: Annotated[int, Query(ge=5, le=1440)] = 15
             ) -> dict[str, Any]:
         try:
@@ -162,7 +164,8 @@ def console_router(prometheus_url: str, who: Callable[..., Principal],
         except PrometheusError as error:
             raise HTTPException(502, str(error)) from None
 
-    @router.get("/summary", summary="the store's counts for analysts (no personal data)")
+    @router.get("/summary", summary="the store's counts for analysts (no personal data)",
+                responses=SOME_PRINCIPALS)
     def summary(principal: Who) -> dict[str, int]:
         if principal.kind != "analyst":
             raise HTTPException(403, f"a {principal.kind} principal may not do this")

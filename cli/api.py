@@ -25,14 +25,15 @@ def add_api_parser(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_serve)
     p = actions.add_parser("add-principal", help="add a principal (prints its token once)",
                            description="Add who may use the API. department: a department's "
-                           "system (entitled fields, api/entitlements.toml); analyst: "
+                           "system (the fields its declaration `reads`); analyst: "
                            "aggregates, findings, masked search; grid_worker: residents of "
                            "their grids only (row-level security on a database role of their "
                            "own); steward: conflicts, review queue, decisions, access logs.")
     p.add_argument("name")
     p.add_argument("--kind", required=True,
                    choices=["department", "analyst", "grid_worker", "steward"])
-    p.add_argument("--department", choices=["police", "civil_affairs", "social_security"])
+    p.add_argument("--department", metavar="ID",
+                   help="a department principal's department (its declaration's id)")
     p.add_argument("--grids", default="", help="grid worker's grid codes, comma separated")
     p.set_defaults(run=_add_principal)
 

@@ -15,14 +15,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from cli.demo_live import play_departments, start_live_sources
 from connectors.file_backfill import backfill_file
 from connectors.synthetic_city import generate_city
+from connectors.synthetic_output import EXPORTS
 from deploy import postgres
 from deploy.settings import HubSettings
 from deploy.stack import up
 from streams.evaluation import read_truth, store_scores
+from streams.findings import KINDS
 from streams.lag import wait_for_processor
-
-EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
-           ("social_security", "social_security.jsonl"))
 
 
 def run_demo(settings: HubSettings, city: Path | None, persons: int, seed: int,
@@ -38,9 +37,10 @@ def run_demo(settings: HubSettings, city: Path | None, persons: int, seed: int,
         print(f"2/6 Generated a city of {stats.persons} people (seed {seed}) in {city}")
     else:
         print(f"2/6 Using the city in {city}")
-    missing = [name for _, name in EXPORTS if not (city / name).is_file()]
-    if missing:
-        print(f"sanwang demo: {city} lacks {', '.join(missing)}", file=sys.stderr)
+    exports = [(d, city / name) for d, (name, _) in EXPORTS.items() if (city / name).is_file()]
+    if not exports:
+        names = ", ".join(name for name, _ in EXPORTS.values())
+        print(f"sanwang demo: {city} has none of {names}", file=sys.stderr)
         return 2
     if (city / "grids.csv").is_file():
         _load_grids(settings, city / "grids.csv")
@@ -51,16 +51,16 @@ def run_demo(settings: HubSettings, city: Path | None, persons: int, seed: int,
                                   stdout=log, stderr=subprocess.STDOUT)
     live: list[subprocess.Popen] = []
     try:
-        print("4/6 Backfilling the three departments' full exports")
+        print(f"4/6 Backfilling the {len(exports)} departments' full exports")
         reconciled = True
-        for department, name in EXPORTS:
-            tally = backfill_file(settings, department, city / name)
+        for department, path in exports:
+            tally = backfill_file(settings, department, path)
             reconciled &= tally.reconciles
             print(f"    {department}: {tally.summary()}")
         wait_for_processor(settings, timeout=1800)
         before = _latency_buckets(settings)
         print(f"5/6 Live for {live_seconds:.0f} s: police table inserts (logical replication), "
-              "civil affairs files dropped, social security HTTP pushes")
+              "civil affairs files dropped, social security, party and health HTTP pushes")
         live, dsn = start_live_sources(settings, work / "drop")
         sent = play_departments(settings, city, dsn, work / "drop", live_seconds)
         print("    sent live: " + ", ".join(f"{d} {n}" for d, n in sent.items()))
@@ -141,8 +141,11 @@ def _summary(settings: HubSettings) -> list[str]:
                         " count(*) FILTER (WHERE grid_code IS NULL) FROM hub.residents"
                         " WHERE life_status IS DISTINCT FROM 'deceased'")
             placed, unplaced = cur.fetchone()
-            cur.execute("SELECT kind, count(*) FROM hub.findings GROUP BY 1 ORDER BY 1")
-            findings = ", ".join(f"{k} {n}" for k, n in cur.fetchall()) or "none"
+            cur.execute("SELECT kind, count(*) FROM hub.findings GROUP BY 1")
+            found = dict(cur.fetchall())
+            findings = ", ".join(f"{kind} {found.get(kind, 0)}" for kind in KINDS)
+            cur.execute("SELECT kind, count(*) FROM hub.resident_relations GROUP BY 1 ORDER BY 1")
+            relations = ", ".join(f"{kind} {n}" for kind, n in cur.fetchall()) or "none"
             cur.execute("SELECT (SELECT count(*) FROM hub.conflicts WHERE status = 'open'),"
                         " (SELECT count(*) FROM hub.review_queue WHERE status = 'open')")
             conflicts, review = cur.fetchone()
@@ -153,4 +156,5 @@ def _summary(settings: HubSettings) -> list[str]:
             f"records linked by: {rules}",
             f"living residents placed in a grid: {placed}; not placeable: {unplaced}",
             f"findings: {findings}",
+            f"relations between residents: {relations}",
             f"open conflicts for stewards: {conflicts}; possible matches to review: {review}"]

@@ -37,7 +37,8 @@ The local stack (Apache Kafka in KRaft mode, PostgreSQL, Prometheus) keeps its s
 $SANWANG_HOME (default .sanwang/). Point the hub at external services with
 SANWANG_KAFKA_BOOTSTRAP and SANWANG_DATABASE_URL; `up` then starts neither.
 
-A first run:  sanwang up; sanwang process &; sanwang connect police --file F; sanwang wait"""
+A first run:  sanwang up; sanwang process &; sanwang connect DEPARTMENT --file F; sanwang wait
+Departments are declared in departments/*.toml (`sanwang connect --help` lists them)."""
 
 EXIT_STATUS = (
     (0, "done"),
@@ -85,13 +86,14 @@ def _status(args: argparse.Namespace, settings: HubSettings) -> int:
 
 def _publish(args: argparse.Namespace, settings: HubSettings) -> int:
     from connectors.publish_api import publish_events, read_event_lines
+    from schemas.departments import department
 
     try:
         source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
     except OSError as error:
         raise InputError(f"cannot read {args.file}: {error.strerror}") from None
     with source:
-        report = publish_events(settings, args.department.replace("-", "_"),
+        report = publish_events(settings, department(args.department).id,
                                 read_event_lines(source))
     for index, reason in report.rejected:
         print(f"event {index}: refused: {reason}", file=sys.stderr)
@@ -108,8 +110,10 @@ def _generate(args: argparse.Namespace, settings: HubSettings) -> int:
         raise InputError(f"cannot write into {args.dir}: {error.strerror}") from None
     stats = generate_city(args.persons, args.seed, args.dir)
     records = ", ".join(f"{source} {n}" for source, n in sorted(stats.records.items()))
+    findings = ", ".join(f"{kind} {n}" for kind, n in sorted(stats.findings.items()))
     print(f"{args.dir}: {stats.persons} persons in {stats.households} households "
-          f"({stats.deceased} deceased, {stats.twins} twin pairs); records: {records}")
+          f"({stats.deceased} deceased, {stats.twins} twin pairs); records: {records}; "
+          f"findings: {findings}")
     return 0
 
 
@@ -218,15 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("demo", help="the whole flow on a local stack, start to end",
                             description="Start the local stack, generate a city, run a "
-                            "processor, backfill the three departments' exports, keep live "
-                            "changes coming (police table inserts, civil affairs files, social "
-                            "security pushes), and report records, residents, precision/recall "
+                            "processor, backfill every department's export, keep live "
+                            "changes coming through each department's live path (table "
+                            "inserts streamed by logical replication, dropped files, HTTP "
+                            "pushes), and report records, residents, precision/recall "
                             "against the city's truth, findings, latency.")
     p.add_argument("--persons", type=int, default=3000, help="people in the city (default 3000)")
     p.add_argument("--seed", type=int, default=1, help="the city's seed (default 1)")
     p.add_argument("--city", type=Path, default=None,
-                   help="use this city instead of generating one (three exports, grids.csv, "
-                   "truth.csv; e.g. ../shared/departments/sample)")
+                   help="use this city instead of generating one (the departments' exports it "
+                   "has, grids.csv, truth.csv; e.g. ../shared/departments/sample5)")
     p.add_argument("--live-seconds", type=float, default=30.0,
                    help="how long live changes keep coming (default 30)")
     p.set_defaults(run=_demo)
@@ -252,8 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "build them with schemas.events.make_event) and publish them after "
                             "checking each against its schema in schemas/events/. Refused events "
                             "are listed with their reason and dead-lettered; exit 1 if any.")
-    p.add_argument("department", choices=["police", "civil-affairs", "social-security"],
-                   help="the publishing department: every event's source must be it")
+    p.add_argument("department", help="the publishing department's id (its declaration in "
+                   "departments/): every event's source must be it")
     p.add_argument("file", nargs="?", default="-", help="JSON lines file (default: stdin)")
     p.set_defaults(run=_publish)
 
@@ -263,11 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_ids_parser(commands)
 
     p = commands.add_parser("generate", help="a synthetic city in the departments' formats",
-                            description="Write a synthetic city (deterministic by seed): the "
-                            "three departments' exports with realistic noise (typos, "
-                            "homophones, traditional characters, 15-digit and missing numbers, "
-                            "relatives' numbers, twins, moves, deaths), grids.csv, persons.csv, "
-                            "findings.csv and truth.csv. Invented people only.")
+                            description="Write a synthetic city (deterministic by seed): every "
+                            "department's export with its own realistic noise (typos, "
+                            "homophones, traditional characters, full-width digits, 15-digit "
+                            "and missing numbers, relatives' numbers, twins, nameless birth "
+                            "certificates, moves, deaths), grids.csv, persons.csv, findings.csv "
+                            "(every case of every finding kind in the data) and truth.csv. "
+                            "Invented people only.")
     p.add_argument("dir", type=Path, help="output folder (created)")
     p.add_argument("--persons", type=int, default=5000, help="how many people (default 5000)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")

@@ -14,14 +14,16 @@ from deploy import postgres
 from deploy.id_keys import load_keyring
 from deploy.settings import HubSettings
 from streams import id_protection as ids
+from streams.relations import relations_of
 
 
 def add_resident_parser(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser(
         "resident", help="a resident's golden record, its records and why they belong",
         description="Print the resident's current golden values (each with its source and "
-        "authority), every record linked to it with the rule, score and agreeing fields, and "
-        "its open conflicts. --as-of gives the values valid on that day instead.")
+        "authority), every record linked to it with the rule, score and agreeing fields, its "
+        "relatives (parents, children, spouses, with the record naming them) and its open "
+        "conflicts. --as-of gives the values valid on that day instead.")
     p.add_argument("resident_id", help="resident id (R...) or 18-character ID number")
     p.add_argument("--as-of", type=datetime.date.fromisoformat, metavar="YYYY-MM-DD",
                    help="values as of this day (by when facts happened)")
@@ -59,10 +61,12 @@ def run_resident(args: argparse.Namespace, settings: HubSettings) -> int:
                         " WHERE resident_id = %s AND status = 'open'", (resident,))
             conflicts = [dict(zip(("conflict_id", "kind", "attribute", "details"), c,
                                   strict=True)) for c in cur.fetchall()]
+            relations = relations_of(cur, resident)
     finally:
         conn.close()
     print(json.dumps({"resident_id": resident,
                       "as_of": args.as_of.isoformat() if args.as_of else None,
-                      "values": values, "records": records, "conflicts": conflicts},
+                      "values": values, "records": records, "relations": relations,
+                      "conflicts": conflicts},
                      ensure_ascii=False, indent=2))
     return 0

@@ -13,7 +13,8 @@ def add_steward_parser(commands: argparse._SubParsersAction) -> None:
     steward = commands.add_parser(
         "steward", help="conflicts, review queue, confirm / reject / split",
         description="Work the data stewards' queues. Records are named source:record_id "
-        "(e.g. police:GA201501270000190). Every decision names its steward and is kept in "
+        "(DEPARTMENT:RECORD_ID, as `sanwang resident` lists them). Every decision names its "
+        "steward and is kept in "
         "hub.steward_decisions; the merge honours it from then on (a split is never re-merged).")
     actions = steward.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, text in (("conflicts", "open conflicts, oldest first"),

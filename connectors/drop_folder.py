@@ -1,4 +1,4 @@
-"""`sanwang connect civil-affairs --watch DIR`: each finished export dropped in a folder, once.
+"""`sanwang connect DEPARTMENT --watch DIR`: each finished export dropped in a folder, once.
 
 A department writes `NAME.part` and renames it when complete; only `.csv` and `.xlsx` files are
 read, never a `.part`. A file is known by the sha256 of its content: once all its records are
@@ -17,8 +17,9 @@ from pathlib import Path
 
 from connectors.backfill import BackfillTally, ReadFrom, ToEvent, run_backfill
 from connectors.checkpoints import CheckpointStore
-from connectors.publisher import MAX_DEAD_LETTER_RAW, EventPublisher
+from connectors.publisher import EventPublisher
 from connectors.records import SourceRecord, UnreadableFileError
+from schemas.hub_events import MAX_DEAD_LETTER_RAW
 
 log = logging.getLogger(__name__)
 SUFFIXES = (".csv", ".xlsx")

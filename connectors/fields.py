@@ -22,11 +22,12 @@ _FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 _DATE_FORMATS = (
     re.compile(r"(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})"),
-    re.compile(r"(?P<y>[0-9]{4})(?P<sep>[-/])(?P<m>[0-9]{1,2})(?:(?P=sep)(?P<d>[0-9]{1,2}))?"),
+    re.compile(r"(?P<y>[0-9]{4})(?P<sep>[-/.])(?P<m>[0-9]{1,2})(?:(?P=sep)(?P<d>[0-9]{1,2}))?"),
     re.compile(r"(?P<y>[0-9]{4})年(?:(?P<m>[0-9]{1,2})月(?:(?P<d>[0-9]{1,2})日)?)?"),
 )
 _ISO_DATE = re.compile(r"(?P<y>[0-9]{4})(?:-(?P<m>[0-9]{2})(?:-(?P<d>[0-9]{2}))?)?")
 _SEXES = {"男": "M", "男性": "M", "1": "M", "女": "F", "女性": "F", "2": "F"}
+_SEX_CODES = {"1": "M", "2": "F", "0": None, "9": None}  # GB/T 2261.1: 0 unknown, 9 unstated
 
 
 # 18 characters that may be an ID number; only a checksum-valid one is masked.
@@ -123,7 +124,8 @@ class PartialDate:
 
 
 def parse_date(text: str | None) -> PartialDate | None:
-    """Read the departments' date spellings (20190203, 2019-02-03, 2019/2/3, 2019年2月3日, ...)."""
+    """Read the departments' date spellings (20190203, 2019-02-03, 2019/2/3, 2019.02.03,
+    2019年2月3日, ...)."""
     clean = _clean(text)
     if clean is None:
         return None
@@ -146,6 +148,16 @@ def parse_sex(text: str | None) -> str | None:
     if clean not in _SEXES:
         raise FieldError(f"unknown sex {text!r}")
     return _SEXES[clean]
+
+
+def parse_sex_code(text: str | None) -> str | None:
+    """Map the GB/T 2261.1 codes: 1 "M", 2 "F"; 0 (unknown) and 9 (unstated) say nothing."""
+    clean = _clean(text)
+    if clean is None:
+        return None
+    if clean not in _SEX_CODES:
+        raise FieldError(f"not a GB/T 2261.1 sex code {text!r}")
+    return _SEX_CODES[clean]
 
 
 @dataclass(frozen=True)

@@ -3,57 +3,41 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
-from connectors import civil_affairs, police, social_security
 from connectors.backfill import BackfillTally, ReadFrom, ToEvent, run_backfill
 from connectors.checkpoints import CheckpointStore, file_identity
 from connectors.csv_source import read_csv
 from connectors.jsonl_source import read_jsonl
+from connectors.mapping import to_event
 from connectors.publisher import EventPublisher
-from connectors.records import SourceRecord, UnreadableFileError
+from connectors.records import UnreadableFileError
 from connectors.xlsx_source import read_xlsx
-from deploy.errors import InputError
 from deploy.settings import HubSettings
+from schemas.departments import department as declared
 
 
-def _police_csv(path: Path, start: int) -> Iterator[SourceRecord]:
-    return read_csv(path, police.CSV_ENCODING, police.CSV_HEADER, start)
-
-
-def _civil_affairs_csv(path: Path, start: int) -> Iterator[SourceRecord]:
-    return read_csv(path, civil_affairs.CSV_ENCODING, civil_affairs.CSV_HEADER, start)
-
-
-def _civil_affairs_xlsx(path: Path, start: int) -> Iterator[SourceRecord]:
-    return read_xlsx(path, civil_affairs.CSV_HEADER, start)
-
-
-def source_for(department: str, path: Path) -> tuple[ReadFrom, ToEvent, int, str]:
-    """How to read this department's export: reader, mapping, progress total and its unit.
+def source_for(name: str, path: Path) -> tuple[ReadFrom, ToEvent, int, str]:
+    """How to read this department's export, by its suffix as the declaration names the
+    formats: reader, mapping, progress total and its unit.
 
     Progress of text files is in bytes; of a spreadsheet, in rows (its last row number).
     """
-    size = path.stat().st_size
-    suffix = path.suffix.lower()
-    if department == police.DEPARTMENT and suffix == ".csv":
-        return partial(_police_csv, path), police.police_event, size, "B"
-    if department == civil_affairs.DEPARTMENT and suffix == ".csv":
-        return partial(_civil_affairs_csv, path), civil_affairs.civil_affairs_event, size, "B"
-    if department == civil_affairs.DEPARTMENT and suffix == ".xlsx":
-        return (partial(_civil_affairs_xlsx, path), civil_affairs.civil_affairs_event,
-                _xlsx_rows(path), "rows")
-    if department == social_security.DEPARTMENT and suffix in (".jsonl", ".json"):
-        return partial(read_jsonl, path), social_security.social_security_event, size, "B"
-    raise InputError(f"{path.name}: {department} exports are read from "
-                     f"{_FORMATS[department]}, not {suffix or 'a file without suffix'}")
-
-
-_FORMATS = {police.DEPARTMENT: ".csv (GB18030)",
-            civil_affairs.DEPARTMENT: ".csv (UTF-8 with BOM) or .xlsx",
-            social_security.DEPARTMENT: ".jsonl (UTF-8)"}
+    department = declared(name)
+    found = department.format_for(path.suffix)
+    if found is None:
+        formats = ", ".join(f"{f.suffix} ({f.kind}, {f.encoding})" if f.kind == "csv"
+                            else f"{f.suffix} ({f.kind})" for f in department.formats)
+        raise UnreadableFileError(f"{path.name}: {department.id} exports are read from "
+                                  f"{formats}, not {path.suffix or 'a file without suffix'}")
+    mapping = partial(to_event, department)
+    if found.kind == "csv":
+        return (partial(read_csv, path, found.encoding, department.header), mapping,
+                path.stat().st_size, "B")
+    if found.kind == "xlsx":
+        return partial(read_xlsx, path, department.header), mapping, _xlsx_rows(path), "rows"
+    return partial(read_jsonl, path), mapping, path.stat().st_size, "B"
 
 
 def _xlsx_rows(path: Path) -> int:
@@ -87,10 +71,10 @@ def backfill_file(settings: HubSettings, department: str, path: Path, progress: 
                   stop: threading.Event | None = None) -> BackfillTally:
     """Publish every record of the export; bad records to the dead-letter topic; resumable,
     and stopped (progress saved) once `stop` is set."""
-    read_from, to_event, total, unit = source_for(department, path)
+    read_from, mapping, total, unit = source_for(department, path)
     checkpoints, publisher = open_publish_path(settings, department)
     try:
-        return run_backfill(read_from, to_event, publisher, checkpoints,
+        return run_backfill(read_from, mapping, publisher, checkpoints,
                             key=f"backfill:{publisher.destination}:{file_identity(path)}",
                             total=total, unit=unit, progress=progress, stop=stop)
     finally:

@@ -6,7 +6,7 @@ answered with its reason and also dead-lettered, so nothing is silently dropped.
 
     from schemas.events import make_event
     from connectors.publish_api import publish_events
-    report = publish_events(settings, "civil_affairs", [make_event(...), ...])
+    report = publish_events(settings, department_id, [make_event(...), ...])
 """
 
 from __future__ import annotations

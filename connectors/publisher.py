@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
+from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaProducer
@@ -18,14 +17,14 @@ from deploy.errors import BrokerError, InputError, Unreachable
 from deploy.kafka_auth import client_config
 from deploy.kafka_check import check_kafka
 from deploy.settings import HubSettings
-from schemas.events import canonical_json
+from schemas.events import KAFKA_HEADERS, canonical_json, with_time
+from schemas.hub_events import DeadLetter, dead_letter_event
 from schemas.registry import validation_errors
 from schemas.topics import dead_letter_topic, raw_topic
 
 # The broker refuses messages over 1 MiB, and a refused message aborts the producer's other
 # batches too: nothing that large is ever sent.
 MAX_MESSAGE_BYTES = 900 << 10
-MAX_DEAD_LETTER_RAW = 256 << 10  # a dead letter keeps this much of the raw record, and its size
 
 
 class InvalidEventError(InputError):
@@ -45,7 +44,7 @@ def partition_key(event: dict[str, Any]) -> bytes:
 
     A valid ID number is the only key all departments share, so it comes first: the merge of one
     person's records then happens on one worker, in order. Without one, the department's own
-    person key (police 人员编号, social security aac001) keeps a department's records of that
+    person number (its declaration's `person_key` field) keeps a department's records of that
     person together; the record id is the last resort. Keys are hashed so that no ID number
     travels in clear in a Kafka key.
     """
@@ -104,7 +103,9 @@ class EventPublisher:
             raise Unreachable(f"Kafka at {settings.bootstrap_servers}: {error}") from None
 
     def publish(self, event: dict[str, Any]) -> FutureRecordMetadata:
-        """Validate `event` against its schema (InvalidEventError) and queue it."""
+        """Validate `event` against its schema (InvalidEventError) and queue it, with a `time`
+        (schemas.events.with_time) and as a structured-mode CloudEvent."""
+        event = with_time(event, datetime.now(UTC))
         errors = validation_errors(event)
         try:
             value = canonical_json(event)
@@ -118,24 +119,18 @@ class EventPublisher:
         if errors:
             raise InvalidEventError(errors)
         future = self._producer.send(self.topic, key=partition_key(event), value=value,
-                                     headers=[("ce_type", event["type"].encode())])
+                                     headers=KAFKA_HEADERS)
         future.add_callback(self._on_published).add_errback(self._on_failed)
         return future
 
     def dead_letter(self, record: SourceRecord, reason: str, error: str) -> None:
         """The record as it came, with why and where from: nothing is ever silently dropped."""
-        letter = {
-            "department": self.department,
-            "reason": reason,
-            "error": mask_id_numbers(error),
-            "origin": record.origin,
-            "raw_size": len(record.raw_bytes),
-            "raw_base64": base64.b64encode(record.raw_bytes[:MAX_DEAD_LETTER_RAW]).decode(),
-        }
+        letter = DeadLetter(f"/departments/{self.department}", self.department, reason, error,
+                            record.origin, record.raw_bytes)
         future = self._producer.send(
             self.dead_letters, key=self.department.encode(),
-            value=json.dumps(letter, ensure_ascii=False).encode(),
-            headers=[("reason", reason.encode())])
+            value=canonical_json(dead_letter_event(letter, datetime.now(UTC))),
+            headers=KAFKA_HEADERS)
         future.add_callback(lambda _meta: self._on_dead_lettered(reason))
         future.add_errback(self._on_failed)
 

@@ -1,9 +1,10 @@
 """The HTTP push endpoint: a department's system POSTs records, each answered accept or reject.
 
-`POST /push/social-security` with `Authorization: Bearer <token>` and a body of one JSON object
-or an array of them (the same objects as the JSONL export). 401 without a valid token, 403 with
-another department's. 200 answers every item: accepted (its event id; the broker has
-acknowledged it) or rejected (why; it is also dead-lettered). 503 when the broker did not
+`POST /push/<department>` (its command-line name, `sanwang connect --help`), for every department
+whose declaration's live path is HTTP push, with `Authorization: Bearer <token>` and a body of one
+JSON object or an array of them (the same objects as its export's lines or rows). 401 without a
+valid token, 403 with another department's. 200 answers every item: accepted (its event id; the
+broker has acknowledged it) or rejected (why; it is also dead-lettered). 503 when the broker did not
 acknowledge: nothing is confirmed, send again (ids are deterministic, resending is harmless).
 """
 
@@ -18,39 +19,46 @@ from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 from starlette.concurrency import run_in_threadpool
 
-from connectors import social_security
 from connectors.jsonl_source import PushBodyError, parse_push_body
+from connectors.mapping import to_event
 from connectors.metrics import RECORDS_READ
 from connectors.publisher import EventPublisher, InvalidEventError
 from connectors.push_tokens import department_of_token
 from connectors.records import MappingError, SourceRecord
+from schemas.declarations import Department
+from schemas.departments import all_departments
 from schemas.events import canonical_json
 
 MAX_BODY_BYTES = 16 << 20
 ACK_TIMEOUT_SECONDS = 30.0
-PUSH_MAPPINGS = {"social-security": (social_security.DEPARTMENT,
-                                     social_security.social_security_event)}
+
+
+def push_departments() -> dict[str, Department]:
+    """The departments that push, by the name their URL spells."""
+    return {d.cli_name: d for d in all_departments().values() if d.live.kind == "http_push"}
 
 
 def create_push_app(tokens: dict[str, str], publishers: dict[str, EventPublisher]) -> FastAPI:
     """The endpoint, publishing through one long-lived publisher per department."""
     app = FastAPI(title="Sanwang Hub push endpoint", version="1")
 
+    pushing = push_departments()
+
     @app.post("/push/{source}")
     async def push(source: str, request: Request) -> JSONResponse:
-        if source not in PUSH_MAPPINGS:
+        if source not in pushing:
             raise HTTPException(404, f"no push endpoint for {source!r}; known: "
-                                f"{', '.join(PUSH_MAPPINGS)}")
-        department, to_event = PUSH_MAPPINGS[source]
-        _authorize(request, tokens, department)
+                                f"{', '.join(pushing)}")
+        department = pushing[source]
+        _authorize(request, tokens, department.id)
         body = await _read_body(request)
         try:
             items = parse_push_body(body)
         except PushBodyError as error:
             raise HTTPException(400, f"body: {error}") from None
         request_id = uuid.uuid4().hex[:12]
-        results = await run_in_threadpool(_publish_items, items, to_event,
-                                          publishers[department], request_id)
+        results = await run_in_threadpool(_publish_items, items, department,
+                                          publishers[department.id], request_id)
         accepted = sum(r["status"] == "accepted" for r in results)
         return JSONResponse({"request": request_id, "accepted": accepted,
                              "rejected": len(results) - accepted, "results": results})
@@ -88,7 +96,7 @@ def _raw_bytes(item: dict[str, Any] | str) -> bytes:
         return json.dumps(item, sort_keys=True).encode()
 
 
-def _publish_items(items: list[dict[str, Any] | str], to_event: Any,
+def _publish_items(items: list[dict[str, Any] | str], department: Department,
                    publisher: EventPublisher, request_id: str) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     futures = []
@@ -100,7 +108,7 @@ def _publish_items(items: list[dict[str, Any] | str], to_event: Any,
         try:
             if isinstance(item, str):
                 raise MappingError(item)
-            event = to_event(item, origin)
+            event = to_event(department, item, origin)
             futures.append((index, publisher.publish(event)))
             results.append({"index": index, "status": "accepted", "record_id": event["subject"],
                             "event_id": event["id"]})

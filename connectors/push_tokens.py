@@ -12,13 +12,13 @@ import json
 import secrets
 from pathlib import Path
 
-from schemas.topics import DEPARTMENTS
+from schemas.departments import all_departments
 
 
 def load_tokens(path: Path) -> dict[str, str]:
     """department -> token, creating the missing ones."""
     tokens: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    missing = [d for d in DEPARTMENTS if d not in tokens]
+    missing = [d for d in all_departments() if d not in tokens]
     if missing:
         tokens.update({d: secrets.token_urlsafe(32) for d in missing})
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -23,8 +23,8 @@ from kafka.admin import (
 from deploy.errors import ServiceError
 from deploy.kafka_auth import ADMIN, MECHANISM, PROCESSOR, client_config, ensure_passwords
 from deploy.settings import HubSettings
+from schemas.departments import all_departments
 from schemas.topics import (
-    DEPARTMENTS,
     changes_topic,
     dead_letter_topic,
     findings_topic,
@@ -49,7 +49,8 @@ def _allow(principal: str, kind: ResourceType, name: str, operations: tuple[ACLO
 
 
 def department_acls(prefix: str, department: str) -> list[ACL]:
-    """Write its own raw topic and dead letters; read the change feed in groups of its own."""
+    """Every declared department's principal (its id): write its own raw topic and dead
+    letters; read the change feed in groups of its own."""
     topic = ResourceType.TOPIC
     return [
         *_allow(department, topic, raw_topic(prefix, department), (WRITE, DESCRIBE)),
@@ -81,7 +82,8 @@ def processor_acls(prefix: str) -> list[ACL]:
 
 def hub_acls(prefix: str) -> list[ACL]:
     return [*processor_acls(prefix),
-            *(acl for department in DEPARTMENTS for acl in department_acls(prefix, department))]
+            *(acl for department in all_departments()
+              for acl in department_acls(prefix, department))]
 
 
 def ensure_principals(settings: HubSettings) -> None:

@@ -17,7 +17,7 @@ import faust
 
 from deploy.errors import ConfigurationError
 from deploy.settings import HubSettings
-from schemas.topics import DEPARTMENTS
+from schemas.departments import all_departments
 
 ADMIN = "admin"  # the broker's only super user: `sanwang up`, topics, ACLs, tests' setup
 PROCESSOR = "processor"  # `sanwang process`, and `sanwang wait` reading its group's lag
@@ -26,7 +26,7 @@ MECHANISM = "SCRAM-SHA-256"
 
 def principals() -> list[str]:
     """Every principal of the local broker; each department publishes as itself."""
-    return [ADMIN, PROCESSOR, *DEPARTMENTS]
+    return [ADMIN, PROCESSOR, *all_departments()]
 
 
 def password_file(settings: HubSettings) -> Path:

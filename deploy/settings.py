@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+import departments
+
 
 class HubSettings(BaseSettings):
     """The hub's configuration, read from `SANWANG_*` environment variables.
@@ -21,6 +23,10 @@ class HubSettings(BaseSettings):
     cache: Path = Field(
         Path.home() / ".cache" / "sanwang",
         description="Cache shared by every state directory (the Kafka jars Maven fetched).",
+    )
+    departments_dir: Path = Field(
+        Path(departments.__file__).parent,
+        description="The departments' declarations (one TOML file each) and event schemas.",
     )
     kafka_bootstrap: str = Field("", description="External Kafka bootstrap servers, host:port,..")
     database_url: SecretStr = Field(SecretStr(""), description="External PostgreSQL URL (libpq).")

@@ -3,17 +3,25 @@
 The id is deterministic: the same department record with the same content always gets the same
 id, so a record sent twice (a re-run backfill, a connector restarted after a crash) is stored once,
 while a record corrected in place gets a new id.
+
+Every message the hub writes to Kafka, these events and its own (schemas/hub_events.py), is in
+the CloudEvents Kafka binding's structured mode: the whole event is the value and the one header
+is KAFKA_HEADERS' content-type. No `ce_*` header goes beside it: SDKs read a message with any
+`ce_` header as binary mode, which these messages are not.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.registry import latest_dataschema
 
 SPEC_VERSION = "1.0"
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+KAFKA_HEADERS = [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
 
 
 def canonical_json(value: Any) -> bytes:
@@ -59,3 +67,15 @@ def make_event(
     if time is not None:
         event["time"] = time
     return event
+
+
+def with_time(event: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """`event` with a CloudEvents `time`: its own when the department gave one (when the change
+    happened), else `now`, when the hub publishes it (the spec allows the producer's time when
+    the occurrence's is unknown). The id does not depend on it."""
+    return event if "time" in event else {**event, "time": rfc3339(now)}
+
+
+def rfc3339(moment: datetime) -> str:
+    """A CloudEvents `time`: RFC 3339 in UTC, to the microsecond."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

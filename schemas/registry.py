@@ -1,8 +1,11 @@
 """The event contracts as files: JSON Schemas by type and version, and validation against them.
 
-`schemas/events/envelope.v1.json` checks every event; `<type>.v<N>.json` checks an event's
-`data.parsed` of that type and version (named by the event's `dataschema`). A new version of a
-type must accept every event of the versions before it (tests/unit/test_schema_versions.py).
+`schemas/events/envelope.v1.json` checks every department's event; `<type>.v<N>.json` (each
+department's beside its declaration in departments/events/) checks an event's `data.parsed` of
+that type and version (named by the event's `dataschema`). The events the hub writes itself
+(schemas/hub_events.py) are checked by `hub_envelope.v1.json` and their `data` by the schema
+their `dataschema` names (`resident_change`, `finding`, `dead_letter`, in schemas/events/). A new
+version must accept every event of the versions before it (tests/unit/test_schema_versions.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 
 import fastjsonschema
 
+from deploy.settings import HubSettings
+
 SCHEMA_DIR = Path(__file__).parent / "events"
 _FILE_NAME = re.compile(r"^(?P<name>.+)\.v(?P<version>[0-9]+)\.json$")
 
@@ -24,10 +29,15 @@ def schema_urn(name: str, version: int) -> str:
     return f"urn:sanwang:schema:{name}:v{version}"
 
 
+def schema_dirs() -> list[Path]:
+    """The hub's own event schemas, and the departments'."""
+    return [SCHEMA_DIR, HubSettings().departments_dir / "events"]
+
+
 @cache
 def _schemas() -> dict[tuple[str, int], dict[str, Any]]:
     found = {}
-    for path in SCHEMA_DIR.glob("*.json"):
+    for path in (p for folder in schema_dirs() for p in sorted(folder.glob("*.json"))):
         match = _FILE_NAME.match(path.name)
         if match is None:
             raise ValueError(f"schema file {path.name} is not named NAME.vN.json")
@@ -84,10 +94,27 @@ def validation_errors(event: dict[str, Any], version: int | None = None) -> list
     errors = _errors("envelope", 1, event, "event")
     if errors:
         return errors
-    match = re.fullmatch(r"urn:sanwang:schema:(?P<name>.+):v(?P<version>[0-9]+)",
-                         event["dataschema"])
-    name = match["name"] if match else ""
-    wanted = version or (int(match["version"]) if match else 0)
+    name, wanted = _named(event["dataschema"], version)
     if name != event["type"] or (name, wanted) not in _schemas():
         return [f"dataschema: no schema {event['dataschema']!r} for type {event['type']!r}"]
     return _errors(name, wanted, event["data"]["parsed"], "data.parsed")
+
+
+def hub_event_errors(event: Any, version: int | None = None) -> list[str]:
+    """Why an event the hub wrote (change, finding, dead letter) breaks its contract; `version`
+    checks its data against that version of its dataschema instead."""
+    errors = _errors("hub_envelope", 1, event, "event")
+    if errors:
+        return errors
+    name, wanted = _named(event["dataschema"], version)
+    if (name, wanted) not in _schemas():
+        return [f"dataschema: no schema {event['dataschema']!r}"]
+    return _errors(name, wanted, event["data"], "data")
+
+
+def _named(dataschema: str, version: int | None) -> tuple[str, int]:
+    """(name, version) a dataschema URN names, the version replaced by `version` if given."""
+    match = re.fullmatch(r"urn:sanwang:schema:(?P<name>.+):v(?P<version>[0-9]+)", dataschema)
+    if match is None:
+        return "", 0
+    return match["name"], version or int(match["version"])

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-DEPARTMENTS = ("police", "civil_affairs", "social_security")
+from schemas.departments import all_departments, department
 
 
-def raw_topic(prefix: str, department: str) -> str:
-    """Where a department's connector publishes its canonical events."""
-    if department not in DEPARTMENTS:
-        raise ValueError(f"unknown department {department!r}; known: {', '.join(DEPARTMENTS)}")
-    return f"{prefix}.raw.{department}"
+def raw_topic(prefix: str, name: str) -> str:
+    """Where a department's connector publishes its canonical events (one per declaration)."""
+    return f"{prefix}.raw.{department(name).id}"
 
 
 def raw_topics(prefix: str) -> list[str]:
-    return [raw_topic(prefix, d) for d in DEPARTMENTS]
+    return [raw_topic(prefix, d) for d in all_departments()]
 
 
 def dead_letter_topic(prefix: str) -> str:

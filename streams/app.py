@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import faust
@@ -27,6 +27,9 @@ from deploy.kafka_check import authenticate
 from deploy.postgres import dsn
 from deploy.reachability import mark_reachable
 from deploy.settings import HubSettings
+from schemas.departments import department as declared
+from schemas.events import KAFKA_HEADERS, canonical_json
+from schemas.hub_events import PROCESSOR_SOURCE, DeadLetter, change_event, dead_letter_event
 from schemas.topics import (
     changes_topic,
     dead_letter_topic,
@@ -34,7 +37,8 @@ from schemas.topics import (
     processor_group,
     raw_topics,
 )
-from streams.findings import RULES
+from streams.features import department_of
+from streams.findings import KINDS as FINDING_KINDS
 from streams.lag import LagProbe
 from streams.landing import DATABASE_GONE, ConsumedEvent, HubStore
 from streams.metrics import (
@@ -58,7 +62,6 @@ log = logging.getLogger(__name__)
 BATCH_WITHIN_SECONDS = 0.5
 CHANGE_RELAY_SECONDS = 0.5
 GAUGE_SECONDS = 10.0
-FINDING_KINDS = (*(rule.kind for rule in RULES), "elderly_living_alone")
 
 
 def create_app(settings: HubSettings) -> faust.App:
@@ -193,12 +196,14 @@ async def _decode(event: Any, dead_letters: faust.TopicT) -> ConsumedEvent | Non
     message = event.message
     EVENTS_CONSUMED.labels(message.topic).inc()
     try:
-        value = parse_event(message.value)
+        value = parse_event(message.value or b"")  # a null value (tombstone) is refused too
     except ValueError as error:
-        letter = {"reason": "not_canonical", "error": str(error), "origin": {
-            "topic": message.topic, "partition": message.partition, "offset": message.offset},
-            "raw": message.value.decode("utf-8", "replace")}
-        await dead_letters.send(key=b"processor", value=json.dumps(letter).encode())
+        origin = {"topic": message.topic, "partition": message.partition,
+                  "offset": message.offset}
+        letter = DeadLetter(PROCESSOR_SOURCE, message.topic.rpartition(".raw.")[2],
+                            "not_canonical", str(error), origin, message.value or b"")
+        await dead_letters.send(key=b"processor", headers=KAFKA_HEADERS, value=canonical_json(
+            dead_letter_event(letter, datetime.now(UTC))))
         DEAD_LETTERED.labels("not_canonical").inc()
         EVENTS_PRODUCED.labels(dead_letters.get_topic_name()).inc()
         return None
@@ -235,12 +240,13 @@ async def _store_until_done(store: HubStore, batch: list[ConsumedEvent]) -> None
 
 def _observe_latency(batch: list[ConsumedEvent]) -> None:
     """Publication to merged, for every event; the department's change to merged where the
-    source says when the change happened (the police table's gxsj)."""
+    source says when the change happened (a live table's update column)."""
     now = time.time()
     for consumed in batch:
         if consumed.published_at:
             LATENCY.labels("published_to_stored").observe(max(now - consumed.published_at, 0))
-        changed = (consumed.event["data"].get("origin") or {}).get("gxsj")
+        updated = declared(department_of(consumed.event)).live.updated
+        changed = updated and (consumed.event["data"].get("origin") or {}).get(updated)
         if changed:
             try:
                 moment = datetime.fromisoformat(changed).timestamp()
@@ -251,18 +257,17 @@ def _observe_latency(batch: list[ConsumedEvent]) -> None:
 
 async def _relay_changes(store: HubStore, feeds: dict[str, faust.TopicT]) -> None:
     """Publish the outbox's new entries (findings to their own topic), then mark them sent
-    (at least once: a crash in between sends them again; departments re-read the resident's
-    current state anyway)."""
+    (at least once: a crash in between sends them again, with the same ids, so subscribers
+    deduplicate; departments re-read the resident's current state anyway)."""
     while pending := await asyncio.to_thread(store.pending_changes):
         acks = []
-        for _seq, resident, change, payload in pending:
-            message = {"resident_id": resident, "change": change, **payload}
-            feed = feeds["findings" if change == "finding" else "changes"]
-            acks.append(await feed.send(key=resident.encode(), value=json.dumps(
-                message, ensure_ascii=False).encode()))
+        for entry in pending:
+            feed = feeds["findings" if entry.change == "finding" else "changes"]
+            acks.append(await feed.send(key=entry.resident_id.encode(), headers=KAFKA_HEADERS,
+                                        value=canonical_json(change_event(entry))))
             EVENTS_PRODUCED.labels(feed.get_topic_name()).inc()
         await asyncio.gather(*acks)
-        await asyncio.to_thread(store.mark_sent, [seq for seq, *_ in pending])
+        await asyncio.to_thread(store.mark_sent, [entry.seq for entry in pending])
 
 
 def _lag(settings: HubSettings) -> dict[Any, int]:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from streams.features import RecordFeatures
 from streams.matching import RULE_STRENGTH, Edge
 
+AMBIGUOUS_BITS = 1.0  # a nameless record this close to two people is not linked to either
+
 
 @dataclass(frozen=True)
 class Split:
@@ -59,8 +61,7 @@ def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
             ref = parent[ref]
         return ref
 
-    usable = sorted((e for e in edges if e.links and e.a in by_ref and e.b in by_ref),
-                    key=_strength)
+    usable = sorted((e for e in _unambiguous(edges, by_ref) if e.links), key=_strength)
     for edge in usable:
         ra, rb = root(edge.a), root(edge.b)
         if ra == rb or _must_stay_apart(ra, rb, members, apart):
@@ -80,6 +81,29 @@ def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
                 best.setdefault(ref, edge)  # `usable` is strongest first
     groups = sorted((sorted(m) for m in members.values()), key=lambda g: g[0])
     return [[Link(ref, best.get(ref)) for ref in group] for group in groups]
+
+
+def _unambiguous(edges: Iterable[Edge], by_ref: dict[str, RecordFeatures]) -> list[Edge]:
+    """The edges within these records, less the scored links of a nameless record to people
+    (different trusted ID numbers) it fits about equally well (within AMBIGUOUS_BITS): twins
+    born the same day at one address, whom only a name could tell apart. Those stay possible
+    matches for a steward."""
+    inside = [e for e in edges if e.a in by_ref and e.b in by_ref]
+    best: dict[str, dict[str, float]] = {}  # nameless ref -> number -> best score
+    for edge in inside:
+        if edge.rule != "probabilistic":
+            continue
+        for ref, other in ((edge.a, edge.b), (edge.b, edge.a)):
+            number = None if by_ref[other].id_suspect else by_ref[other].id_number
+            if by_ref[ref].name is None and number:
+                scores = best.setdefault(ref, {})
+                scores[number] = max(scores.get(number, edge.score), edge.score)
+    ambiguous = set()
+    for ref, scores in best.items():
+        top = sorted(scores.values(), reverse=True)
+        if len(top) > 1 and top[0] - top[1] < AMBIGUOUS_BITS:
+            ambiguous.add(ref)
+    return [e for e in inside if e.rule != "probabilistic" or not ambiguous & {e.a, e.b}]
 
 
 def _must_stay_apart(ra: str, rb: str, members: dict[str, set[str]],

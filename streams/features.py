@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.fields import id_sex
+from schemas.departments import department
 from streams.normalize import name_pinyin, normalize_name
 from streams.normalize_address import Address, parse_address
 
@@ -54,15 +55,17 @@ def record_ref(event: dict[str, Any]) -> str:
 
 
 def features_of(event: dict[str, Any]) -> RecordFeatures:
-    """The identity features of one canonical event."""
-    source = department_of(event)
+    """The identity features of one canonical event, read as its department declares."""
+    declared = department(department_of(event))
+    source = declared.id
     parsed = event["data"]["parsed"]
     id_number = parsed.get("id_number") or {}
     normalized = id_number.get("normalized")
     name = normalize_name(parsed.get("name"))
-    addresses = tuple(a for a in (parse_address(parsed.get(k)) for k in (
-        "residence_address", "hukou_address", "address")) if a is not None)
+    addresses = tuple(a for a in (parse_address(parsed.get(k)) for k in declared.addresses)
+                      if a is not None)
     origin = event["data"].get("origin") or {}
+    updated = origin.get(declared.live.updated) if declared.live.updated else None
     return RecordFeatures(
         ref=record_ref(event),
         source=source,
@@ -76,7 +79,7 @@ def features_of(event: dict[str, Any]) -> RecordFeatures:
         sex=parsed.get("sex"),
         addresses=addresses,
         phone=parsed.get("phone"),
-        version=record_version(origin.get("gxsj"), event["id"]),
+        version=record_version(updated, event["id"]),
     )
 
 
@@ -84,9 +87,10 @@ NO_UPDATE_TIME = "0000-00-00 00:00:00+00"  # before any time a department stamps
 
 
 def record_version(update_time: str | None, event_id: str) -> str:
-    """What orders one record's versions: the department's update time (police `gxsj`), then
-    the event id. A version without one (an export row, a file drop) comes before any with one,
-    so a correction the police CDC stream sends replaces the row the export gave."""
+    """What orders one record's versions: the department's update time (its live table's
+    `updated` column), then the event id. A version without one (an export row, a file drop)
+    comes before any with one, so a correction the live stream sends replaces the row the
+    export gave."""
     return f"{update_time or NO_UPDATE_TIME}|{event_id}"
 
 

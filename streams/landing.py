@@ -20,6 +20,7 @@ import psycopg2.errors
 from psycopg2.extras import execute_values
 
 from deploy.id_keys import process_keyring
+from schemas.hub_events import OutboxEntry
 from streams import id_protection as ids
 from streams.features import department_of
 from streams.json_text import json_text
@@ -121,12 +122,13 @@ class HubStore:
                 conn.close()
                 raise psycopg2.OperationalError(str(error)) from error
 
-    def pending_changes(self, limit: int = 1000) -> list[tuple[int, str, str, Any]]:
+    def pending_changes(self, limit: int = 1000) -> list[OutboxEntry]:
         """Change-feed entries not yet relayed to Kafka, oldest first."""
         with self._connection() as conn, conn.cursor() as cur:
-            cur.execute("SELECT seq, resident_id, change, payload FROM hub.change_outbox"
-                        " WHERE sent_at IS NULL ORDER BY seq LIMIT %s", (limit,))
-            return cur.fetchall()
+            cur.execute("SELECT seq, resident_id, change, payload, created_at"
+                        " FROM hub.change_outbox WHERE sent_at IS NULL ORDER BY seq LIMIT %s",
+                        (limit,))
+            return [OutboxEntry(*row) for row in cur.fetchall()]
 
     def mark_sent(self, seqs: Sequence[int]) -> None:
         with self._connection() as conn, conn.cursor() as cur:

@@ -1,8 +1,8 @@
 """Compare two records and decide what links them (pure): rules first, then Fellegi-Sunter.
 
 Layers, as the merge applies them:
-1. `department_key`: one department's own person number (police 人员编号, social security
-   aac001) links that department's records.
+1. `department_key`: one department's own person number (its declaration's `person_key`)
+   links that department's records.
 2. `id_number`: the same valid ID number links across departments, unless name, birth date
    and sex all disagree: that is a relative's number typed by mistake (`id_conflict`).
 3. `probabilistic`: a Fellegi-Sunter score, the sum of log2(m/u) of each field's agreement
@@ -184,6 +184,9 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
     - Surname with whole birth date (`bd`); a date given only to the month (`bp`) meets every
       record of that surname and month (`bm`, stored for whole dates, looked up by partial
       ones). Surname with month for everyone made blocks grow with the city (bench/README.md).
+    - A record without a name (a birth certificate before the child is named) meets the named
+      records born that day in its community (`nf`, stored by named records, looked up by
+      nameless ones; `nx` the other way round), and nothing else by these keys.
     """
     shared: set[str] = set()  # stored and looked up
     stored_only: set[str] = set()  # the common side's keys the rare side looks up
@@ -211,6 +214,10 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
     elif r.name and r.birth and len(r.birth) == 7:
         shared.add(f"bp:{r.birth}|{r.name[0]}")
         lookup_only.add(f"bm:{r.birth}|{r.name[0]}")
+    if r.birth and len(r.birth) == 10:
+        for place in {f"{r.birth}|{a.community}" for a in r.addresses if a.community}:
+            (stored_only if r.name else lookup_only).add(f"nf:{place}")
+            (lookup_only if r.name else stored_only).add(f"nx:{place}")
     return RecordKeys(stored=frozenset(shared | stored_only),
                       lookup=frozenset(shared | lookup_only))
 

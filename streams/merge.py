@@ -24,13 +24,14 @@ from typing import Any
 
 from streams import merge_store as store
 from streams.clustering import Link, cluster
+from streams.facts import Observation, Relative, observations_of, relatives_of
 from streams.features import RecordFeatures, features_of
-from streams.findings import findings_of
+from streams.findings import ResidentFacts, findings_of
 from streams.grids import grid_of, load_gazetteer
 from streams.matching import Parameters, RecordKeys, keys_of
-from streams.normalize_address import normalize_address
+from streams.normalize_address import community_of, normalize_address
 from streams.resolve import MAX_BLOCK, edges_among
-from streams.survivorship import Observation, golden_record, history, observations_of
+from streams.survivorship import golden_record, history
 
 MAX_COMPONENT = 50_000
 # Merges take this lock shared, so workers merge side by side; a steward's decision and a rekey
@@ -65,10 +66,12 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
                  ) -> MergeSummary:
     """Apply `events` (already deduplicated by id) to the store."""
     latest: dict[str, tuple[RecordFeatures, str, list]] = {}
+    relatives: dict[str, list[Relative]] = {}
     for event in events:  # pure work first, before the lock other workers wait on
         features = features_of(event)
         if features.ref not in latest or latest[features.ref][0].version < features.version:
             latest[features.ref] = (features, event["id"], observations_of(event))
+            relatives[features.ref] = relatives_of(event)
     rows = store.record_rows(list(latest.values()))
     keys = _protected({ref: f for ref, (f, _, _) in latest.items()})
     cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
@@ -77,6 +80,7 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
     if not changed:
         return summary
     store.replace_keys(cur, {ref: keys[ref].stored for ref in changed})
+    store.replace_relations(cur, changed, [r for ref in changed for r in relatives[ref]])
     _link(cur, {ref: latest[ref][0] for ref in changed}, keys, parameters, summary,
           {ref: latest[ref][2] for ref in changed})
     return summary
@@ -208,6 +212,11 @@ def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
     rewrites = [(group, resident, members) for group, resident, members in rewrites
                 if old_members.get(resident) != members or members & changed]
     had = store.findings_of_residents(cur, [resident for _, resident, _ in rewrites])
+    possible: dict[str, set[str]] = {}  # a record's possible matches' sources, for the rules
+    for e in loose:
+        if e.rule != "id_conflict" and group_of.get(e.a) != group_of.get(e.b):
+            possible.setdefault(e.a, set()).add(e.b.split(":", 1)[0])
+            possible.setdefault(e.b, set()).add(e.a.split(":", 1)[0])
     written = []
     for group, resident, members in rewrites:
         previous = old_members.get(resident)
@@ -228,7 +237,9 @@ def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
         address = normalize_address(residence and residence.value, gazetteer)
         spellings = [a for ref in sorted(members) for a in features[ref].addresses]
         grid = grid_of(residence and residence.value, spellings, gazetteer)
-        findings = findings_of(golden)
+        waiting = frozenset(s for ref in members for s in possible.get(ref, ()))
+        findings = findings_of(ResidentFacts(golden, facts, waiting),
+                               lambda place: community_of(place, gazetteer))
         written.append(store.ResidentRecord(resident, golden, grid, address and address.key(),
                                             len(members), history(facts), conflict_rows,
                                             findings))

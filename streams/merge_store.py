@@ -16,11 +16,12 @@ from psycopg2.extras import execute_values
 from deploy.id_keys import process_keyring
 from streams import id_protection as ids
 from streams.clustering import Split
+from streams.facts import Observation, Relative
 from streams.features import RecordFeatures
 from streams.findings import Finding
 from streams.json_text import json_text
 from streams.matching import Edge, RecordKeys
-from streams.survivorship import GoldenValue, Observation
+from streams.survivorship import GoldenValue
 
 LINKING_RULES = ["department_key", "id_number", "probabilistic"]
 GOLDEN_COLUMNS = ("name", "sex", "birth_date", "ethnicity", "hukou_address", "residence_address",
@@ -110,6 +111,15 @@ def protected_keys(keys: dict[str, RecordKeys]) -> dict[str, RecordKeys]:
         out[ref] = RecordKeys(*(frozenset(protected[k] for k in part)
                                 for part in (record.stored, record.lookup)))
     return out
+
+
+def replace_relations(cur: Any, refs: Sequence[str], relatives: Sequence[Relative]) -> None:
+    """The relatives these records name now (their ID numbers as lookup hashes)."""
+    cur.execute("DELETE FROM hub.record_relations WHERE ref = ANY(%s)", (list(refs),))
+    keyring = process_keyring()
+    copy_rows(cur, "hub.record_relations", ("ref", "kind", "relative_hash", "relative_name"),
+              [(r.record, r.kind, ids.lookup_hash(keyring, r.id_number), r.name)
+               for r in relatives])
 
 
 def lock_residents(cur: Any, residents: Iterable[str]) -> None:

@@ -31,7 +31,10 @@ _ADDRESS = re.compile(
     """,
     re.VERBOSE,
 )
-_OTHER_PLACE = re.compile(r"(?:[\u4e00-\u9fff]{2,3}?省|[\u4e00-\u9fff]{2,4}?市)")
+# another province, autonomous region or prefecture, or city: a place outside 雅安
+_OTHER_PLACE = re.compile(r"(?:[\u4e00-\u9fff]{2,3}?省"
+                          r"|[\u4e00-\u9fff]{2,8}?(?:自治区|自治州|地区|盟)"
+                          r"|[\u4e00-\u9fff]{2,4}?市)")
 _SUFFIXES = (
     ("街道办事处", "街道"), ("街道办", "街道"), ("社区居民委员会", "社区"), ("社区居委会", "社区"),
     ("居民委员会", "社区"), ("居委会", "社区"), ("村民委员会", "村"), ("村委会", "村"),
@@ -224,6 +227,23 @@ def normalize_address(
     if address is None or gazetteer is None:
         return address
     return gazetteer.complete(address, spellings)
+
+
+OUTSIDE = "outside the city"
+
+
+def community_of(text: str, gazetteer: Gazetteer) -> str | None:
+    """Which community a place names (`district/township/community`), OUTSIDE for a place in
+    another city or province, None when the grid reference cannot tell."""
+    clean = clean_text(text).strip(",。")
+    remainder = re.sub(r"^(?:四川省?)?(?:雅安市?)?", "", clean)
+    if not remainder.startswith(YAAN_DISTRICTS) and _OTHER_PLACE.match(remainder):
+        return OUTSIDE
+    address = normalize_address(clean, gazetteer)
+    if address is None or address.community is None:
+        return None
+    places = gazetteer.places(address)
+    return "/".join(places.pop()) if len(places) == 1 else None
 
 
 def assign_grid(address: Address | None, grids: Gazetteer) -> str | None:

@@ -24,6 +24,15 @@ class StewardError(InputError):
     """The decision cannot be made (unknown record or resident, wrong state); says why."""
 
 
+class UnknownToTheStore(StewardError):
+    """The decision names a record, resident or conflict the store does not hold."""
+
+
+class RefusedByTheGrouping(StewardError):
+    """The store's current grouping forbids the decision (records not of that resident, a
+    split that would leave none)."""
+
+
 def open_conflicts(conn: Any, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
     with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
         cur.execute("SELECT conflict_id, resident_id, kind, attribute, details, opened_at"
@@ -51,7 +60,7 @@ def _decide(conn: Any, kind: str, pairs: Sequence[tuple[str, str]], steward: str
         cur.execute("SELECT ref FROM hub.source_records WHERE ref = ANY(%s)", (refs,))
         unknown = set(refs) - {ref for (ref,) in cur.fetchall()}
         if unknown:
-            raise StewardError(f"unknown records: {', '.join(sorted(unknown))}")
+            raise UnknownToTheStore(f"unknown records: {', '.join(sorted(unknown))}")
         for a, b in pairs:
             cur.execute("INSERT INTO hub.steward_decisions (kind, a, b, steward, note)"
                         " VALUES (%s, %s, %s, %s, %s)", (kind, min(a, b), max(a, b), steward,
@@ -78,13 +87,13 @@ def split(conn: Any, resident: str, records: Sequence[str], steward: str,
         cur.execute("SELECT ref FROM hub.source_links WHERE resident_id = %s", (resident,))
         members = {ref for (ref,) in cur.fetchall()}
     if not members:
-        raise StewardError(f"no resident {resident}")
+        raise UnknownToTheStore(f"no resident {resident}")
     outside = set(records) - members
     if outside:
-        raise StewardError(f"not records of {resident}: {', '.join(sorted(outside))}")
+        raise RefusedByTheGrouping(f"not records of {resident}: {', '.join(sorted(outside))}")
     rest = sorted(members - set(records))
     if not rest:
-        raise StewardError("a split must leave at least one record in the resident")
+        raise RefusedByTheGrouping("a split must leave at least one record in the resident")
     return _decide(conn, "split", [(a, b) for a in sorted(records) for b in rest], steward, note)
 
 
@@ -94,4 +103,4 @@ def resolve_conflict(conn: Any, conflict_id: int, steward: str, note: str | None
                     " jsonb_build_object('resolved_by', %s, 'note', %s)"
                     " WHERE conflict_id = %s AND status = 'open'", (steward, note, conflict_id))
         if cur.rowcount == 0:
-            raise StewardError(f"no open conflict {conflict_id}")
+            raise UnknownToTheStore(f"no open conflict {conflict_id}")

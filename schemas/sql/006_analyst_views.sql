@@ -1,7 +1,7 @@
 -- What analysts read: residents with the ID number masked, and counts by each of the four grid
 -- levels. The analysts' role may read these views and only the non-identifying columns of
 -- hub.residents: it cannot select raw ID numbers, whatever query it writes.
-ALTER TABLE hub.residents ADD COLUMN id_number text;  -- the owner's (police) valid number
+ALTER TABLE hub.residents ADD COLUMN id_number text;  -- the owner's valid number
 
 CREATE FUNCTION hub.mask_id(id_number text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$

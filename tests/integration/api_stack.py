@@ -14,7 +14,7 @@ import psycopg2
 
 from api.access import add_principal
 from api.app import create_app
-from deploy import postgres
+from deploy import postgres, prometheus
 from deploy.settings import HubSettings
 from streams.grids import read_grids_csv, store_grids
 from streams.landing import ConsumedEvent, HubStore
@@ -107,9 +107,11 @@ class Served:
 @contextmanager
 def serving_api(settings: HubSettings) -> Iterator[str]:
     """The API as `sanwang api serve` runs it (uvicorn; reads as sanwang_api, stewards'
-    decisions as sanwang_processor) on a free port; its base URL."""
+    decisions as sanwang_processor; the console over the stack's Prometheus) on a free port;
+    its base URL."""
     with serving(create_app(postgres.dsn(settings, "sanwang_api"),
-                            postgres.dsn(settings, "sanwang_processor"))) as url:
+                            postgres.dsn(settings, "sanwang_processor"),
+                            prometheus.endpoint(settings))) as url:
         yield url
 
 

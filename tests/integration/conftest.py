@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
-from connectors import police
 from deploy import id_keys, postgres
 from deploy.kafka_acls import ensure_acls
 from deploy.migrations import apply_migrations
@@ -18,6 +17,7 @@ from deploy.private_stack import private_settings
 from deploy.settings import HubSettings
 from deploy.stack import down, up
 from deploy.topics import ensure_topics
+from schemas.departments import department
 from schemas.topics import all_topics
 from streams.id_protection import open_sealed
 from tests.integration.workers import joined, spawn_worker, stop_worker
@@ -88,7 +88,7 @@ def police_db(hub: HubSettings) -> Iterator[str]:
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name}")
     dsn = postgres.dsn(hub, "sanwang_owner", name)
-    run_sql(dsn, police.TABLE_DDL)
+    run_sql(dsn, department("police").live.ddl)
     yield dsn
     with admin.cursor() as cur:
         cur.execute(f"DROP DATABASE {name} WITH (FORCE)")

@@ -17,8 +17,9 @@ from streams import landing
 from streams.landing import ConsumedEvent, HubStore
 from tests.samples import SAMPLE, sample_events
 
-TABLES = ("events", "source_records", "record_keys", "match_edges", "residents", "source_links",
-          "resident_history", "conflicts", "review_queue", "change_outbox", "merge_rechecks")
+TABLES = ("events", "source_records", "record_keys", "record_relations", "match_edges",
+          "residents", "source_links", "resident_history", "conflicts", "review_queue",
+          "change_outbox", "merge_rechecks")
 
 
 def sample_persons() -> dict[str, list[dict[str, Any]]]:

@@ -19,7 +19,7 @@ from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from schemas.registry import validation_errors
 from schemas.topics import dead_letter_topic, raw_topic
-from tests.integration.kafka_topics import read_topic
+from tests.integration.kafka_topics import read_data, read_topic
 from tests.samples import SAMPLE
 
 EXPORTS = {  # department: (sample file, its encoding, CLI name)
@@ -83,7 +83,7 @@ def test_a_damaged_copy_dead_letters_exactly_the_damaged_records(
     tally = backfill_file(hub, department, path, progress=False)
     assert tally.dead_lettered == expected
     assert tally.reconciles
-    letters = read_topic(hub, dead_letter_topic(hub.topic_prefix))
+    letters = read_data(hub, dead_letter_topic(hub.topic_prefix))
     assert Counter(letter["reason"] for letter in letters) == Counter(expected)
     for letter in letters:
         assert letter["department"] == department and letter["error"]

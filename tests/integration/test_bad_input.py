@@ -13,7 +13,6 @@ import httpx
 import pytest
 from openpyxl import Workbook
 
-from connectors.civil_affairs import CSV_HEADER as CIVIL_AFFAIRS_HEADER
 from connectors.drop_folder import DropFolder, take_new_files
 from connectors.file_backfill import backfill_file, open_publish_path, source_for
 from deploy.private_stack import settings_env
@@ -30,9 +29,9 @@ from tests.bad_input_corpus import (
     push_items,
 )
 from tests.integration.conftest import query
-from tests.integration.kafka_topics import message_count, read_topic
+from tests.integration.kafka_topics import message_count, read_data, read_topic
 from tests.integration.test_live_sources import push_endpoint  # noqa: F401 (a fixture)
-from tests.samples import SAMPLE
+from tests.samples import SAMPLE, header
 
 FIELD_REASONS = {"mapping", "schema", "push"}  # the error names the field it is about
 
@@ -44,13 +43,7 @@ def _named_field(error: str, columns: set[str]) -> bool:
 
 
 def _columns(department: str) -> set[str]:
-    if department == "civil_affairs":
-        return set(CIVIL_AFFAIRS_HEADER)
-    if department == "police":
-        from connectors.police import CSV_HEADER
-        return set(CSV_HEADER)
-    from connectors.social_security import FIELDS
-    return set(FIELDS)
+    return set(header(department))
 
 
 def _check_file(hub: HubSettings, department: str, corpus: Corpus, letters: list[dict]) -> None:
@@ -78,7 +71,7 @@ def test_a_damaged_export_dead_letters_each_bad_line_and_delivers_every_good_one
     tally = backfill_file(hub, department, corpus.path, progress=False)
     assert tally.reconciles and tally.published == len(corpus.good_ids)
     assert sum(tally.dead_lettered.values()) == len(corpus.bad)
-    _check_file(hub, department, corpus, read_topic(hub, dead_letter_topic(hub.topic_prefix)))
+    _check_file(hub, department, corpus, read_data(hub, dead_letter_topic(hub.topic_prefix)))
     print(f"\n{department}: bad inputs {len(corpus.bad)}, records checked "
           f"{tally.read}, good {len(corpus.good_ids)}, lost 0")
 
@@ -106,7 +99,7 @@ def test_push_answers_each_item_and_refuses_unreadable_bodies(
     good = [item["serial"] for i, item in enumerate(items) if i not in bad]
     stored = read_topic(hub, raw_topic(hub.topic_prefix, "social_security"))
     assert sorted(e["subject"] for e in stored) == sorted(good)
-    letters = read_topic(hub, dead_letter_topic(hub.topic_prefix))
+    letters = read_data(hub, dead_letter_topic(hub.topic_prefix))
     assert sorted(letter["origin"]["index"] for letter in letters) == sorted(bad)
     assert httpx.post(url, json=items[0], headers=auth).json()["accepted"] == 1  # still serving
     print(f"\npush: bad bodies {len(BAD_BODIES) + 1}, bad items {len(bad)}, records checked "
@@ -192,7 +185,7 @@ def test_unreadable_dropped_files_are_dead_lettered_whole_and_the_watch_goes_on(
     assert sorted(done) == sorted(p.name for p in folder.iterdir())
     refused = [name for name, tally in done.items() if tally.dead_lettered == {"file": 1}]
     assert sorted(refused) == ["1-utf16.csv", "2-gb18030.csv", "3-broken.xlsx", "4-header.xlsx"]
-    letters = [x for x in read_topic(hub, dead_letter_topic(hub.topic_prefix))
+    letters = [x for x in read_data(hub, dead_letter_topic(hub.topic_prefix))
                if x["reason"] == "file"]
     assert sorted(x["origin"]["file"] for x in letters) == refused
     assert all(x["error"] for x in letters)

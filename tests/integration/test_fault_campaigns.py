@@ -55,7 +55,7 @@ from tests.integration.fault_tools import (
 from tests.integration.kafka_topics import read_topic
 from tests.integration.workers import stop_worker, worker_log
 
-CITY_PERSONS, CITY_SEED = 9000, 20261127  # 21,031 records (police 10,384)
+CITY_PERSONS, CITY_SEED = 9000, 20261127  # 20,912 records of three departments (police 10,311)
 KILLS, KILL_SEED = 10, 1127
 # the killed workers' batch size: 42 batches in the replay, so that 10 kills all fall inside it
 # (at the default 2,000 a worker merges a few of the replay's 11 batches between two kills)

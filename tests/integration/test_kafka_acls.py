@@ -15,8 +15,8 @@ from kafka.errors import (
 from deploy.kafka_acls import department_group_prefix
 from deploy.kafka_auth import ADMIN, PROCESSOR, client_config
 from deploy.settings import HubSettings
+from schemas.departments import all_departments
 from schemas.topics import (
-    DEPARTMENTS,
     changes_topic,
     dead_letter_topic,
     findings_topic,
@@ -25,6 +25,7 @@ from schemas.topics import (
 )
 from tests.integration.conftest import hub_settings
 
+DEPARTMENTS = tuple(all_departments())
 PRINCIPALS = (*DEPARTMENTS, PROCESSOR)
 TOPICS = (*(f"raw.{d}" for d in DEPARTMENTS), "deadletter", "changes", "findings")
 MARKER = b"acl-marker"

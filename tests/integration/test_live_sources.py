@@ -14,11 +14,12 @@ import pytest
 
 from connectors.drop_folder import DropFolder, take_new_files
 from connectors.file_backfill import open_publish_path, source_for
-from connectors.police_cdc import drop_slot
-from connectors.police_live import stream_police_changes
 from connectors.push_api import create_push_app
 from connectors.push_tokens import load_tokens
+from connectors.table_cdc import drop_slot
+from connectors.table_live import stream_table_changes
 from deploy.settings import HubSettings
+from schemas.departments import department
 from schemas.registry import validation_errors
 from schemas.topics import raw_topic
 from tests.integration.conftest import run_sql
@@ -44,8 +45,9 @@ def test_police_rows_inserted_or_corrected_arrive_within_two_seconds(
     topic = raw_topic(hub.topic_prefix, "police")
     slot = f"police_{uuid.uuid4().hex[:8]}"
     stop = threading.Event()
-    worker = threading.Thread(target=stream_police_changes,
-                              args=(hub, police_db, stop, slot, slot), daemon=True)
+    worker = threading.Thread(target=stream_table_changes,
+                              args=(hub, department("police"), police_db, stop, slot, slot),
+                              daemon=True)
     worker.start()
     try:
         time.sleep(1.0)  # the slot exists once the connector runs; earlier rows are not its job

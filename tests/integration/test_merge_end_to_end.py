@@ -19,7 +19,7 @@ from streams.id_protection import Keyring, keyring_from_json, keyring_to_json, m
 from streams.lag import wait_for_processor
 from tests.integration.conftest import query
 from tests.integration.id_scan import clear_id_numbers_in_store, id_numbers_in, sealing_key_ids
-from tests.integration.kafka_topics import read_topic
+from tests.integration.kafka_topics import read_data
 from tests.samples import SAMPLE, sample_events
 
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
@@ -47,7 +47,7 @@ def test_the_sample_city_merges_as_the_truth_says(hub: HubSettings, processor: s
     current = {r for (r,) in query(hub, "SELECT resident_id FROM hub.residents")}
     deadline = time.monotonic() + 30  # the change feed is relayed from the outbox after commit
     while True:
-        changes = read_topic(hub, changes_topic(hub.topic_prefix))
+        changes = read_data(hub, changes_topic(hub.topic_prefix))
         if {c["resident_id"] for c in changes} >= current or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -86,7 +86,7 @@ def _planted_findings_are_found_and_no_others(hub: HubSettings) -> None:
     elderly = query(hub, "SELECT r.birth_date FROM hub.findings f JOIN hub.residents r"
                          " USING (resident_id) WHERE f.kind = 'elderly_living_alone'")
     assert all(int(birth[:4]) <= 1946 for (birth,) in elderly)
-    published = read_topic(hub, findings_topic(hub.topic_prefix))
+    published = read_data(hub, findings_topic(hub.topic_prefix))
     assert {(m["kind"], m["resident_id"]) for m in published} >= {
         (kind, resident) for kind, resident in query(
             hub, "SELECT kind, resident_id FROM hub.resident_findings")}

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors import civil_affairs, police, social_security
 from connectors.csv_source import read_csv
 from connectors.fields import FieldError
 from connectors.file_backfill import backfill_file
@@ -29,9 +28,9 @@ from streams.lag import wait_for_processor
 from tests.id_leaks import id_numbers_in
 from tests.integration.api_stack import DEPARTMENTS, api_over_sample
 from tests.integration.conftest import clear_id_numbers
-from tests.integration.kafka_topics import read_topic
+from tests.integration.kafka_topics import read_data
 from tests.integration.workers import spawn_worker, stop_worker, worker_log
-from tests.samples import SAMPLE
+from tests.samples import SAMPLE, encoding, header, mapping
 
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
            ("social_security", "social_security.jsonl"))
@@ -56,11 +55,11 @@ def _bait(tmp_path: Path) -> dict[str, Path]:
 
     paths = {
         "police": csv_copy("police_population.csv", "gb18030",
-                           {"联系电话": "{}", "出生日期": "{}", "性别": "{}"}, police.CSV_HEADER),
+                           {"联系电话": "{}", "出生日期": "{}", "性别": "{}"}, header("police")),
         "civil_affairs": csv_copy("civil_affairs.csv", "utf-8-sig",
                                   {"业务内容": '{{"配偶身份证号": "{}", ', "出生年月": "{}",
                                    "办理日期": "x{}", "联系方式": "{}"},
-                                  civil_affairs.CSV_HEADER)}
+                                  header("civil_affairs"))}
     record = json.loads((SAMPLE / "social_security.jsonl").read_text().splitlines()[0])
     number = record["aac002"]
     bait = [{**record, "serial": f"BAIT{i}", field: value} for i, (field, value) in enumerate(
@@ -78,12 +77,11 @@ def _quoted(value: str) -> str:
 
 def _errors_raised(paths: dict[str, Path]) -> list[str]:
     """The messages of the errors the mappings raise for the bait records."""
-    readers = {"police": lambda p: read_csv(p, police.CSV_ENCODING, police.CSV_HEADER),
-               "civil_affairs": lambda p: read_csv(p, civil_affairs.CSV_ENCODING,
-                                                   civil_affairs.CSV_HEADER),
+    readers = {"police": lambda p: read_csv(p, encoding("police"), header("police")),
+               "civil_affairs": lambda p: read_csv(p, encoding("civil_affairs"),
+                                                   header("civil_affairs")),
                "social_security": read_jsonl}
-    mappings = {"police": police.police_event, "civil_affairs": civil_affairs.civil_affairs_event,
-                "social_security": social_security.social_security_event}
+    mappings = {name: mapping(name) for name in readers}
     messages = []
     for department, path in paths.items():
         for record in readers[department](path):
@@ -176,7 +174,7 @@ def test_no_valid_id_number_in_logs_metrics_dead_letters_or_errors(
     texts["listener log"] = listener_log.read_text(errors="replace")
     texts["captured log records"] = "\n".join(  # not the test's own HTTP client's
         caplog.handler.format(r) for r in caplog.records if not r.name.startswith("http"))
-    letters = read_topic(hub, dead_letter_topic(hub.topic_prefix))
+    letters = read_data(hub, dead_letter_topic(hub.topic_prefix))
     texts["dead-letter reasons and errors"] = "\n".join(
         f"{letter['reason']}: {letter['error']}" for letter in letters)
     errors = _errors_raised(bait)

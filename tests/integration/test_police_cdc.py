@@ -10,10 +10,14 @@ from collections.abc import Callable
 import psycopg2
 
 from connectors.pgoutput import parse_lsn
-from connectors.police import CSV_HEADER, police_event
-from connectors.police_cdc import PoliceChangeStream, drop_slot, ensure_replication
 from connectors.records import SourceRecord
+from connectors.table_cdc import TableChangeStream, drop_slot, ensure_replication
+from schemas.departments import department
 from tests.integration.conftest import run_sql as _run
+from tests.samples import header, mapping
+
+POLICE = department("police")
+CSV_HEADER, police_event = header("police"), mapping("police")
 
 INSERT = "INSERT INTO t_rk_bdjl VALUES (%s, %s, %s, %s, '女', '汉族', '1956-12-11', %s, %s, " \
          "NULL, '户籍人口', '户籍登记', '20150127', %s)"
@@ -47,16 +51,16 @@ def _ids(rows: Rows) -> list[str]:
 def test_changes_stream_in_commit_order_and_resume_after_the_confirmed_lsn(
         police_db: str) -> None:
     dsn, slot = police_db, f"police_{uuid.uuid4().hex[:10]}"
-    ensure_replication(dsn, slot, "police_pub")
-    ensure_replication(dsn, slot, "police_pub")  # a second call changes nothing
-    opened: list[PoliceChangeStream] = []
+    ensure_replication(dsn, "t_rk_bdjl", slot, "police_pub")
+    ensure_replication(dsn, "t_rk_bdjl", slot, "police_pub")  # a second call changes nothing
+    opened: list[TableChangeStream] = []
 
-    def reopen() -> PoliceChangeStream:
+    def reopen() -> TableChangeStream:
         """Close the last stream and open one on the same slot, as a restarted connector would."""
         if opened:
             opened[-1].close()
             _wait_released(dsn, slot)  # else START_REPLICATION fails: the slot is still active
-        opened.append(PoliceChangeStream(dsn, slot, "police_pub"))
+        opened.append(TableChangeStream(dsn, POLICE, slot, "police_pub"))
         return opened[-1]
 
     try:
@@ -69,7 +73,7 @@ def test_changes_stream_in_commit_order_and_resume_after_the_confirmed_lsn(
     assert _slot(dsn, slot) is None
 
 
-def _exercise(dsn: str, slot: str, reopen: Callable[[], PoliceChangeStream]) -> None:
+def _exercise(dsn: str, slot: str, reopen: Callable[[], TableChangeStream]) -> None:
     stream = reopen()
     _run(dsn, (INSERT, ("GA1", "R1", "511825195612111903", "沈宇杰",
                         "四川省雅安市天全县城厢镇太平村12组53号", "天全县太平村'12'组",

@@ -157,7 +157,7 @@ def test_long_running_commands_stop_when_asked(
     (tmp_path / "drop").mkdir()
     commands = {  # what each prints once it runs
         "processor": (["process"], "]: Ready"),
-        "police live": (["connect", "police", "--db", police_db], "streaming police changes"),
+        "police live": (["connect", "police", "--db", police_db], "streaming t_rk_bdjl changes"),
         "drop folder": (["connect", "civil-affairs", "--watch", str(tmp_path / "drop")],
                         "watching"),
         "push endpoint": (["connect", "social-security", "--listen"], "push endpoint on"),

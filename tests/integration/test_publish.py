@@ -12,7 +12,7 @@ from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from schemas.registry import SCHEMA_DIR
 from schemas.topics import dead_letter_topic, raw_topic
-from tests.integration.kafka_topics import read_topic
+from tests.integration.kafka_topics import read_data, read_topic
 
 EXAMPLES = SCHEMA_DIR.parent / "examples" / "hub.police.population_change.v1.jsonl"
 
@@ -27,7 +27,7 @@ def test_valid_events_are_published_and_bad_ones_refused_with_reasons(hub: HubSe
     assert [(i, reason.split(":")[0]) for i, reason in report.rejected] == [
         (5, "data.parsed.sex"), (6, "not an event object but str"), (7, "source")]
     assert len(read_topic(hub, raw_topic(hub.topic_prefix, "police"))) == 5
-    assert [d["reason"] for d in read_topic(hub, dead_letter_topic(hub.topic_prefix))] == [
+    assert [d["reason"] for d in read_data(hub, dead_letter_topic(hub.topic_prefix))] == [
         "publish"] * 3
 
 

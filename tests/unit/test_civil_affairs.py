@@ -13,12 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from connectors.civil_affairs import CSV_ENCODING, CSV_HEADER, civil_affairs_event
 from connectors.csv_source import read_csv
 from connectors.records import MappingError
 from connectors.xlsx_source import read_xlsx
 from schemas.registry import validation_errors
-from tests.samples import SAMPLE
+from tests.samples import SAMPLE, encoding, header, mapping
+
+CSV_ENCODING, CSV_HEADER = encoding("civil_affairs"), header("civil_affairs")
+civil_affairs_event = mapping("civil_affairs")
 
 SAMPLE_CSV = SAMPLE / "civil_affairs.csv"
 ORIGIN = {"file": "x.csv", "line": 2}

@@ -287,3 +287,15 @@ def test_every_linking_edge_left_between_groups_was_refused_for_a_reason(scene) 
         number_clash = (e.rule not in OVERRIDING and numbers[x] and numbers[y]
                         and numbers[x] != numbers[y])
         assert split_between or number_clash, e
+
+
+def test_a_nameless_record_fitting_two_people_alike_joins_neither() -> None:
+    """Twins born the same day at one address, and a birth certificate without a name: only a
+    name could tell which twin it is, so it waits for a steward (its edges become reviews)."""
+    records = [rec("p:a", ID_1), rec("h:m"), rec("p:b", ID_2)]
+    alike = [edge("p:a", "h:m", score=16.4), edge("h:m", "p:b", score=16.0)]
+    assert partition(cluster(records, alike)) == {frozenset({"p:a"}), frozenset({"h:m"}),
+                                                  frozenset({"p:b"})}
+    apart = [edge("p:a", "h:m", score=18.0), edge("h:m", "p:b", score=16.0)]
+    assert partition(cluster(records, apart)) == {frozenset({"p:a", "h:m"}),
+                                                  frozenset({"p:b"})}

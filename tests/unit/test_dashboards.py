@@ -249,11 +249,15 @@ def test_dashboard_provider_points_at_the_dashboards_folder() -> None:
     assert {p.name for p in folder.glob("*.json")} == EXPECTED_DASHBOARDS
 
 
-def test_datasource_is_the_local_prometheus_the_dashboards_select() -> None:
+def test_datasource_is_the_hubs_prometheus_the_dashboards_select() -> None:
     assert _yaml_values(DATASOURCES, "apiVersion") == ["1"]
     assert _yaml_values(DATASOURCES, "type") == ["prometheus"]
-    port = HubSettings.model_fields["prometheus_port"].default
-    assert _yaml_values(DATASOURCES, "url") == [f"http://127.0.0.1:{port}"]
+    # Grafana expands it from its environment: the containers' Prometheus in deploy/compose and
+    # deploy/k8s (test_deploy_manifests.py), the local stack's in the example beside it
+    assert _yaml_values(DATASOURCES, "url") == ["${SANWANG_PROMETHEUS_URL}"]
+    local = prometheus.endpoint(HubSettings(
+        prometheus_port=HubSettings.model_fields["prometheus_port"].default))
+    assert re.findall(r"SANWANG_PROMETHEUS_URL=(\S+)", PROVIDERS.read_text()) == [local]
     [uid] = _yaml_values(DATASOURCES, "uid")
     for path in DASHBOARD_FILES:
         [variable] = [v for v in load(path)["templating"]["list"] if v["name"] == "DS_PROMETHEUS"]

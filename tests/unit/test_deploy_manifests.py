@@ -23,9 +23,10 @@ import pytest
 import yaml
 
 from cli.main import build_parser
-from deploy import kafka_broker, postgres, prometheus
+from deploy import kafka_auth, kafka_broker, postgres, prometheus
 from deploy.settings import HubSettings
-from schemas.topics import DEPARTMENTS, all_topics
+from schemas.departments import all_departments, department
+from schemas.topics import all_topics
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -34,6 +35,7 @@ K8S_DIR = DEPLOY / "k8s"
 DOCKERFILE = DEPLOY / "Dockerfile"
 GUIDE = DEPLOY / "DEPLOYING.md"
 GRAFANA_PROVISIONING = DEPLOY / "grafana" / "provisioning"
+FORMAT_STORAGE = DEPLOY / "kafka" / "format-storage.sh"
 
 PREFIX = HubSettings.model_config["env_prefix"]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
@@ -42,6 +44,9 @@ KAFKA_IMAGE = f"apache/kafka:{kafka_broker.KAFKA_VERSION}"
 NAMESPACE = "sanwang"
 # Local broker properties that name addresses or paths of this machine, not configuration.
 KAFKA_ADDRESS_KEYS = {"listeners", "advertised.listeners", "controller.quorum.voters", "log.dirs"}
+# KAFKA_* variables the apache/kafka image does not turn into broker properties (those we set).
+KAFKA_IMAGE_VARIABLES = {"KAFKA_HEAP_OPTS"}
+KAFKA_SECRET = "sanwang-kafka"  # the Kubernetes Secret of the principals' passwords, by principal
 # Which `sanwang` command serves each of deploy/prometheus.py's hub jobs (`hub_jobs`).
 JOB_COMMANDS = {"sanwang-processor": "process", "sanwang-connectors": "connect",
                 "sanwang-api": "api"}
@@ -263,32 +268,186 @@ def expand(text: str, env: dict[str, Any]) -> str:
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda v: str(env.get(v[1] or v[2], "")), text)
 
 
+def references(value: Any) -> Any:
+    """Compose's ${NAME:-...} and Kubernetes' $(NAME) both as <NAME>; other values as they are."""
+    if not isinstance(value, str):
+        return value
+    return re.sub(r"\$\{(\w+)[^}]*\}|\$\((\w+)\)", lambda v: f"<{v[1] or v[2]}>", value)
+
+
+def kafka_variable(key: str) -> str:
+    """The apache/kafka image's variable for a broker property: a.b-c_d is KAFKA_A_B___C__D."""
+    return "KAFKA_" + key.replace("_", "__").replace("-", "___").replace(".", "_").upper()
+
+
+def kafka_property(name: str) -> str:
+    """How the image reads a KAFKA_* variable (kafka.docker.KafkaDockerWrapper)."""
+    return (name.removeprefix("KAFKA_").lower().replace("_", ".").replace("...", "-")
+            .replace("..", "_"))
+
+
+def password_variable(principal: str) -> str:
+    """The variable holding a Kafka principal's password: compose's env file, the containers."""
+    return f"HUB_KAFKA_{principal.upper()}_PASSWORD"
+
+
+def local_broker_properties(settings: HubSettings) -> dict[str, str]:
+    """deploy/kafka_broker.py's broker properties, the admin's password as a reference."""
+    text = (kafka_broker._server_properties(settings, Path("/x"))
+            + kafka_broker._security_properties(settings, f"<{password_variable('admin')}>"))
+    return dict(line.split("=", 1) for line in text.splitlines() if line)
+
+
+def kafka_envs(m: Manifests) -> dict[str, dict[str, Any]]:
+    """The broker container's environment in both, variables as references."""
+    compose = m.compose["services"]["kafka"]["environment"]
+    container = pod_spec(k8s_doc(m, "StatefulSet", "kafka"))["containers"][0]
+    return {"compose": {k: references(str(v)) for k, v in compose.items()},
+            "k8s": {k: references(v) for k, v in k8s_env(m, container).items()}}
+
+
+def format_steps(m: Manifests) -> dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]]:
+    """The storage format step in both: (its container, its environment, the broker's data
+    paths); compose's is a one-shot service, Kubernetes' an init container of the broker."""
+    services = m.compose["services"]
+    assert "kafka-format" in services, "the broker's storage is not formatted with the principals"
+    compose_env = {k: references(str(v))
+                   for k, v in services["kafka-format"]["environment"].items()}
+    spec = pod_spec(k8s_doc(m, "StatefulSet", "kafka"))
+    inits = spec.get("initContainers", [])
+    assert len(inits) == 1, "the broker's storage is not formatted with the principals"
+    init = inits[0]
+    data = [v["mountPath"] for v in spec["containers"][0]["volumeMounts"] if v["name"] == "data"]
+    compose_data = [v.split(":")[1] for v in services["kafka"]["volumes"]
+                    if v.startswith("kafka-data:")]
+    return {"compose": (services["kafka-format"], compose_env, compose_data),
+            "k8s": (init, {k: references(v) for k, v in k8s_env(m, init).items()}, data)}
+
+
+def kafka_principal(argv: list[str] | None) -> str | None:
+    """The Kafka principal a hub command talks as (deploy/kafka_auth.py): the migrate step
+    (argv None) the admin, the processor its own, a connector its department's, the API none."""
+    if argv is None:
+        return kafka_auth.ADMIN
+    args = parse_sanwang(argv)
+    if args.command == "process":
+        return kafka_auth.PROCESSOR
+    if args.command == "connect":
+        return department(args.department).id
+    return None
+
+
 # ---- the checks ------------------------------------------------------------------------------
 
 def check_kafka_image(m: Manifests) -> None:
-    images = [m.compose["services"]["kafka"]["image"]]
+    images = [m.compose["services"][name]["image"] for name in ("kafka", "kafka-format")]
     images += [c["image"] for _, c in k8s_containers(m) if image_name(c["image"]) == "kafka"]
-    assert len(images) == 2 and set(images) == {KAFKA_IMAGE}, images
+    images += [c["image"] for c in pod_spec(k8s_doc(m, "StatefulSet", "kafka")).get(
+        "initContainers", [])]
+    assert len(images) == 4 and set(images) == {KAFKA_IMAGE}, images
 
 
 def check_kafka_config(m: Manifests) -> None:
-    """Both brokers are configured as deploy/kafka_broker.py configures the local one."""
-    compose_env = {k: str(v) for k, v in m.compose["services"]["kafka"]["environment"].items()}
-    k8s_env_ = k8s_env(m, pod_spec(k8s_doc(m, "StatefulSet", "kafka"))["containers"][0])
+    """Both brokers are configured exactly as deploy/kafka_broker.py configures the local one,
+    security included (SASL/SCRAM listeners, the controller's for the admin only, ACLs denying
+    by default, the admin the only super user), the admin's password from its secret."""
     settings = effective_settings(configmap_env(m))
-    local = dict(line.split("=", 1) for line in
-                 kafka_broker._server_properties(settings, Path("/x")).splitlines() if line)
-    for env in (compose_env, k8s_env_):
+    local = local_broker_properties(settings)
+    for where, env in kafka_envs(m).items():
         for key, value in local.items():
+            name = kafka_variable(key)
+            assert kafka_property(name) == key
             if key not in KAFKA_ADDRESS_KEYS:
-                name = "KAFKA_" + key.upper().replace(".", "_")
-                assert env.get(name) == value, f"{name}={env.get(name)}, the local broker: {value}"
+                assert env.get(name) == value, f"{where} {name}={env.get(name)}, local: {value}"
+        given = {kafka_property(n) for n in env if n.startswith("KAFKA_")}
+        assert given - {kafka_property(n) for n in KAFKA_IMAGE_VARIABLES} == set(local), where
         assert f"-Xmx{settings.kafka_heap}" in env["KAFKA_HEAP_OPTS"]
-        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{settings.kafka_bootstrap}"
-    assert compose_env == k8s_env_, "compose and Kubernetes configure Kafka differently"
+        listeners = {kafka_property(n): env[n] for n in env if n.startswith("KAFKA_")}
+        names = {u.split("://")[0] for u in local["listeners"].split(",")}
+        assert {u.split("://")[0] for u in listeners["listeners"].split(",")} == names
+        advertised = local["advertised.listeners"].split("://")[0]
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"{advertised}://{settings.kafka_bootstrap}"
+    envs = kafka_envs(m)
+    admin = password_variable(kafka_auth.ADMIN)
+    assert envs["compose"].pop(admin) == f"<{admin}>"
+    assert envs["k8s"].pop(admin) == ("secret", KAFKA_SECRET, kafka_auth.ADMIN)
+    assert envs["compose"] == envs["k8s"], "compose and Kubernetes configure Kafka differently"
     host, _, port = settings.kafka_bootstrap.rpartition(":")
     assert int(port) in compose_ports(m.compose["services"][host])
     assert int(port) in {p["port"] for p in k8s_doc(m, "Service", host)["spec"]["ports"]}
+
+
+def check_kafka_format(m: Manifests) -> None:
+    """Before the broker first starts, deploy/kafka/format-storage.sh formats its storage, in
+    both, with the broker's own configuration and the SCRAM credential of every principal of
+    deploy/kafka_auth.py, each password from that principal's secret."""
+    script = FORMAT_STORAGE.read_text()
+    [listed] = re.findall(r"^for principal in ([\w ]+);", script, re.M)
+    assert listed.split() == kafka_auth.principals()
+    # bash's ${principal^^} upper-cases, as password_variable does
+    assert 'password="HUB_KAFKA_${principal^^}_PASSWORD"' in script
+    assert f'"{kafka_auth.MECHANISM}=[name=${{principal}},password=${{!password}}]"' in script
+    formatted = dict(re.findall(r"^([a-z.]+)=\$\{(\w+)\}$", script, re.M))
+    assert formatted and all(kafka_property(v) == k for k, v in formatted.items())
+    broker = kafka_envs(m)
+    for where, (step, env, data) in format_steps(m).items():
+        assert step["image"] == KAFKA_IMAGE
+        assert step["command"][0] == "bash" and len(data) == 1
+        for name in set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", script)):
+            assert env.get(name) == broker[where][name], f"{where} format step {name}"
+        for principal in kafka_auth.principals():
+            secret = (f"<{password_variable(principal)}>" if where == "compose"
+                      else ("secret", KAFKA_SECRET, principal))
+            assert env.get(password_variable(principal)) == secret, (where, principal)
+        assert env[password_variable(kafka_auth.ADMIN)] == \
+            broker[where][password_variable(kafka_auth.ADMIN)]
+    compose, k8s = (format_steps(m)[k][0] for k in ("compose", "k8s"))
+    assert compose["command"] == k8s["command"]
+    mounts = dict(v.split(":")[:2] for v in compose["volumes"])
+    assert (COMPOSE_FILE.parent / next(s for s, t in mounts.items()
+                                       if t == compose["command"][1])).resolve() == FORMAT_STORAGE
+    assert mounts["kafka-data"] == format_steps(m)["compose"][2][0]
+    assert m.compose["services"]["kafka"].get("depends_on", {}).get("kafka-format") == {
+        "condition": "service_completed_successfully"}, "the broker may start unformatted"
+    spec = pod_spec(k8s_doc(m, "StatefulSet", "kafka"))
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    landed = {v["mountPath"]: v["name"] for v in k8s["volumeMounts"]}
+    script_volume = volumes[landed[k8s["command"][1]]]["configMap"]["name"]
+    assert REPO / guide_configmaps()[script_volume] == FORMAT_STORAGE
+    assert landed[format_steps(m)["k8s"][2][0]] == "data"
+
+
+def check_kafka_credentials(m: Manifests) -> None:
+    """Every hub process that talks to Kafka authenticates as the principal the code uses for
+    it, with that principal's password (the one the broker was formatted with), over the
+    broker's listener protocol; the API, which reads the store only, holds none."""
+    protocols = dict(p.split(":") for p in kafka_envs(m)["k8s"][
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    advertised = kafka_envs(m)["k8s"]["KAFKA_ADVERTISED_LISTENERS"].split("://")[0]
+    shared = configmap_env(m)
+    assert shared.get(f"{PREFIX}KAFKA_SECURITY_PROTOCOL") == protocols[advertised]
+    given: dict[str, dict[str, tuple[Any, Any]]] = {"compose": {}, "k8s": {}}
+    expected: dict[str, dict[str, tuple[Any, Any]]] = {"compose": {}, "k8s": {}}
+    for name, service in hub_compose(m).items():
+        env = {k: references(str(v)) for k, v in service["environment"].items()}
+        principal = kafka_principal(compose_argv(service))
+        given["compose"][name] = (env.get(f"{PREFIX}KAFKA_PRINCIPAL"),
+                                  env.get(f"{PREFIX}KAFKA_PASSWORD"))
+        expected["compose"][name] = (principal, principal and
+                                     f"<{password_variable(principal)}>")
+        if principal:
+            settings = effective_settings({**env, f"{PREFIX}KAFKA_PASSWORD": "pw"})
+            config = kafka_auth.client_config(settings, principal)
+            assert config.get("sasl_plain_username") == principal, name
+            assert config.get("security_protocol") == protocols[advertised], name
+    for workload, container in hub_k8s(m):
+        env = k8s_env(m, container)
+        name = workload["metadata"]["name"]
+        principal = kafka_principal(None if workload["kind"] == "Job" else k8s_argv(container))
+        given["k8s"][name] = (env.get(f"{PREFIX}KAFKA_PRINCIPAL"),
+                              env.get(f"{PREFIX}KAFKA_PASSWORD"))
+        expected["k8s"][name] = (principal, principal and ("secret", KAFKA_SECRET, principal))
+    assert given == expected
 
 
 def check_env_names(m: Manifests) -> None:
@@ -316,6 +475,8 @@ def check_hub_env(m: Manifests) -> None:
         env = {k: str(v) for k, v in service["environment"].items()}
         for secret in ("DATABASE_URL", "ID_KEYRING"):
             assert env.pop(f"{PREFIX}{secret}", None), f"compose {name} has no {PREFIX}{secret}"
+        for own in ("KAFKA_PRINCIPAL", "KAFKA_PASSWORD"):  # check_kafka_credentials
+            env.pop(f"{PREFIX}{own}", None)
         assert env == shared, f"compose {name}'s environment differs from sanwang-env"
     for workload, container in hub_k8s(m):
         env = k8s_env(m, container)
@@ -459,8 +620,8 @@ def check_components_agree(m: Manifests) -> None:
         service = m.compose["services"][component]
         [container] = [c for _, c in k8s_containers(m) if image_name(c["image"]) == component]
         assert service["image"] == container["image"], component
-        env = k8s_env(m, container)
-        compose_env = {k: str(v) for k, v in service.get("environment", {}).items()}
+        env = {k: references(v) for k, v in k8s_env(m, container).items()}
+        compose_env = {k: references(str(v)) for k, v in service.get("environment", {}).items()}
         assert set(env) == set(compose_env), component
         for key, value in env.items():
             if isinstance(value, str):  # else a Secret's, which compose takes from its env file
@@ -471,8 +632,7 @@ def check_components_agree(m: Manifests) -> None:
 
 def variables(argv: list[str] | None) -> list[str] | None:
     """Compose's ${NAME:-...} and Kubernetes' $(NAME) both as <NAME>."""
-    return argv and [re.sub(r"\$\{(\w+)[^}]*\}|\$\((\w+)\)",
-                            lambda v: f"<{v[1] or v[2]}>", a) for a in argv]
+    return argv and [references(a) for a in argv]
 
 
 def check_same_services(m: Manifests) -> None:
@@ -488,7 +648,8 @@ def check_same_services(m: Manifests) -> None:
 
 
 def check_migrate(m: Manifests) -> None:
-    """The migrate step does what `sanwang up` does to external services, in both; it imports."""
+    """The migrate step does what `sanwang up` does to external services, and the ACLs `up`
+    creates on its own broker, in both; it imports."""
     service = m.compose["services"]["migrate"]
     container = pod_spec(k8s_doc(m, "Job", "sanwang-migrate"))["containers"][0]
     compose_cmd = service["entrypoint"] + service["command"]
@@ -500,7 +661,7 @@ def check_migrate(m: Manifests) -> None:
             module = importlib.import_module(node.module or "")
             for alias in node.names:
                 assert hasattr(module, alias.name), f"{node.module}.{alias.name}"
-    for step in ("ensure_topics", "all_topics", "apply_migrations"):
+    for step in ("ensure_topics", "all_topics", "ensure_acls", "apply_migrations"):
         assert f"{step}(" in script, step
 
 
@@ -522,13 +683,16 @@ def check_dockerfile(m: Manifests) -> None:
 
 def check_secrets(m: Manifests) -> None:
     """Referenced Secrets and keys exist; push tokens name every department, where cli reads."""
-    for _, container in k8s_containers(m):
+    containers = [c for _, c in k8s_containers(m)]
+    containers += [c for w in k8s_workloads(m) for c in pod_spec(w).get("initContainers", [])]
+    for container in containers:
         for value in k8s_env(m, container).values():
             if isinstance(value, tuple) and value[0] == "secret":
                 assert value[2] in k8s_doc(m, "Secret", value[1])["stringData"], value
+    assert set(k8s_doc(m, "Secret", KAFKA_SECRET)["stringData"]) == set(kafka_auth.principals())
     tokens = json.loads(k8s_doc(m, "Secret", "sanwang-push-tokens")["stringData"]
                         ["push-tokens.json"])
-    assert set(tokens) == set(DEPARTMENTS)
+    assert set(tokens) == set(all_departments())
     push = pod_spec(k8s_doc(m, "Deployment", "push"))["containers"][0]
     home = Path(configmap_env(m)[f"{PREFIX}HOME"])
     mounted = {v["mountPath"] for v in push["volumeMounts"] if v.get("subPath")}
@@ -573,7 +737,8 @@ def check_k8s_layout(m: Manifests) -> None:
 
 
 CHECKS: list[Callable[[Manifests], None]] = [
-    check_kafka_image, check_kafka_config, check_env_names, check_hub_env, check_topics,
+    check_kafka_image, check_kafka_config, check_kafka_format, check_kafka_credentials,
+    check_env_names, check_hub_env, check_topics,
     check_commands_and_ports, check_prometheus, check_prometheus_files, check_database,
     check_initdb, check_images_agree, check_components_agree, check_same_services,
     check_migrate, check_dockerfile, check_secrets, check_grafana, check_k8s_layout,
@@ -596,24 +761,27 @@ def test_files_name_only_real_settings() -> None:
                     or name in grafana_variables()), (path, name)
 
 
-@pytest.mark.xfail(strict=True, reason="deploy/grafana/provisioning/datasources names the local "
-                   "stack's Prometheus, http://127.0.0.1:19090; in the containers it is "
-                   "http://prometheus:9090")
-def test_grafana_reaches_the_prometheus_of_the_manifests(manifests: Manifests) -> None:
-    own = k8s_ports(pod_spec(k8s_doc(manifests, "Deployment", "prometheus"))["containers"][0])
+def check_grafana_datasource(m: Manifests) -> None:
+    """Grafana's provisioned datasource, expanded with its environment, is the Prometheus of
+    the manifests (their Service name and port), in both."""
+    own = k8s_ports(pod_spec(k8s_doc(m, "Deployment", "prometheus"))["containers"][0])
     sources = [s for f in grafana_provisioning("datasources") for s in f.get("datasources", [])
                if s["type"] == "prometheus"]
     assert sources
-    for env in grafana_envs(manifests).values():
+    for env in grafana_envs(m).values():
         for source in sources:
             url = urlsplit(expand(source["url"], env))
             assert url.hostname == "prometheus" and url.port in own, url.geturl()
 
 
+def test_grafana_reaches_the_prometheus_of_the_manifests(manifests: Manifests) -> None:
+    check_grafana_datasource(manifests)
+
+
 def test_repository_files_the_manifests_mount_exist() -> None:
     made = guide_configmaps()
     assert set(made) == {"prometheus-rules", "grafana-datasources", "grafana-dashboard-providers",
-                         "grafana-dashboards"}
+                         "grafana-dashboards", "kafka-format-storage"}
     for path in made.values():
         assert (REPO / path).exists(), path
     assert prometheus.ALERT_RULES.exists()
@@ -642,14 +810,56 @@ def _set_prometheus(old: str, new: str) -> Callable[[Manifests], None]:
     return mutate
 
 
-def _set_kafka_env(name: str, value: str) -> Callable[[Manifests], None]:
-    """The same change in both deployments, so only the comparison with the code can see it."""
+def _set_kafka_env(name: str, value: str | None) -> Callable[[Manifests], None]:
+    """The same change (None: removed) in both brokers, so only the comparison with the code
+    can see it."""
     def mutate(m: Manifests) -> None:
-        m.compose["services"]["kafka"]["environment"][name] = value
-        for var in _k8s_container(m, "StatefulSet", "kafka")["env"]:
-            if var["name"] == name:
-                var["value"] = value
+        envs = [m.compose["services"]["kafka"]["environment"],
+                k8s_doc(m, "ConfigMap", "kafka-env")["data"]]
+        container = _k8s_container(m, "StatefulSet", "kafka")
+        if any(var["name"] == name for var in container["env"]):
+            envs = envs[:1]
+            for var in container["env"]:
+                if var["name"] == name:
+                    var["value"] = value
+        for env in envs:
+            env.pop(name) if value is None else env.update({name: value})
     return mutate
+
+
+def _set_hub_env(name: str, where: str, **env: Any) -> Callable[[Manifests], None]:
+    """Set (None: remove) variables of one hub process in compose or in Kubernetes."""
+    def mutate(m: Manifests) -> None:
+        if where == "compose":
+            service = m.compose["services"][name]
+            service["environment"] = {**service["environment"], **env}
+            for key in [k for k, v in env.items() if v is None]:
+                del service["environment"][key]
+            return
+        kind = "Job" if name == "sanwang-migrate" else "Deployment"
+        container = _k8s_container(m, kind, name)
+        container["env"] = [v for v in container["env"] if v["name"] not in env]
+        container["env"] += [{"name": k, "value": v} if isinstance(v, str) else
+                             {"name": k, "valueFrom": {"secretKeyRef": v}}
+                             for k, v in env.items() if v is not None]
+    return mutate
+
+
+def _format_password(principal: str, key: str) -> Callable[[Manifests], None]:
+    """The Kubernetes format step gives `principal` the password of Secret key `key`."""
+    def mutate(m: Manifests) -> None:
+        [init] = pod_spec(k8s_doc(m, "StatefulSet", "kafka"))["initContainers"]
+        for var in init["env"]:
+            if var["name"] == password_variable(principal):
+                var["valueFrom"]["secretKeyRef"]["key"] = key
+    return mutate
+
+
+def _drop_acls_from_migrate(m: Manifests) -> None:
+    service = m.compose["services"]["migrate"]
+    container = _k8s_container(m, "Job", "sanwang-migrate")
+    for script in (service["command"], container["args"]):
+        script[-1] = script[-1].replace("ensure_acls(settings)\n", "")
 
 
 def _drop_initdb_role(m: Manifests) -> None:
@@ -746,6 +956,68 @@ DRIFTS: list[tuple[str, Callable[[Manifests], None], Callable[[Manifests], None]
     ("Grafana's dashboards provider looks elsewhere",
      lambda m: m.compose["services"]["grafana"]["environment"].update(SANWANG_REPO="/opt/x"),
      check_grafana),
+    ("Grafana's datasource is the local stack's Prometheus in Kubernetes",
+     lambda m: _k8s_container(m, "Deployment", "grafana")["env"][3].update(
+         value="http://127.0.0.1:19090"), check_grafana_datasource),
+    ("Grafana without the Prometheus URL in compose",
+     lambda m: m.compose["services"]["grafana"]["environment"].pop("SANWANG_PROMETHEUS_URL"),
+     check_grafana_datasource),
+    # Kafka security: a broker without SASL or ACLs, a format without credentials, a hub process
+    # without its principal, in either deployment
+    ("compose broker listening in PLAINTEXT",
+     lambda m: m.compose["services"]["kafka"]["environment"].update(
+         KAFKA_LISTENER_SECURITY_PROTOCOL_MAP="BROKER:PLAINTEXT,CONTROLLER:PLAINTEXT"),
+     check_kafka_config),
+    ("brokers without SASL mechanisms", _set_kafka_env("KAFKA_SASL_ENABLED_MECHANISMS", None),
+     check_kafka_config),
+    ("brokers without the authorizer", _set_kafka_env("KAFKA_AUTHORIZER_CLASS_NAME", None),
+     check_kafka_config),
+    ("Kubernetes broker allowing what no ACL denies",
+     lambda m: k8s_doc(m, "ConfigMap", "kafka-env")["data"].update(
+         KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND="true"), check_kafka_config),
+    ("brokers with another super user", _set_kafka_env("KAFKA_SUPER_USERS", "User:ANONYMOUS"),
+     check_kafka_config),
+    ("brokers' listener logging in with another password",
+     _set_kafka_env("KAFKA_LISTENER_NAME_BROKER_SCRAM___SHA___256_SASL_JAAS_CONFIG",
+                    'org.apache.kafka.common.security.scram.ScramLoginModule required '
+                    'username="admin" password="$(HUB_KAFKA_PROCESSOR_PASSWORD)";'),
+     check_kafka_config),
+    ("a PLAIN listener for anyone in both",
+     _set_kafka_env("KAFKA_LISTENER_NAME_BROKER_PLAIN_SASL_JAAS_CONFIG", "x"),
+     check_kafka_config),
+    ("compose broker starts before its storage is formatted",
+     lambda m: m.compose["services"]["kafka"].pop("depends_on"), check_kafka_format),
+    ("Kubernetes broker without the format init container",
+     lambda m: pod_spec(k8s_doc(m, "StatefulSet", "kafka")).pop("initContainers"),
+     check_kafka_format),
+    ("compose format step without a principal's password",
+     lambda m: m.compose["services"]["kafka-format"]["environment"].pop(
+         "HUB_KAFKA_SOCIAL_SECURITY_PASSWORD"), check_kafka_format),
+    ("Kubernetes format step gives police the processor's password",
+     _format_password("police", "processor"), check_kafka_format),
+    ("compose format step formats another log dir",
+     lambda m: m.compose["services"]["kafka-format"]["environment"].update(
+         KAFKA_LOG_DIRS="/tmp/kraft"), check_kafka_format),
+    ("compose processor without a principal",
+     _set_hub_env("processor", "compose", SANWANG_KAFKA_PRINCIPAL=None,
+                  SANWANG_KAFKA_PASSWORD=None), check_kafka_credentials),
+    ("Kubernetes civil affairs connector as the police",
+     _set_hub_env("connect-civil-affairs", "k8s", SANWANG_KAFKA_PRINCIPAL="police"),
+     check_kafka_credentials),
+    ("Kubernetes push with the admin's password",
+     _set_hub_env("push", "k8s", SANWANG_KAFKA_PASSWORD={"name": "sanwang-kafka",
+                                                          "key": "admin"}),
+     check_kafka_credentials),
+    ("compose API holding the admin's principal",
+     _set_hub_env("api", "compose", SANWANG_KAFKA_PRINCIPAL="admin",
+                  SANWANG_KAFKA_PASSWORD="${HUB_KAFKA_ADMIN_PASSWORD}"), check_kafka_credentials),
+    ("Kubernetes migrate step as the processor",
+     _set_hub_env("sanwang-migrate", "k8s", SANWANG_KAFKA_PRINCIPAL="processor"),
+     check_kafka_credentials),
+    ("hub processes connecting in PLAINTEXT",
+     lambda m: k8s_doc(m, "ConfigMap", "sanwang-env")["data"].update(
+         SANWANG_KAFKA_SECURITY_PROTOCOL="PLAINTEXT"), check_kafka_credentials),
+    ("migrate step without the ACLs", _drop_acls_from_migrate, check_migrate),
     ("Grafana's variable in a hub process",
      lambda m: m.compose["services"]["api"]["environment"].update(SANWANG_REPO="/srv/sanwang"),
      check_env_names),

@@ -284,10 +284,14 @@ def test_blocking_keys_of_a_full_record() -> None:
             "bm:1956-03|王"} <= keys.stored
     assert any(k.startswith("na:wangwei|") for k in keys.stored)
     # a trusted number looks up its one-deletion variants but is not stored under them; a
-    # whole birth date looks up partial dates of its month, not the month's other records
+    # whole birth date looks up partial dates of its month, not the month's other records; a
+    # named record is stored where nameless ones of its day and community look (nf), and looks
+    # where they are stored (nx)
     variants = {f"id~{number[:i]}{number[i + 1:]}" for i in range(18)}
     assert not variants & keys.stored
-    assert keys.lookup == keys.stored - {"bm:1956-03|王"} | variants | {"bp:1956-03|王"}
+    place = "1956-03-12|文化路社区"
+    assert keys.lookup == (keys.stored - {"bm:1956-03|王", f"nf:{place}"} | variants
+                           | {"bp:1956-03|王", f"nx:{place}"})
 
 
 def test_an_untrusted_number_is_stored_under_its_variants_and_looks_up_valid_neighbours() -> None:
@@ -712,3 +716,17 @@ def test_compare_follows_the_rule_layers(a: RecordFeatures, b: RecordFeatures) -
             assert edge.score == pytest.approx(total)
             assert edge.agreed == tuple(f for f, lv in levels.items()
                                         if lv in ("exact", "agree", "same"))
+
+
+def test_a_nameless_record_meets_the_named_born_that_day_in_its_community() -> None:
+    """A birth certificate before the child is named, and the police's birth registration."""
+    home = (parse_address("雨城区东城街道双河社区人民路1号"),)
+    elsewhere = (parse_address("名山区百丈镇南街社区幸福路2号"),)
+    nameless = record("health:O1", birth="2021-03-19", sex="F", addresses=home)
+    named = record("police:GA1", name="李怡福", birth="2021-03-19", sex="F", addresses=home)
+    assert meet(nameless, named)
+    assert not meet(nameless, replace(named, birth="2021-03-20"))
+    assert not meet(nameless, replace(named, addresses=elsewhere))
+    assert not meet(nameless, replace(nameless, ref="health:O2"))  # two nameless: no name key
+    other_named = record("police:GA2", name="王芳", birth="2021-03-19", addresses=home)
+    assert not meet(named, other_named)  # named records meet by their names, not this key

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.fields import parse_date
+from streams.grids import read_grids_csv
 from streams.normalize import (
     name_key,
     name_pinyin,
@@ -25,9 +26,11 @@ from streams.normalize import (
     to_chinese_numeral,
 )
 from streams.normalize_address import (
+    OUTSIDE,
     Address,
     Gazetteer,
     assign_grid,
+    community_of,
     normalize_address,
     parse_address,
     same_place,
@@ -349,3 +352,20 @@ def test_latest_police_address_lands_in_the_persons_grid() -> None:
     assert wrong == 0
     assert placed / len(living) >= 0.99
     assert alone / len(living) >= 0.94  # without the person's other spellings (measured 94.2%)
+
+
+@pytest.mark.parametrize(("place", "community"), [
+    ("名山区百丈镇南街社区", "名山区/百丈镇/南街社区"),
+    ("四川省雅安市名山区百丈镇南街社区", "名山区/百丈镇/南街社区"),
+    ("四川省成都市武侯区玉林街道玉林北路社区", OUTSIDE),
+    ("云南省昆明市五华区华山街道", OUTSIDE),
+    ("四川省凉山彝族自治州西昌市长安街道", OUTSIDE),
+    ("凉山彝族自治州西昌市长安街道", OUTSIDE),
+    ("西藏自治区拉萨市城关区", OUTSIDE),
+    ("重庆市渝中区解放碑街道", OUTSIDE),
+    ("某处", None),
+])
+def test_a_membership_place_names_a_community_or_lies_outside_the_city(
+        place: str, community: str | None) -> None:
+    gazetteer = Gazetteer.from_rows(read_grids_csv(SAMPLE / "grids.csv"))
+    assert community_of(place, gazetteer) == community

@@ -4,9 +4,10 @@
 import pytest
 
 from connectors.csv_source import read_csv
-from connectors.police import CSV_ENCODING, CSV_HEADER, police_event
 from connectors.records import MappingError
-from tests.samples import SAMPLE
+from tests.samples import SAMPLE, encoding, header, mapping
+
+CSV_ENCODING, CSV_HEADER, police_event = encoding("police"), header("police"), mapping("police")
 
 ORIGIN = {"file": "x.csv", "line": 2}
 

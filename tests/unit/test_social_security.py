@@ -11,10 +11,13 @@ from hypothesis import strategies as st
 from connectors.csv_source import MAX_LINE_BYTES
 from connectors.jsonl_source import PushBodyError, parse_push_body, read_jsonl
 from connectors.records import MappingError
-from connectors.social_security import EVENT_TYPE, FIELDS, social_security_event
+from schemas.departments import department
 from schemas.events import canonical_json
 from schemas.registry import validation_errors
-from tests.samples import SAMPLE
+from tests.samples import SAMPLE, header, mapping
+
+EVENT_TYPE, FIELDS = department("social_security").event_type, header("social_security")
+social_security_event = mapping("social_security")
 
 SAMPLE_FILE = SAMPLE / "social_security.jsonl"
 ORIGIN = {"file": "x.jsonl", "line": 1}

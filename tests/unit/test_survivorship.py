@@ -16,19 +16,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from schemas.departments import all_attributes
+from streams.facts import Observation, observations_of
 from streams.features import record_ref
 from streams.survivorship import (
-    OWNER,
     Conflict,
-    Observation,
     golden_record,
     history,
-    observations_of,
+    owner_of,
     value_as_of,
 )
 from tests.samples import SAMPLE, sample_events
 
 DEPARTMENTS = ("police", "civil_affairs", "social_security")
+OWNER = {attribute: owner_of(attribute) for attribute in all_attributes()}
 OWNED = sorted(a for a, owner in OWNER.items() if owner is not None)
 DATES = ("2015-01-27", "2016-10-11", "2016-10-11T09:37:00+08:00", "2019-07-09", "2019-07-09",
          "2021", "2021-03", "2024-12-31")

@@ -1,7 +1,9 @@
-"""公安 live feed: `t_rk_bdjl` changes by logical replication (`pgoutput`), at least once.
+"""A department's live table, streamed by logical replication (`pgoutput`), at least once.
 
-Why logical replication: rows corrected in place are seen as they change, nothing is polled, and
-the police server needs no extension. Why at least once: the replication slot on the police server
+For a declaration whose live path is `logical_replication`: its table's inserted and updated
+rows, each as a record keyed by the export's headers (the fields' `db_column`s). Why logical
+replication: rows corrected in place are seen as they change, nothing is polled, and the
+department's server needs no extension. Why at least once: the replication slot on that server
 is the durable progress. The caller confirms an LSN only after Kafka acknowledged every event
 yielded up to it; a crash before that re-delivers those rows on restart, and since an event's id
 hashes its raw values, a re-delivered row changes nothing downstream. Reconnecting is the
@@ -23,14 +25,12 @@ from psycopg2 import errors, sql
 from psycopg2.extras import LogicalReplicationConnection
 
 from connectors import pgoutput
-from connectors.police import COLUMNS
 from connectors.records import SourceRecord
 from deploy.errors import StoreError
 from deploy.postgres import connect, location
+from schemas.declarations import Department
 from schemas.events import canonical_json
 
-TABLE = "t_rk_bdjl"
-HEADER_OF = {db_column: header for header, (db_column, _) in COLUMNS.items()}
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # what a slot name may be; publications alike
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ def _checked(name: str) -> str:
     return name
 
 
-def ensure_replication(dsn: str, slot: str, publication: str) -> None:
-    """Create the publication FOR TABLE t_rk_bdjl, then the pgoutput slot, unless they exist.
+def ensure_replication(dsn: str, table: str, slot: str, publication: str) -> None:
+    """Create the publication FOR TABLE `table`, then the pgoutput slot, unless they exist.
 
     The publication comes first: the slot decodes with the catalog as of each change, so a
     publication created after the slot would be missing for changes made in between. The role
@@ -56,7 +56,7 @@ def ensure_replication(dsn: str, slot: str, publication: str) -> None:
             if cur.fetchone() is None:
                 try:
                     cur.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(
-                        sql.Identifier(publication), sql.Identifier(TABLE)))
+                        sql.Identifier(publication), sql.Identifier(table)))
                 except errors.DuplicateObject:
                     pass  # created concurrently
             cur.execute("SELECT plugin FROM pg_replication_slots WHERE slot_name = %s",
@@ -88,21 +88,25 @@ def drop_slot(dsn: str, slot: str) -> None:
         conn.close()
 
 
-def _record(relation: pgoutput.Relation, values: tuple[pgoutput.Value, ...],
+def _record(department: Department, values: tuple[pgoutput.Value, ...], names: list[str],
             change_lsn: int, position: int) -> SourceRecord:
-    row = dict(zip((c.name for c in relation.columns), values, strict=True))
+    row = dict(zip(names, values, strict=True))
     unchanged = sorted(name for name, value in row.items() if value is pgoutput.UNCHANGED)
     known = {name: value for name, value in row.items() if name not in unchanged}
-    origin = {"table": TABLE, "lsn": pgoutput.lsn_text(change_lsn), "gxsj": row.get("gxsj")}
+    updated = department.live.updated or ""
+    origin = {"table": department.live.table, "lsn": pgoutput.lsn_text(change_lsn),
+              updated: row.get(updated)}
     if unchanged:  # a TOASTed value the server did not resend: the row is incomplete
         return SourceRecord(origin, canonical_json(known), reason="unchanged_toast",
                             error=f"values not sent: {', '.join(unchanged)}", position=position)
-    columns = {HEADER_OF[name]: value for name, value in row.items() if name in HEADER_OF}
+    columns = {f.column: row.get(f.db_column) for f in department.fields
+               if f.column is not None and f.db_column is not None}
     return SourceRecord(origin, canonical_json(row), columns=columns, position=position)
 
 
-class PoliceChangeStream:
-    """Inserted and updated `t_rk_bdjl` rows from a pgoutput slot, in commit order.
+class TableChangeStream:
+    """Inserted and updated rows of a department's live table from a pgoutput slot, in commit
+    order.
 
     Each row comes as `(SourceRecord, lsn)`; `lsn` (also `record.position`) is what to pass to
     `confirm` once Kafka holds that row and all before it. A transaction's last row carries the
@@ -111,15 +115,16 @@ class PoliceChangeStream:
     State lives on the object: breaking out of `changes()` loses nothing, the next call goes on.
     """
 
-    def __init__(self, dsn: str, slot: str, publication: str) -> None:
-        # UTC so that gxsj reads the same whatever the server's time zone
+    def __init__(self, dsn: str, department: Department, slot: str, publication: str) -> None:
+        self._department = department
+        # UTC so that update times read the same whatever the server's time zone
         self._conn = psycopg2.connect(dsn, connection_factory=LogicalReplicationConnection,
                                       client_encoding="UTF8", options="-c TimeZone=UTC")
         self._cur = self._conn.cursor()
         self._cur.start_replication(slot_name=_checked(slot), decode=False, options={
             "proto_version": "1", "publication_names": _checked(publication)})
         self._relations: dict[int, pgoutput.Relation] = {}
-        self._open: list[tuple[pgoutput.Relation, tuple[pgoutput.Value, ...], int]] = []
+        self._open: list[tuple[list[str], tuple[pgoutput.Value, ...], int]] = []
         self._ready: deque[tuple[SourceRecord, int]] = deque()
         self._committed = 0  # end LSN of the last transaction read to its commit
         self._handed_out = 0  # LSN of the last row yielded
@@ -155,19 +160,21 @@ class PoliceChangeStream:
             self._open.clear()
         elif isinstance(message, pgoutput.Insert | pgoutput.Update):
             relation = self._relations[message.relation_id]
-            if relation.name == TABLE:
-                self._open.append((relation, message.new, data_start))
+            if relation.name == self._department.live.table:
+                self._open.append(([c.name for c in relation.columns], message.new, data_start))
         elif isinstance(message, pgoutput.Delete):
             relation = self._relations[message.relation_id]
             old = dict(zip((c.name for c in relation.columns), message.old, strict=False))
             # only the record id: with REPLICA IDENTITY FULL the old row holds personal data
-            log.info("ignoring a delete from %s: bdlsh=%s", relation.name, old.get("bdlsh"))
+            key = self._department.spec("record_id").db_column or ""
+            log.info("ignoring a delete from %s: %s=%s", relation.name, key, old.get(key))
         elif isinstance(message, pgoutput.Truncate):
             log.warning("ignoring a truncate of relations %s", message.relation_ids)
         elif isinstance(message, pgoutput.Commit):
-            for i, (relation, values, change_lsn) in enumerate(self._open):
+            for i, (names, values, change_lsn) in enumerate(self._open):
                 lsn = message.end_lsn if i == len(self._open) - 1 else self._committed
-                self._ready.append((_record(relation, values, change_lsn, lsn), lsn))
+                self._ready.append((_record(self._department, values, names, change_lsn, lsn),
+                                    lsn))
             self._open.clear()
             self._committed = message.end_lsn
 
@@ -184,7 +191,7 @@ class PoliceChangeStream:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> PoliceChangeStream:
+    def __enter__(self) -> TableChangeStream:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

@@ -1,0 +1,1 @@
+"""The departments' declarations (one TOML file each) and their event schemas (events/)."""
