@@ -15,7 +15,7 @@ from typing import Any
 
 import faust
 
-from deploy.processes import ServiceError
+from deploy.errors import ConfigurationError
 from deploy.settings import HubSettings
 from schemas.departments import all_departments
 
@@ -58,7 +58,7 @@ def _credentials(settings: HubSettings, principal: str) -> tuple[str, str] | Non
     try:
         return principal, json.loads(path.read_text())[principal]
     except (FileNotFoundError, KeyError):
-        raise ServiceError(f"no Kafka password for {principal!r} in {path}: "
+        raise ConfigurationError(f"no Kafka password for {principal!r} in {path}: "
                            "run `sanwang up` first") from None
 
 
