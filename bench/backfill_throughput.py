@@ -44,8 +44,10 @@ from kafka import KafkaProducer
 
 from connectors.file_backfill import backfill_file
 from deploy import postgres
+from deploy.errors import BrokerError
 from deploy.kafka_acls import ensure_acls
 from deploy.kafka_auth import ADMIN, client_config
+from deploy.kafka_check import check_kafka
 from deploy.private_stack import private_settings
 from deploy.processes import read_pid
 from deploy.settings import HubSettings
@@ -53,7 +55,7 @@ from deploy.stack import down, up
 from deploy.topics import ensure_topics
 from schemas.declarations import Department
 from schemas.departments import all_departments
-from schemas.topics import all_topics
+from schemas.topics import all_topics, dead_letter_topic, raw_topic
 
 SAMPLE = CHECKOUT / "tests" / "fixtures" / "sample5"
 EXPORTS = {"police": "police_population.csv", "civil_affairs": "civil_affairs.csv",
@@ -130,6 +132,7 @@ def hub_run(settings: HubSettings, department: str, path: Path, rows: int) -> Ru
     hub = settings.model_copy(update={"topic_prefix": f"bench{uuid.uuid4().hex[:10]}"})
     ensure_topics(hub, all_topics(hub.topic_prefix))  # created before the clock starts
     ensure_acls(hub)
+    _wait_for_acls(hub, department)
 
     def work() -> None:
         tally = backfill_file(hub, department, path, progress=False)
@@ -137,6 +140,22 @@ def hub_run(settings: HubSettings, department: str, path: Path, rows: int) -> Ru
             raise SystemExit(f"{department} hub run: {tally.summary()}, expected {rows} published")
 
     return timed(settings, rows, work)
+
+
+def _wait_for_acls(settings: HubSettings, department: str, timeout: float = 60) -> None:
+    """Until the department's principal may write its new topics (the broker applies new ACLs
+    a moment after they are created; the publisher checks them when it starts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check_kafka(settings, department, writes=(
+                raw_topic(settings.topic_prefix, department),
+                dead_letter_topic(settings.topic_prefix)))
+            return
+        except BrokerError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def bare_run(settings: HubSettings, department: str, path: Path, rows: int) -> Run:

@@ -9,6 +9,7 @@ each round: the police sample's raw lines, then its events as the hub publishes 
 JSON, the hub's key), with the structured-mode header, with a success callback per message as
 the publisher adds, and compressed (lz4, zstd: when their libraries are installed). Every variant
 has the publisher's settings otherwise (acks=all, idempotence, linger 20 ms, 256 KiB batches).
+Last, the same events through confluent-kafka (librdkafka, a test dependency) for comparison.
 It prints records/s and this process's CPU per message (main and sender thread): the floor under
 the hub's publish path, whatever the mapping costs.
 """
@@ -85,6 +86,44 @@ def send_all(settings: HubSettings, count: int, keys: list[bytes], values: list[
     return count / (time.perf_counter() - start), (time.process_time() - cpu) / count * 1e6
 
 
+def send_all_librdkafka(settings: HubSettings, count: int, keys: list[bytes],
+                        values: list[bytes]) -> tuple[float, float]:
+    """The same with confluent-kafka (librdkafka, C): the event, header and a callback, keys
+    partitioned as kafka-python and Java clients do (murmur2)."""
+    from confluent_kafka import Producer
+
+    topic = f"cost{uuid.uuid4().hex[:10]}"
+    ensure_topics(settings, [topic])
+    given = client_config(settings, ADMIN)
+    failures: list[object] = []
+
+    def delivered(error: object, _message: object) -> None:
+        if error is not None:
+            failures.append(error)
+
+    start, cpu = time.perf_counter(), time.process_time()
+    producer = Producer({
+        "bootstrap.servers": given["bootstrap_servers"], "acks": "all",
+        "enable.idempotence": True, "linger.ms": 20, "partitioner": "murmur2_random",
+        **({"security.protocol": given["security_protocol"],
+            "sasl.mechanism": given["sasl_mechanism"],
+            "sasl.username": given["sasl_plain_username"],
+            "sasl.password": given["sasl_plain_password"]} if "sasl_mechanism" in given else {})})
+    for n in range(count):
+        while True:
+            try:
+                producer.produce(topic, value=values[n % len(values)], key=keys[n % len(keys)],
+                                 headers=KAFKA_HEADERS, on_delivery=delivered)
+                break
+            except BufferError:  # its queue is full: serve delivery reports, then again
+                producer.poll(0.01)
+        producer.poll(0)
+    producer.flush(60)
+    if failures:
+        raise SystemExit(f"{len(failures)} sends failed, first: {failures[0]!r}")
+    return count / (time.perf_counter() - start), (time.process_time() - cpu) / count * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="kafka-python's cost per message")
     parser.add_argument("--messages", type=int, default=30_000)
@@ -101,6 +140,9 @@ def main() -> None:
                 results.setdefault(name, []).append(send_all(
                     settings, args.messages, keys, raw if v["values"] == "raw" else events,
                     v.get("headers"), v.get("callback", False), v.get("compression")))
+            results.setdefault("event + header + callback, confluent-kafka (librdkafka)",
+                               []).append(send_all_librdkafka(settings, args.messages, keys,
+                                                              events))
     shutil.rmtree(home, ignore_errors=True)
     print("| message | records/s | CPU µs per message |\n|---|---:|---:|")
     for name, runs in results.items():
