@@ -32,6 +32,7 @@ _SEX_CODES = {"1": "M", "2": "F", "0": None, "9": None}  # GB/T 2261.1: 0 unknow
 # 18 characters that may be an ID number; only a checksum-valid one is masked.
 _ID_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 _ID_18 = re.compile(r"[0-9]{17}[0-9X]")
+_ID_15 = re.compile(r"[0-9]{15}")  # before 1999's numbers: no century, no check digit
 
 
 def mask_id_number(number: str) -> str:
@@ -203,7 +204,7 @@ def parse_id_number(text: str | None) -> IdNumber | None:
     # stdnum's compact maps no ASCII letter or digit: upper() is all it does to those
     number = clean.upper() if clean.isascii() and clean.isalnum() else "".join(
         ric.compact(clean).split())
-    if re.fullmatch(r"[0-9]{15}", number):
+    if _ID_15.fullmatch(number):
         number17 = number[:6] + "19" + number[6:]
         number = number17 + ric.calc_check_digit(number17 + "0")
     return IdNumber(text, number if _valid_18(number) else None)

@@ -4,6 +4,7 @@ answers, event for event, as fastjsonschema alone did (every refusal and its mes
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,7 +64,7 @@ def damaged_events(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
-@settings(max_examples=3000)
+@settings(max_examples=5000)
 @given(event=damaged_events(), version=st.sampled_from([None, 1]))
 def test_a_damaged_event_is_answered_as_fastjsonschema_answers(event: dict, version) -> None:
     assert validation_errors(event, version) == errors_the_slow_way(event, version)
@@ -76,6 +77,17 @@ def test_the_sample_events_pass_the_fast_check() -> None:
         assert registry._passes_fast("envelope", 1, event), event["id"]
         assert registry._passes_fast(name, version, event["data"]["parsed"]), event["id"]
         assert errors_the_slow_way(event) == []
+
+
+@pytest.mark.parametrize("time", [
+    "2024-01-01T00:00:00+0800", "2024-01-01T00:00:00+08:00", "2024-02-29T23:59:60.5z",
+    "2023-02-29T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01 00:00:00Z",
+    "２０２４-01-01T00:00:00Z", "2024-01-01T00:00:00+24:00", "2024-01-01T00:00:00Z\n",
+    "1900-02-29T00:00:00Z", "2000-02-29T00:00:00Z", "2024-01-01T00:00Z", "2024-1-01T00:00:00Z",
+])
+def test_date_times_are_answered_as_fastjsonschema_answers(time: str) -> None:
+    event = {**EVENTS[0], "time": time}
+    assert validation_errors(event) == errors_the_slow_way(event)
 
 
 def test_what_jsonschema_rs_cannot_read_is_answered_by_fastjsonschema() -> None:
