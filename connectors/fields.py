@@ -32,7 +32,7 @@ _SEX_CODES = {"1": "M", "2": "F", "0": None, "9": None}  # GB/T 2261.1: 0 unknow
 # 18 characters that may be an ID number; only a checksum-valid one is masked.
 _ID_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 _ID_18 = re.compile(r"[0-9]{17}[0-9X]")
-_ID_15 = re.compile(r"[0-9]{15}")  # before 1999's numbers: no century, no check digit
+_ID_15 = re.compile(r"[0-9]{15}")  # the first-generation form: no century, no check digit
 
 
 def mask_id_number(number: str) -> str:
