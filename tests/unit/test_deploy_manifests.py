@@ -756,7 +756,12 @@ def check_migrate(m: Manifests) -> None:
 
 
 def check_dockerfile(m: Manifests) -> None:
+    """The image installs every package of pyproject.toml (the departments' declarations
+    included), runs as the user the workloads name, and has the folders they use."""
     text = m.dockerfile
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"]
+    assert set(re.findall(r"^COPY (\w+) \1$", text, re.M)) == set(packages), "packages copied"
     assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
     assert re.search(r"pip install \.", text)
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
@@ -788,6 +793,20 @@ def check_secrets(m: Manifests) -> None:
     home = Path(configmap_env(m)[f"{PREFIX}HOME"])
     mounted = {v["mountPath"] for v in push["volumeMounts"] if v.get("subPath")}
     assert mounted == {str(home / "secrets" / "push-tokens.json")}
+
+
+def check_live_paths(m: Manifests) -> None:
+    """Every declared department's live path runs, on one service: its own connector
+    (`connect <department> --db | --watch`) or, for a department that pushes, the push
+    endpoint, which serves them all. (check_same_services: the same in Kubernetes.)"""
+    serving: dict[str, list[str]] = {}
+    for name, service in hub_compose(m).items():
+        argv = compose_argv(service)
+        if argv and parse_sanwang(argv).command == "connect":
+            for each in published_as(argv):
+                serving.setdefault(each, []).append(name)
+    assert set(serving) == set(all_departments()), f"live: {sorted(serving)}"
+    assert all(len(names) == 1 for names in serving.values()), serving
 
 
 def check_grafana(m: Manifests) -> None:
@@ -832,7 +851,8 @@ CHECKS: list[Callable[[Manifests], None]] = [
     check_env_names, check_hub_env, check_topics,
     check_commands_and_ports, check_prometheus, check_prometheus_files, check_database,
     check_initdb, check_images_agree, check_components_agree, check_same_services,
-    check_migrate, check_dockerfile, check_secrets, check_grafana, check_k8s_layout,
+    check_migrate, check_dockerfile, check_secrets, check_live_paths, check_grafana,
+    check_k8s_layout,
 ]
 
 
@@ -1177,6 +1197,14 @@ DRIFTS: list[tuple[str, Callable[[Manifests], None], Callable[[Manifests], None]
     ("Kafka Secret without a department's password",
      lambda m: k8s_doc(m, "Secret", KAFKA_SECRET)["stringData"].pop(_push_others(m)[0]),
      check_secrets),
+    ("image without the departments' declarations",
+     lambda m: setattr(m, "dockerfile", m.dockerfile.replace(
+         "COPY departments departments\n", "")), check_dockerfile),
+    ("a department's live path served nowhere",
+     lambda m: m.compose["services"].pop("connect-civil-affairs"), check_live_paths),
+    ("two push endpoints",
+     lambda m: m.compose["services"].update(push2={**m.compose["services"]["push"]}),
+     check_live_paths),
     ("a file the kustomization forgets",
      lambda m: m.kustomization["resources"].remove("hub.yaml"), check_k8s_layout),
 ]
