@@ -898,6 +898,21 @@ def test_repository_files_the_manifests_mount_exist() -> None:
     assert prometheus.ALERT_RULES.exists()
 
 
+def test_the_guide_gives_every_principal_its_password(manifests: Manifests) -> None:
+    """deploy/DEPLOYING.md's env file and its `kubectl create secret generic sanwang-kafka` hold
+    every principal's password, and the push service's JSON the same passwords as the keys of
+    the other departments it publishes for."""
+    text = GUIDE.read_text().replace("\\\n", " ")
+    env_file = set(re.findall(r"^(HUB_KAFKA_\w+_PASSWORD)=", text, re.M))
+    assert env_file == {password_variable(p) for p in kafka_auth.principals()}
+    [command] = re.findall(r"create secret generic sanwang-kafka ([^\n]+)", text)
+    keys = re.findall(r"--from-literal=([\w-]+)=", command)
+    assert sorted(keys) == sorted([*kafka_auth.principals(), PUSH_PASSWORDS_KEY])
+    shared = dict(re.findall(r'--from-literal=(\w+)="(\$\w+)"', command))
+    pushed = dict(re.findall(r'\\"(\w+)\\": \\"(\$\w+)\\"', command))
+    assert pushed == {p: shared.get(p) for p in _push_others(manifests)}
+
+
 # ---- drift: each mutation must make its check fail -------------------------------------------
 
 def _set_k8s_image(name: str, image: str) -> Callable[[Manifests], None]:
