@@ -8,8 +8,10 @@ program run is the format script, by bash, with a stand-in for Kafka's storage t
 
 from __future__ import annotations
 
+import argparse
 import ast
 import copy
+import functools
 import importlib
 import json
 import os
@@ -202,9 +204,14 @@ def default(field: str) -> Any:
     return HubSettings.model_fields[field].default
 
 
+@functools.cache
+def sanwang_parser() -> argparse.ArgumentParser:
+    return build_parser()
+
+
 def parse_sanwang(argv: list[str]) -> Any:
     try:
-        return build_parser().parse_args(argv)
+        return sanwang_parser().parse_args(argv)
     except SystemExit as error:
         raise AssertionError(f"`sanwang {' '.join(argv)}` is not a valid command") from error
 
