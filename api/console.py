@@ -25,6 +25,7 @@ from fastapi.responses import FileResponse
 
 from api.access import Principal
 from api.responses import ANY_PRINCIPAL, PROMETHEUS_DOWN, SOME_PRINCIPALS
+from deploy.errors import ApiError
 
 STATIC = Path(__file__).parent / "console"
 ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
@@ -61,8 +62,8 @@ def latency(q: float, window: str | None) -> str:
     return f"histogram_quantile({q}, sum by (le) ({buckets})) >= 0"
 
 
-class PrometheusError(Exception):
-    pass
+class PrometheusError(ApiError):
+    """Prometheus did not answer the console's query."""
 
 
 def _number(text: str) -> float | None:

@@ -17,8 +17,9 @@ def add_api_parser(commands: argparse._SubParsersAction) -> None:
         description="The HTTP query API (OpenAPI at /docs and /openapi.json). Principals "
         "authenticate with `Authorization: Bearer <token>`.")
     actions = api.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = actions.add_parser("serve", help="serve the API until Ctrl-C",
-                           description="Serve the query API (and its /metrics) until Ctrl-C.")
+    p = actions.add_parser("serve", help="serve the API until SIGTERM / Ctrl-C",
+                           description="Serve the query API (and its /metrics) until SIGTERM "
+                           "or Ctrl-C.")
     p.add_argument("--listen", metavar="HOST:PORT",
                    help="default 127.0.0.1:$SANWANG_API_PORT (19103)")
     p.set_defaults(run=_serve)
@@ -38,16 +39,24 @@ def add_api_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace, settings: HubSettings) -> int:
-    import uvicorn
-
     from api.app import create_app
+    from cli.serving import bind, serve
+    from deploy import id_keys, metrics_targets, stopping
+    from deploy.migrations import check_migrated
     from deploy.prometheus import endpoint
+    from deploy.reachability import until_ready
 
+    stop = stopping.handle_stop_signals()
     host, _, port = (args.listen or f"127.0.0.1:{settings.api_port}").rpartition(":")
+    sock = bind(host, int(port))
+    id_keys.install(id_keys.load_keyring(settings))
+    if not until_ready(lambda: check_migrated(postgres.dsn(settings, "sanwang_api")), stop):
+        return 0  # asked to stop while waiting for PostgreSQL
     app = create_app(postgres.dsn(settings, "sanwang_api"),
                      postgres.dsn(settings, "sanwang_processor"), endpoint(settings))
+    metrics_targets.register(settings, metrics_targets.API, host, int(port))
     print(f"query API on http://{host}:{port} (OpenAPI: /docs, console: /console)", flush=True)
-    uvicorn.run(app, host=host, port=int(port), log_level="warning")
+    serve(app, sock)
     return 0
 
 
@@ -55,7 +64,7 @@ def _add_principal(args: argparse.Namespace, settings: HubSettings) -> int:
     from api.access import add_principal
 
     grids = tuple(g for g in args.grids.split(",") if g)
-    conn = psycopg2.connect(postgres.dsn(settings, postgres.ADMIN_ROLE))
+    conn = postgres.connect(postgres.dsn(settings, postgres.ADMIN_ROLE))
     try:
         with conn, conn.cursor() as cur:
             token = add_principal(cur, args.name, args.kind, args.department, grids)

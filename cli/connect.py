@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from pathlib import Path
 
+from deploy import stopping
+from deploy.errors import InputError
+from deploy.metrics_targets import CONNECTORS, serve_metrics
+from deploy.reachability import until_ready
 from deploy.settings import HubSettings
 
 LIVE_HELP = {
@@ -33,7 +36,8 @@ def add_connect_parser(commands: argparse._SubParsersAction) -> None:
         "declaration (departments/<id>.toml) says. Records that cannot be mapped go to the "
         "dead-letter topic with their reason, origin and raw bytes. A backfill prints read = "
         "published + dead-lettered; killed, it resumes where the broker last acknowledged. "
-        "Sending the same records again stores nothing twice.")
+        "Sending the same records again stores nothing twice. Live modes serve /metrics on "
+        "$SANWANG_CONNECTOR_METRICS_PORT (taken: a free port, printed).")
     departments = connect.add_subparsers(dest="department", required=True, metavar="DEPARTMENT")
     for department in all_departments().values():
         formats = " or ".join(f"{f.suffix} ({f.kind}" + (f", {f.encoding})" if f.kind == "csv"
@@ -55,15 +59,26 @@ def run_connect(args: argparse.Namespace, settings: HubSettings) -> int:
     from schemas.departments import department as declared
 
     department = declared(args.declared)
+    stop = stopping.handle_stop_signals()
     if getattr(args, "file", None) is not None:
-        return _backfill(settings, department.id, args.file, not args.no_progress)
-    _serve_metrics(settings)
-    stop = _stop_on_signals()
+        return _backfill(settings, department.id, args.file, not args.no_progress, stop)
+    if getattr(args, "watch", None) and not Path(args.watch).is_dir():
+        raise InputError(f"no such folder: {args.watch}")
+    if not until_ready(lambda: _check_kafka(settings, department.id), stop):
+        return 0  # asked to stop while waiting for Kafka
+    given = "connector_metrics_port" in settings.model_fields_set
+    port = serve_metrics(settings, CONNECTORS, settings.connector_metrics_port, given)
+    print(f"connector metrics on http://{settings.metrics_host}:{port}/metrics", flush=True)
     if getattr(args, "db", None):
-        from connectors.table_live import stream_table_changes
+        from connectors.table_cdc import ensure_replication
+        from connectors.table_live import replication_name, stream_table_changes
 
-        print(f"streaming {department.live.table} changes (Ctrl-C stops)", flush=True)
-        stream_table_changes(settings, department, args.db, stop)
+        name = replication_name(department)
+        if until_ready(lambda: ensure_replication(args.db, department.live.table or "", name,
+                                                  name), stop):
+            print(f"streaming {department.live.table} changes (SIGTERM / Ctrl-C stops)",
+                  flush=True)
+            stream_table_changes(settings, department, args.db, stop)
     elif getattr(args, "watch", None):
         return _watch(settings, department.id, Path(args.watch), stop)
     else:
@@ -71,17 +86,23 @@ def run_connect(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
-def _backfill(settings: HubSettings, department: str, path: Path, progress: bool) -> int:
+def _check_kafka(settings: HubSettings, department: str) -> None:
+    from deploy.kafka_check import check_kafka
+    from schemas.topics import dead_letter_topic, raw_topic
+
+    prefix = settings.topic_prefix
+    check_kafka(settings, department, writes=(raw_topic(prefix, department),
+                                              dead_letter_topic(prefix)))
+
+
+def _backfill(settings: HubSettings, department: str, path: Path, progress: bool,
+              stop: threading.Event) -> int:
     from connectors.file_backfill import backfill_file
 
     if not path.is_file():
         print(f"sanwang connect: no such file: {path}", file=sys.stderr)
         return 2
-    try:
-        tally = backfill_file(settings, department, path, progress=progress)
-    except ValueError as error:  # wrong format or header: nothing was published
-        print(f"sanwang connect: {error}", file=sys.stderr)
-        return 2
+    tally = backfill_file(settings, department, path, progress=progress, stop=stop)
     print(f"{department} {path.name}: {tally.summary()}")
     return 0 if tally.reconciles else 1
 
@@ -90,11 +111,8 @@ def _watch(settings: HubSettings, department: str, folder: Path, stop: threading
     from connectors.drop_folder import DropFolder, watch
     from connectors.file_backfill import open_publish_path, source_for
 
-    if not folder.is_dir():
-        print(f"sanwang connect: no such folder: {folder}", file=sys.stderr)
-        return 2
     checkpoints, publisher = open_publish_path(settings, department)
-    print(f"watching {folder} (Ctrl-C stops)", flush=True)
+    print(f"watching {folder} (SIGTERM / Ctrl-C stops)", flush=True)
     try:
         watch(DropFolder(folder, checkpoints, publisher.destination),
               lambda path: source_for(department, path), publisher, checkpoints, stop,
@@ -105,13 +123,13 @@ def _watch(settings: HubSettings, department: str, folder: Path, stop: threading
 
 
 def _listen(settings: HubSettings, address: str) -> None:
-    import uvicorn
-
+    from cli.serving import bind, serve
     from connectors.file_backfill import open_publish_path
     from connectors.push_api import create_push_app, push_departments
     from connectors.push_tokens import load_tokens
 
     host, _, port = (address or f"127.0.0.1:{settings.push_port}").rpartition(":")
+    sock = bind(host or "127.0.0.1", int(port))
     tokens_path = settings.home.resolve() / "secrets" / "push-tokens.json"
     tokens = load_tokens(tokens_path)
     pushing = push_departments()
@@ -120,25 +138,7 @@ def _listen(settings: HubSettings, address: str) -> None:
     print(f"push endpoint on http://{host or '127.0.0.1'}:{port}: {routes}; "
           f"tokens in {tokens_path}", flush=True)
     try:
-        uvicorn.run(create_push_app(tokens, publishers), host=host or "127.0.0.1",
-                    port=int(port), log_level="warning")
+        serve(create_push_app(tokens, publishers), sock)
     finally:
         for publisher in publishers.values():
             publisher.close()
-
-
-def _serve_metrics(settings: HubSettings) -> None:
-    from prometheus_client import start_http_server
-
-    try:
-        start_http_server(settings.connector_metrics_port, addr=settings.metrics_host)
-    except OSError as error:
-        print(f"metrics not served on port {settings.connector_metrics_port}: {error}",
-              file=sys.stderr)
-
-
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop

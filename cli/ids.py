@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import psycopg2
-
 from deploy import id_keys, postgres
 from deploy.settings import HubSettings
 
@@ -51,7 +49,7 @@ def _rekey(args: argparse.Namespace, settings: HubSettings) -> int:
     from streams.id_rekey import rekey_store
 
     keyring = id_keys.load_keyring(settings)
-    conn = psycopg2.connect(postgres.dsn(settings))
+    conn = postgres.connect(postgres.dsn(settings))
     try:
         counts = rekey_store(conn, keyring)
     finally:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from cli.api import add_api_parser
 from cli.connect import add_connect_parser
@@ -13,7 +16,18 @@ from cli.ids import add_ids_parser
 from cli.log_masking import mask_log_records
 from cli.resident import add_resident_parser
 from cli.steward import add_steward_parser
-from deploy.processes import ServiceError
+from connectors.fields import mask_id_numbers
+from deploy import stopping
+from deploy.errors import (
+    EXIT_CRASH,
+    BrokerError,
+    ConfigurationError,
+    HubError,
+    InputError,
+    KeyringError,
+    ServiceError,
+    StoreError,
+)
 from deploy.settings import HubSettings
 
 DESCRIPTION = """Sanwang Hub (三网合一数据枢纽): departments publish their residents' records once;
@@ -25,6 +39,22 @@ SANWANG_KAFKA_BOOTSTRAP and SANWANG_DATABASE_URL; `up` then starts neither.
 
 A first run:  sanwang up; sanwang process &; sanwang connect DEPARTMENT --file F; sanwang wait
 Departments are declared in departments/*.toml (`sanwang connect --help` lists them)."""
+
+EXIT_STATUS = (
+    (0, "done"),
+    (1, "done, with something to report (unhealthy, wait timed out, records refused)"),
+    (InputError.exit_code, "bad arguments or input (a file missing, a decision refused)"),
+    (ConfigurationError.exit_code, "bad configuration (settings, secrets, a port taken)"),
+    (ServiceError.exit_code, "a service not running or not answering (Kafka, PostgreSQL, ...)"),
+    (BrokerError.exit_code, "Kafka refused (authentication, authorization, a topic missing) or "
+                            "did not acknowledge"),
+    (StoreError.exit_code, "PostgreSQL refused the role or database, or lacks migrations"),
+    (KeyringError.exit_code, "the ID-number keyring is missing or does not open a value"),
+    (EXIT_CRASH, "an unexpected error (a processor stops before acknowledging its batch)"),
+    (130, "stopped by SIGINT (Ctrl-C); long-running commands stop within 10 s"),
+    (143, "stopped by SIGTERM (systemd, Kubernetes); the same"),
+)
+EPILOG = "exit status:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_STATUS)
 
 
 def _up(args: argparse.Namespace, settings: HubSettings) -> int:
@@ -58,7 +88,10 @@ def _publish(args: argparse.Namespace, settings: HubSettings) -> int:
     from connectors.publish_api import publish_events, read_event_lines
     from schemas.departments import department
 
-    source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+    try:
+        source = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+    except OSError as error:
+        raise InputError(f"cannot read {args.file}: {error.strerror}") from None
     with source:
         report = publish_events(settings, department(args.department).id,
                                 read_event_lines(source))
@@ -71,7 +104,10 @@ def _publish(args: argparse.Namespace, settings: HubSettings) -> int:
 def _generate(args: argparse.Namespace, settings: HubSettings) -> int:
     from connectors.synthetic_city import generate_city
 
-    args.dir.mkdir(parents=True, exist_ok=True)
+    try:
+        args.dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot write into {args.dir}: {error.strerror}") from None
     stats = generate_city(args.persons, args.seed, args.dir)
     records = ", ".join(f"{source} {n}" for source, n in sorted(stats.records.items()))
     findings = ", ".join(f"{kind} {n}" for kind, n in sorted(stats.findings.items()))
@@ -82,21 +118,20 @@ def _generate(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def _grids(args: argparse.Namespace, settings: HubSettings) -> int:
-    import psycopg2
-
     from deploy import postgres
     from streams.grids import read_grids_csv, reassign_grids, store_grids
 
     try:
         rows = read_grids_csv(args.file)
-    except (OSError, ValueError) as error:
-        print(f"sanwang grids: {error}", file=sys.stderr)
-        return 2
-    conn = psycopg2.connect(postgres.dsn(settings))
+    except OSError as error:
+        raise InputError(f"cannot read {args.file}: {error.strerror}") from None
+    conn = postgres.connect(postgres.dsn(settings))
     try:
         with conn, conn.cursor() as cur:
             count = store_grids(cur, rows)
             placed, unplaced = reassign_grids(cur)
+    except ValueError as error:  # a column missing, or a coverage rule broken
+        raise InputError(str(error)) from None
     finally:
         conn.close()
     print(f"{count} grids loaded; residents placed {placed}, not placeable {unplaced} "
@@ -120,15 +155,13 @@ def _eval(args: argparse.Namespace, settings: HubSettings) -> int:
 def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
     import json as json_module
 
-    import psycopg2
-
     from deploy import postgres
     from deploy.id_keys import load_keyring
     from streams.estimate import estimate_parameters
     from streams.features import RecordFeatures
     from streams.id_protection import open_document
 
-    conn = psycopg2.connect(postgres.dsn(settings))
+    conn = postgres.connect(postgres.dsn(settings))
     try:
         with conn, conn.cursor() as cur:
             cur.execute("SELECT features FROM hub.source_records")
@@ -153,18 +186,21 @@ def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def _process(args: argparse.Namespace, settings: HubSettings) -> int:
-    from streams.app import run_worker
+    from streams.worker import run_worker
 
-    port = settings.processor_metrics_port if args.metrics_port is None else args.metrics_port
-    run_worker(settings, metrics_port=port, loglevel=args.loglevel)
-    return 0
+    return run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel)
 
 
 def _wait(args: argparse.Namespace, settings: HubSettings) -> int:
+    from deploy.kafka_auth import PROCESSOR
+    from deploy.kafka_check import check_kafka
+    from schemas.topics import processor_group, raw_topics
     from streams.lag import wait_for_processor
 
+    check_kafka(settings, PROCESSOR, reads=raw_topics(settings.topic_prefix),
+                group=processor_group(settings.topic_prefix))  # refused or down: said at once
     try:
-        wait_for_processor(settings, args.timeout)
+        wait_for_processor(settings, args.timeout, require_processor=True)
     except TimeoutError as error:
         print(f"sanwang wait: {error}", file=sys.stderr)
         return 1
@@ -180,7 +216,7 @@ def _demo(args: argparse.Namespace, settings: HubSettings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="sanwang", description=DESCRIPTION,
+        prog="sanwang", description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -266,32 +302,64 @@ def build_parser() -> argparse.ArgumentParser:
                             "for processors started afterwards.")
     p.set_defaults(run=_estimate)
 
-    p = commands.add_parser("process", help="run a processor worker (until Ctrl-C)",
+    p = commands.add_parser("process", help="run a processor worker (until SIGTERM / Ctrl-C)",
                             description="Consume every department's topic and store each event "
                             "once in PostgreSQL. Start more workers for more throughput: they "
                             "share the topics' partitions in one consumer group.")
     p.add_argument("--metrics-port", type=int, default=None,
-                   help="port of this worker's /metrics (default $SANWANG_PROCESSOR_METRICS_PORT;"
-                   " 0 = none; give each extra worker on one machine its own)")
+                   help="port of this worker's /metrics, which must be free (default: "
+                   "$SANWANG_PROCESSOR_METRICS_PORT, or 19100, or a free port when another "
+                   "worker has it; 0 = none). Printed at start; the local Prometheus finds "
+                   "every worker")
     p.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(run=_process)
 
     p = commands.add_parser("wait", help="block until every published event is stored",
                             description="Exit 0 when the processor's consumer lag is 0; exit 1 "
-                            "with how far behind it is when the timeout expires.")
+                            "with how far behind it is when the timeout expires; exit 4 at once "
+                            "when events wait and no processor is in the consumer group (nor "
+                            "starting on this machine).")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds (default 120)")
     p.set_defaults(run=_wait)
+    for leaf in leaf_parsers(parser):
+        leaf.set_defaults(prog=leaf.prog)  # how errors name the command: `sanwang api serve`
     return parser
 
 
+def leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser of a command that runs (no subcommands of its own) under `parser`."""
+    found = []
+    for action in parser._actions:  # noqa: SLF001 - argparse exposes no walk of its tree
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for child in dict.fromkeys(action.choices.values()):
+                found += leaf_parsers(child)
+    return found or [parser]
+
+
+def _settings() -> HubSettings:
+    try:
+        return HubSettings()
+    except ValidationError as error:
+        raise ConfigurationError("; ".join(
+            f"SANWANG_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            for e in error.errors())) from None
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the hub's errors end it with one line and their exit status."""
     mask_log_records()
     args = build_parser().parse_args(argv)
+    code = EXIT_CRASH
     try:
-        return args.run(args, HubSettings())
-    except ServiceError as error:
-        print(f"sanwang {args.command}: {error}", file=sys.stderr)
-        return 2
+        code = args.run(args, _settings())
+    except HubError as error:
+        print(f"{args.prog}: {mask_id_numbers(str(error))}", file=sys.stderr)
+        code = error.exit_code
+    except KeyboardInterrupt:  # Ctrl-C in a command that does not handle it itself
+        stopping.request_stop(signal.SIGINT)
+    if stopping.requested.is_set():
+        stopping.exit_stopped()
+    return code
 
 
 if __name__ == "__main__":

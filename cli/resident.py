@@ -10,8 +10,6 @@ import datetime
 import json
 import sys
 
-import psycopg2
-
 from deploy import postgres
 from deploy.id_keys import load_keyring
 from deploy.settings import HubSettings
@@ -33,7 +31,7 @@ def add_resident_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_resident(args: argparse.Namespace, settings: HubSettings) -> int:
-    conn = psycopg2.connect(postgres.dsn(settings))
+    conn = postgres.connect(postgres.dsn(settings))
     try:
         with conn.cursor() as cur:
             keyring = load_keyring(settings)

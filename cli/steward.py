@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-
-import psycopg2
 
 from deploy import postgres
 from deploy.settings import HubSettings
@@ -48,7 +45,7 @@ def add_steward_parser(commands: argparse._SubParsersAction) -> None:
 def run_steward(args: argparse.Namespace, settings: HubSettings) -> int:
     from streams import steward
 
-    conn = psycopg2.connect(postgres.dsn(settings))
+    conn = postgres.connect(postgres.dsn(settings))
     try:
         if args.action in ("conflicts", "review"):
             listing = steward.open_conflicts if args.action == "conflicts" else \
@@ -56,21 +53,16 @@ def run_steward(args: argparse.Namespace, settings: HubSettings) -> int:
             for row in listing(conn, args.limit, args.offset):
                 print(json.dumps(row, ensure_ascii=False, default=str))
             return 0
-        try:
-            if args.action == "confirm":
-                summary = steward.confirm(conn, args.a, args.b, args.steward, args.note)
-            elif args.action == "reject":
-                summary = steward.reject(conn, args.a, args.b, args.steward, args.note)
-            elif args.action == "split":
-                summary = steward.split(conn, args.resident, args.records, args.steward,
-                                        args.note)
-            else:
-                steward.resolve_conflict(conn, args.conflict_id, args.steward, args.note)
-                print(f"conflict {args.conflict_id} resolved")
-                return 0
-        except steward.StewardError as error:
-            print(f"sanwang steward {args.action}: {error}", file=sys.stderr)
-            return 2
+        if args.action == "confirm":  # a decision refused raises StewardError: exit 2
+            summary = steward.confirm(conn, args.a, args.b, args.steward, args.note)
+        elif args.action == "reject":
+            summary = steward.reject(conn, args.a, args.b, args.steward, args.note)
+        elif args.action == "split":
+            summary = steward.split(conn, args.resident, args.records, args.steward, args.note)
+        else:
+            steward.resolve_conflict(conn, args.conflict_id, args.steward, args.note)
+            print(f"conflict {args.conflict_id} resolved")
+            return 0
         print(f"{args.action}: {dict(summary.changes) or 'no resident changed'}")
         return 0
     finally:

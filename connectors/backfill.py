@@ -8,6 +8,7 @@ are sent again, which is harmless because their event ids are deterministic.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ class BackfillTally:
     published: int
     dead_lettered: dict[str, int] = field(default_factory=dict)
     resumed_at: int = 0
+    stopped_at: int | None = None  # asked to stop there: the next run resumes at it
 
     @property
     def reconciles(self) -> bool:
@@ -40,9 +42,11 @@ class BackfillTally:
     def summary(self) -> str:
         reasons = ", ".join(f"{r}: {n}" for r, n in sorted(self.dead_lettered.items()))
         resumed = f" (resumed at byte/row {self.resumed_at})" if self.resumed_at else ""
+        stopped = (f"; stopped at byte/row {self.stopped_at}, run again to resume"
+                   if self.stopped_at is not None else "")
         return (f"read {self.read} = published {self.published} + dead-lettered "
                 f"{sum(self.dead_lettered.values())}" + (f" ({reasons})" if reasons else "")
-                + resumed + ("" if self.reconciles else "  MISMATCH"))
+                + resumed + ("" if self.reconciles else "  MISMATCH") + stopped)
 
 
 def publish_record(record: SourceRecord, to_event: ToEvent, publisher: EventPublisher) -> None:
@@ -62,12 +66,13 @@ def publish_record(record: SourceRecord, to_event: ToEvent, publisher: EventPubl
 def run_backfill(
     read_from: ReadFrom, to_event: ToEvent, publisher: EventPublisher,
     checkpoints: CheckpointStore, key: str, total: int | None = None, unit: str = "B",
-    progress: bool = True,
+    progress: bool = True, stop: threading.Event | None = None,
 ) -> BackfillTally:
     """Publish every record from the saved position on; clear the progress once all is acked.
 
     The tally covers the whole file, interrupted runs included: their counts are saved with
-    the position.
+    the position. Once `stop` is set, the progress so far is saved (after the broker
+    acknowledged it) and the tally returned with `stopped_at`.
     """
     saved = checkpoints.load(key) or {"position": 0, "read": 0, "published": 0,
                                       "dead_lettered": {}}
@@ -80,10 +85,14 @@ def run_backfill(
             read += 1
             publish_record(record, to_event, publisher)
             bar.update(record.position - bar.n)
-            if read % CHECKPOINT_EVERY == 0:
+            stopped = stop is not None and stop.is_set()
+            if read % CHECKPOINT_EVERY == 0 or stopped:
                 publisher.flush()
-                checkpoints.save(key, {"position": record.position,
-                                       **_totals(saved, read, before, publisher)})
+                totals = _totals(saved, read, before, publisher)
+                checkpoints.save(key, {"position": record.position, **totals})
+                if stopped:
+                    return BackfillTally(totals["read"], totals["published"],
+                                         totals["dead_lettered"], start, record.position)
     publisher.flush()
     checkpoints.clear(key)
     totals = _totals(saved, read, before, publisher)

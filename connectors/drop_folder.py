@@ -57,8 +57,10 @@ class DropFolder:
 
 
 def take_new_files(drop: DropFolder, source_for: SourceFor, publisher: EventPublisher,
-                   checkpoints: CheckpointStore) -> list[tuple[str, BackfillTally]]:
-    """Publish every finished file not taken yet; returns each file's name and tally."""
+                   checkpoints: CheckpointStore, stop: threading.Event | None = None
+                   ) -> list[tuple[str, BackfillTally]]:
+    """Publish every finished file not taken yet; returns each file's name and tally. Once
+    `stop` is set, the file being read keeps its progress and is not taken."""
     done = []
     for path in finished_files(drop.folder):
         content = content_id(path)
@@ -68,9 +70,11 @@ def take_new_files(drop: DropFolder, source_for: SourceFor, publisher: EventPubl
             read_from, to_event, total, unit = source_for(path)
             tally = run_backfill(read_from, to_event, publisher, checkpoints,
                                  key=f"dropfile:{publisher.destination}:{content}",
-                                 total=total, unit=unit, progress=False)
+                                 total=total, unit=unit, progress=False, stop=stop)
         except UnreadableFileError as error:
             tally = _refuse_file(path, publisher, str(error))
+        if tally.stopped_at is not None:
+            break
         drop.mark_taken(content, path.name)
         log.info("took %s: %s", path.name, tally.summary())
         done.append((path.name, tally))
@@ -91,6 +95,6 @@ def watch(drop: DropFolder, source_for: SourceFor, publisher: EventPublisher,
           on_file: Callable[[str, BackfillTally], None] = lambda name, tally: None) -> None:
     """Take new files as they appear until `stop` is set."""
     while not stop.is_set():
-        for name, tally in take_new_files(drop, source_for, publisher, checkpoints):
+        for name, tally in take_new_files(drop, source_for, publisher, checkpoints, stop):
             on_file(name, tally)
         stop.wait(poll_seconds)

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
+from deploy.errors import InputError
+
 MIN_YEAR, MAX_YEAR = 1880, 2100
 
 # Full-width ASCII (U+FF01..U+FF5E) and the ideographic space, as typed with Chinese input methods.
@@ -45,7 +47,7 @@ def mask_id_numbers(text: str) -> str:
         lambda m: mask_id_number(m[0]) if _valid_18(m[0].upper()) else m[0], text)
 
 
-class FieldError(ValueError):
+class FieldError(InputError):
     """A department sent a value that cannot be read; the message quotes it, ID numbers masked."""
 
     def __init__(self, message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import partial
 from pathlib import Path
 
@@ -66,14 +67,15 @@ def open_publish_path(settings: HubSettings, department: str
             EventPublisher(settings, department))
 
 
-def backfill_file(settings: HubSettings, department: str, path: Path, progress: bool = True
-                  ) -> BackfillTally:
-    """Publish every record of the export; bad records to the dead-letter topic; resumable."""
+def backfill_file(settings: HubSettings, department: str, path: Path, progress: bool = True,
+                  stop: threading.Event | None = None) -> BackfillTally:
+    """Publish every record of the export; bad records to the dead-letter topic; resumable,
+    and stopped (progress saved) once `stop` is set."""
     read_from, mapping, total, unit = source_for(department, path)
     checkpoints, publisher = open_publish_path(settings, department)
     try:
         return run_backfill(read_from, mapping, publisher, checkpoints,
                             key=f"backfill:{publisher.destination}:{file_identity(path)}",
-                            total=total, unit=unit, progress=progress)
+                            total=total, unit=unit, progress=progress, stop=stop)
     finally:
         publisher.close()

@@ -13,12 +13,13 @@ from typing import Any, BinaryIO
 
 from connectors.csv_source import MAX_LINE_BYTES
 from connectors.records import SourceRecord
+from deploy.errors import InputError
 
 _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
                bool: "boolean", type(None): "null"}
 
 
-class PushBodyError(ValueError):
+class PushBodyError(InputError):
     """A push request body that is not JSON at all: the whole request is refused."""
 
 

@@ -13,11 +13,13 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from deploy.errors import InputError
+
 PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 ENCODING = "utf-8"  # the replication connection asks for client_encoding UTF8
 
 
-class PgOutputError(ValueError):
+class PgOutputError(InputError):
     """A message that does not follow the protocol (truncated, trailing bytes, unknown kind)."""
 
 

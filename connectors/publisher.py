@@ -7,12 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
 from connectors.fields import mask_id_numbers
 from connectors.metrics import RECORDS_DEAD_LETTERED, RECORDS_PUBLISHED
 from connectors.records import SourceRecord
+from deploy.errors import BrokerError, InputError, Unreachable
 from deploy.kafka_auth import client_config
+from deploy.kafka_check import check_kafka
 from deploy.settings import HubSettings
 from schemas.events import KAFKA_HEADERS, canonical_json, with_time
 from schemas.hub_events import DeadLetter, dead_letter_event
@@ -24,7 +27,7 @@ from schemas.topics import dead_letter_topic, raw_topic
 MAX_MESSAGE_BYTES = 900 << 10
 
 
-class InvalidEventError(ValueError):
+class InvalidEventError(InputError):
     """An event that breaks its schema; `errors` name each field and what is wrong."""
 
     def __init__(self, errors: list[str]) -> None:
@@ -32,7 +35,7 @@ class InvalidEventError(ValueError):
         super().__init__("; ".join(self.errors))
 
 
-class PublishError(RuntimeError):
+class PublishError(BrokerError):
     """The broker did not acknowledge some events: the source's progress must not move on."""
 
 
@@ -85,14 +88,19 @@ class EventPublisher:
         self.published = 0
         self.dead_lettered: dict[str, int] = {}
         self._failures: list[Exception] = []
-        self._producer = KafkaProducer(
-            **client_config(settings, department),  # each department publishes as itself
-            client_id=f"sanwang-connector-{department}",
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=20,
-            batch_size=256 * 1024,
-        )
+        # each department publishes as itself: refused or unreachable is said here, at once
+        check_kafka(settings, department, writes=(self.topic, self.dead_letters))
+        try:
+            self._producer = KafkaProducer(
+                **client_config(settings, department),
+                client_id=f"sanwang-connector-{department}",
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=20,
+                batch_size=256 * 1024,
+            )
+        except KafkaError as error:
+            raise Unreachable(f"Kafka at {settings.bootstrap_servers}: {error}") from None
 
     def publish(self, event: dict[str, Any]) -> FutureRecordMetadata:
         """Validate `event` against its schema (InvalidEventError) and queue it, with a `time`
@@ -139,10 +147,15 @@ class EventPublisher:
 
     def flush(self, timeout: float | None = 60.0) -> None:
         """Wait for every queued send; raise if the broker refused any after all retries."""
-        self._producer.flush(timeout=timeout)
+        try:
+            self._producer.flush(timeout=timeout)
+        except KafkaError as error:  # not all acknowledged within the timeout
+            self._failures.append(error)
         failures, self._failures = self._failures, []
         if failures:
-            raise PublishError(f"{len(failures)} sends failed, first: {failures[0]!r}")
+            raise PublishError(f"Kafka at {self.destination.rpartition('/')[0]} did not "
+                               f"acknowledge {len(failures)} of {self.department}'s sends "
+                               f"(first: {failures[0]!r})")
 
     def close(self) -> None:
         self._producer.close(timeout=30)

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from connectors.fields import FieldError, check_text, mask_id_numbers, parse_id_number
+from deploy.errors import InputError
 
 T = TypeVar("T")
 
 
-class MappingError(ValueError):
+class MappingError(InputError):
     """A record that cannot become a canonical event; the message names the field and why
     (ID numbers in it masked)."""
 
@@ -19,7 +20,7 @@ class MappingError(ValueError):
         super().__init__(mask_id_numbers(message))
 
 
-class UnreadableFileError(ValueError):
+class UnreadableFileError(InputError):
     """A file whose header cannot be read (wrong encoding, wrong columns, not a spreadsheet):
     none of its records can be, so the whole file is refused before anything is published."""
 

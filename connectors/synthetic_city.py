@@ -35,6 +35,7 @@ from connectors.synthetic_party import PartyWriter
 from connectors.synthetic_people import Population
 from connectors.synthetic_police import PoliceWriter
 from connectors.synthetic_social_security import SocialSecurityWriter
+from deploy.errors import InputError
 
 
 @dataclass
@@ -59,7 +60,7 @@ class _City:
 
     def __init__(self, persons: int, seed: int):
         if persons < 0:
-            raise ValueError(f"persons must be >= 0, got {persons}")
+            raise InputError(f"persons must be >= 0, got {persons}")
         self.total = persons
         rng = random.Random(f"sanwang-city:{seed}")
         self.population = Population(rng, persons)

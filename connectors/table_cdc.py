@@ -26,6 +26,8 @@ from psycopg2.extras import LogicalReplicationConnection
 
 from connectors import pgoutput
 from connectors.records import SourceRecord
+from deploy.errors import StoreError
+from deploy.postgres import connect, location
 from schemas.declarations import Department
 from schemas.events import canonical_json
 
@@ -46,7 +48,7 @@ def ensure_replication(dsn: str, table: str, slot: str, publication: str) -> Non
     publication created after the slot would be missing for changes made in between. The role
     needs REPLICATION and must own the table (or be superuser) to publish it.
     """
-    conn = psycopg2.connect(dsn)
+    conn = connect(dsn)  # Unreachable or StoreError, naming the server
     conn.autocommit = True  # a slot cannot be created in a transaction that has written
     try:
         with conn.cursor() as cur:
@@ -67,7 +69,9 @@ def ensure_replication(dsn: str, table: str, slot: str, publication: str) -> Non
                 except errors.DuplicateObject:
                     pass
             elif row[0] != "pgoutput":
-                raise ValueError(f"slot {slot!r} exists with plugin {row[0]!r}, not pgoutput")
+                raise StoreError(f"slot {slot!r} exists with plugin {row[0]!r}, not pgoutput")
+    except psycopg2.Error as error:  # e.g. the role may not publish the table
+        raise StoreError(f"{location(dsn)}: {' '.join(str(error).split())}") from None
     finally:
         conn.close()
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from deploy.errors import KeyringError
 from deploy.settings import HubSettings
 from streams.id_protection import Keyring, keyring_from_json, keyring_to_json, new_keyring
 
 _process_keyring: Keyring | None = None
 
 
-class KeyringMissing(RuntimeError):
+class KeyringMissing(KeyringError):
     """No keyring configured: nothing may be stored or read, rather than stored in clear."""
 
 

@@ -20,8 +20,8 @@ from kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
+from deploy.errors import ServiceError
 from deploy.kafka_auth import ADMIN, MECHANISM, PROCESSOR, client_config, ensure_passwords
-from deploy.processes import ServiceError
 from deploy.settings import HubSettings
 from schemas.departments import all_departments
 from schemas.topics import (

@@ -15,7 +15,7 @@ from typing import Any
 
 import faust
 
-from deploy.processes import ServiceError
+from deploy.errors import ConfigurationError
 from deploy.settings import HubSettings
 from schemas.departments import all_departments
 
@@ -49,8 +49,18 @@ def ensure_passwords(settings: HubSettings) -> dict[str, str]:
 
 
 def _credentials(settings: HubSettings, principal: str) -> tuple[str, str] | None:
-    """(user, password) for `principal`; None for an external broker without a configured one."""
+    """(user, password) for `principal`; None for an external broker without a configured one.
+
+    On an external broker a process is its configured user, unless `kafka_passwords` names
+    `principal` itself (a process publishing for several departments)."""
     if settings.external_kafka:
+        others = settings.kafka_passwords.get_secret_value()
+        try:
+            passwords = json.loads(others) if others else {}
+        except ValueError:
+            raise ConfigurationError("SANWANG_KAFKA_PASSWORDS is not a JSON object") from None
+        if principal in passwords:
+            return principal, passwords[principal]
         if not settings.kafka_principal:
             return None
         return settings.kafka_principal, settings.kafka_password.get_secret_value()
@@ -58,7 +68,7 @@ def _credentials(settings: HubSettings, principal: str) -> tuple[str, str] | Non
     try:
         return principal, json.loads(path.read_text())[principal]
     except (FileNotFoundError, KeyError):
-        raise ServiceError(f"no Kafka password for {principal!r} in {path}: "
+        raise ConfigurationError(f"no Kafka password for {principal!r} in {path}: "
                            "run `sanwang up` first") from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
+from deploy.errors import HubError, ServiceError
 from deploy.kafka_auth import (
     ADMIN,
     MECHANISM,
@@ -20,7 +22,8 @@ from deploy.kafka_auth import (
     ensure_passwords,
     password_file,
 )
-from deploy.processes import ServiceError, read_pid, start_detached, stop, wait_until
+from deploy.kafka_check import authenticate
+from deploy.processes import read_pid, start_detached, stop, wait_until
 from deploy.settings import HubSettings
 
 KAFKA_VERSION = "4.4.0"  # must equal <kafka.version> in deploy/kafka/pom.xml
@@ -194,9 +197,10 @@ def is_running_locally(settings: HubSettings) -> bool:
 def is_healthy(settings: HubSettings) -> bool:
     """The broker answers and has at least one unfenced broker registered."""
     try:
+        asyncio.run(authenticate(settings, ADMIN))  # fails at once where nothing listens
         admin = KafkaAdminClient(**client_config(settings, ADMIN), request_timeout_ms=3000,
                                  client_id="sanwang-health")
-    except (KafkaError, OSError, ValueError):
+    except (HubError, KafkaError, OSError, ValueError):
         return False
     try:
         cluster = admin.describe_cluster()

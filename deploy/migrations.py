@@ -7,6 +7,8 @@ from pathlib import Path
 import psycopg2
 
 import schemas
+from deploy.errors import StoreError
+from deploy.postgres import connect, location
 
 LOCK_KEY = 7_303_240_001  # advisory lock: two `up`s at once apply each file once
 
@@ -19,7 +21,7 @@ def migration_files() -> list[tuple[str, str]]:
 
 def apply_migrations(dsn: str) -> list[str]:
     """Apply what is not applied yet, each file in its own transaction; returns their versions."""
-    conn = psycopg2.connect(dsn)
+    conn = connect(dsn)
     applied_now: list[str] = []
     try:
         with conn, conn.cursor() as cur:
@@ -40,3 +42,24 @@ def apply_migrations(dsn: str) -> list[str]:
     finally:
         conn.close()  # closing the session releases the advisory lock
     return applied_now
+
+
+def check_migrated(dsn: str) -> None:
+    """StoreError naming the migrations this store lacks (the hub's tables would be missing)."""
+    conn = connect(dsn)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('hub.schema_migrations') IS NOT NULL")
+            applied: set[str] = set()
+            if cur.fetchone()[0]:
+                cur.execute("SELECT version FROM hub.schema_migrations")
+                applied = {row[0] for row in cur.fetchall()}
+    except psycopg2.Error as error:
+        raise StoreError(f"{location(dsn)}: {' '.join(str(error).split())}") from None
+    finally:
+        conn.close()
+    missing = [version for version, _ in migration_files() if version not in applied]
+    if missing:
+        lacks = f"migrations {', '.join(missing)}" if applied else "every migration (no tables)"
+        raise StoreError(f"{location(dsn)} lacks the hub's {lacks}: run `sanwang up` (or the "
+                         "migrate job)")

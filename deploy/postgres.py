@@ -14,8 +14,10 @@ from typing import Any
 
 import psycopg2
 from psycopg2 import sql
+from psycopg2.extensions import parse_dsn
 
-from deploy.processes import ServiceError, wait_until
+from deploy.errors import ServiceError, StoreError, Unreachable
+from deploy.processes import wait_until
 from deploy.settings import HubSettings
 
 ADMIN_ROLE = "sanwang_admin"
@@ -81,12 +83,43 @@ def dsn(settings: HubSettings, role: str = "sanwang_owner", database: str | None
             f"passfile={passfile(settings)} connect_timeout=5")
 
 
+# What PostgreSQL says when it answers but refuses: waiting does not change these.
+REFUSALS = ("authentication failed", "does not exist", "no pg_hba.conf entry",
+            "no password supplied", "permission denied")
+
+
+def connect(conninfo: str) -> Any:
+    """A psycopg2 connection; a server that does not answer raises Unreachable, one that refuses
+    the role or database StoreError, each naming the server, database and role."""
+    try:
+        return psycopg2.connect(conninfo)
+    except psycopg2.OperationalError as error:
+        raise database_error(error, conninfo) from None
+
+
+def database_error(error: psycopg2.OperationalError, conninfo: str) -> ServiceError | StoreError:
+    """psycopg2's connection error as the hub's: Unreachable or StoreError."""
+    where = location(conninfo)
+    first = " ".join((str(error).strip().splitlines() or ["?"])[0].split())
+    reason = first.partition(" failed: ")[2] or first
+    if any(refusal in reason for refusal in REFUSALS):
+        return StoreError(f"{where} refused: {reason}")
+    return Unreachable(f"{where} does not answer ({reason})")
+
+
+def location(conninfo: str) -> str:
+    """Server, database and role of a connection string (never its password)."""
+    part = parse_dsn(conninfo)
+    return (f"PostgreSQL at {part.get('host', 'localhost')}:{part.get('port', 5432)}/"
+            f"{part.get('dbname', '?')} as {part.get('user', '?')}")
+
+
 @contextmanager
 def autocommit_cursor(settings: HubSettings, role: str = "sanwang_owner",
                       database: str | None = None) -> Iterator[Any]:
     """A cursor logged in as `role`, each statement committed at once (what ALTER SYSTEM or a
     test of one role's rights needs); the connection is closed on the way out."""
-    conn = psycopg2.connect(dsn(settings, role, database))
+    conn = connect(dsn(settings, role, database))
     conn.autocommit = True
     try:
         with conn.cursor() as cur:

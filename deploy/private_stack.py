@@ -32,7 +32,7 @@ def settings_env(settings: HubSettings) -> dict[str, str]:
     env = dict(os.environ)
     # external services stay unset (the private stack is local); secrets are passed as such below
     left_out = ("kafka_bootstrap", "database_url", "kafka_principal", "kafka_password",
-                "id_keyring")
+                "kafka_passwords", "id_keyring")
     for name, value in settings.model_dump().items():
         if name not in left_out:
             env[f"SANWANG_{name.upper()}"] = str(value)

@@ -9,9 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-
-class ServiceError(RuntimeError):
-    """A service could not be started, reached or stopped; the message says which and why."""
+from deploy.errors import ServiceError
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -20,15 +18,18 @@ def read_pid(pid_file: Path) -> int | None:
         pid = int(pid_file.read_text().split()[0])
     except (FileNotFoundError, ValueError, IndexError):
         return None
+    return pid if is_alive(pid) else None
+
+
+def is_alive(pid: int) -> bool:
+    """The process exists and has not exited (a zombie has)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        return pid
-    if _is_zombie(pid):
-        return None
-    return pid
+        return True
+    return not _is_zombie(pid)
 
 
 def _is_zombie(pid: int) -> bool:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from deploy.processes import ServiceError, read_pid, start_detached, stop, wait_until
+from deploy import metrics_targets
+from deploy.errors import ServiceError
+from deploy.processes import read_pid, start_detached, stop, wait_until
 from deploy.settings import HubSettings
 
 
@@ -21,20 +25,25 @@ def _paths(settings: HubSettings) -> dict[str, Path]:
 ALERT_RULES = Path(__file__).parent / "prometheus" / "alerts.yml"
 
 
+def hub_jobs(settings: HubSettings) -> dict[str, int]:
+    """The hub's scrape jobs and the metrics port each kind of process serves by default (one
+    process per host, as in the containers; on one machine each finds a port of its own)."""
+    return {metrics_targets.PROCESSOR: settings.processor_metrics_port,
+            metrics_targets.CONNECTORS: settings.connector_metrics_port,
+            metrics_targets.API: settings.api_port}
+
+
 def scrape_config(settings: HubSettings) -> str:
-    """prometheus.yml: the hub's processor, connectors and API by their metrics ports, and the
-    hub's alert rules."""
-    jobs = {
-        "prometheus": settings.prometheus_port,
-        "sanwang-processor": settings.processor_metrics_port,
-        "sanwang-connectors": settings.connector_metrics_port,
-        "sanwang-api": settings.api_port,
-    }
+    """prometheus.yml: Prometheus itself, every hub process that registered itself in
+    $SANWANG_HOME/prometheus/targets (deploy/metrics_targets.py), and the hub's alert rules."""
+    folder = metrics_targets.targets_dir(settings)
     lines = ["global:", "  scrape_interval: 5s", "  evaluation_interval: 5s",
-             "rule_files:", f"  - {ALERT_RULES}", "scrape_configs:"]
-    for job, port in jobs.items():
-        lines += [f"  - job_name: {job}", "    static_configs:",
-                  f"      - targets: ['127.0.0.1:{port}']"]
+             "rule_files:", f"  - {ALERT_RULES}", "scrape_configs:",
+             "  - job_name: prometheus", "    static_configs:",
+             f"      - targets: ['127.0.0.1:{settings.prometheus_port}']"]
+    for job in hub_jobs(settings):
+        lines += [f"  - job_name: {job}", "    file_sd_configs:",
+                  f"      - files: ['{folder / job}-*.json']", "        refresh_interval: 5s"]
     return "\n".join(lines) + "\n"
 
 
@@ -43,15 +52,22 @@ def _url(settings: HubSettings, path: str) -> str:
 
 
 def start(settings: HubSettings, timeout: float = 30.0) -> bool:
-    """Start Prometheus unless it runs; True if this call started it."""
+    """Start Prometheus unless it runs (then bring its config up to date); True if this call
+    started it."""
     paths = _paths(settings)
-    if read_pid(paths["pid"]) is not None:
+    config = scrape_config(settings)
+    pid = read_pid(paths["pid"])
+    if pid is not None:
+        if not paths["config"].exists() or paths["config"].read_text() != config:
+            paths["config"].write_text(config)  # e.g. written by an older hub: reload it
+            os.kill(pid, signal.SIGHUP)
         return False
     binary = shutil.which("prometheus")
     if binary is None:
         raise ServiceError("Prometheus not found: apt-get install prometheus")
     paths["data"].mkdir(parents=True, exist_ok=True)
-    paths["config"].write_text(scrape_config(settings))
+    metrics_targets.targets_dir(settings).mkdir(parents=True, exist_ok=True)
+    paths["config"].write_text(config)
     argv = [binary, f"--config.file={paths['config']}", f"--storage.tsdb.path={paths['data']}",
             f"--web.listen-address=127.0.0.1:{settings.prometheus_port}",
             "--storage.tsdb.retention.time=15d"]

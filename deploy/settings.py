@@ -57,6 +57,11 @@ class HubSettings(BaseSettings):
     kafka_principal: str = Field("", description="This process's SASL/SCRAM-SHA-256 user on "
                                  "the external Kafka (the local broker's come from secrets/).")
     kafka_password: SecretStr = Field(SecretStr(""), description="That user's password.")
+    kafka_passwords: SecretStr = Field(SecretStr(""), description="On the external Kafka, "
+                                       "the passwords of the principals a process publishes "
+                                       "as besides that user, a JSON object (principal: "
+                                       "password): the push endpoint serves every department "
+                                       "that pushes, each publishing as itself.")
     kafka_security_protocol: str = Field("SASL_SSL", description="External Kafka's listener: "
                                          "SASL_SSL (TLS), or SASL_PLAINTEXT on a private network.")
     kafka_ssl_cafile: str = Field("", description="CA file that signed the external brokers' "

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deploy.errors import ConfigurationError
 from schemas.attributes import CATALOGUE, HUB_FIELDS, Attribute, attributes_from
 
 FILE_KINDS = ("csv", "jsonl", "xlsx")
@@ -26,7 +27,7 @@ RELATION_KINDS = ("mother", "father", "spouse")  # of the person the record desc
 _ID = re.compile(r"[a-z][a-z0-9_]{0,30}")
 
 
-class DeclarationError(ValueError):
+class DeclarationError(ConfigurationError):
     """A declaration the hub cannot run: the message names the file and the key."""
 
 

@@ -20,8 +20,12 @@ import faust
 import psycopg2
 from kafka.errors import KafkaError
 
+from deploy import stopping
+from deploy.errors import EXIT_CRASH, HubError, Unreachable
 from deploy.kafka_auth import PROCESSOR, faust_credentials
+from deploy.kafka_check import authenticate
 from deploy.postgres import dsn
+from deploy.reachability import mark_reachable
 from deploy.settings import HubSettings
 from schemas.departments import department as declared
 from schemas.events import KAFKA_HEADERS, canonical_json
@@ -58,7 +62,6 @@ log = logging.getLogger(__name__)
 BATCH_WITHIN_SECONDS = 0.5
 CHANGE_RELAY_SECONDS = 0.5
 GAUGE_SECONDS = 10.0
-EXIT_CRASH = 70  # an unexpected error stops the worker before any offset moves past the batch
 
 
 def create_app(settings: HubSettings) -> faust.App:
@@ -99,11 +102,23 @@ def create_app(settings: HubSettings) -> faust.App:
 
     @app.timer(interval=GAUGE_SECONDS)
     async def refresh_gauges() -> None:
-        """Lag per partition and the store's queues, for the operators' dashboards."""
+        """Lag per partition and the store's queues, for the operators' dashboards; and whether
+        Kafka still takes the processor's principal (a broker that no longer does is not
+        retried: faust would try forever)."""
+        try:
+            await authenticate(settings, PROCESSOR)
+        except Unreachable as error:
+            log.warning("gauges not refreshed: %s", error)
+            return
+        except HubError as error:
+            _fail(error)
         try:
             state = await asyncio.to_thread(gauge_store.gauges)
+            mark_reachable("postgresql", True)
             lag = await asyncio.to_thread(_lag, settings)
         except (psycopg2.Error, KafkaError) as error:
+            if isinstance(error, DATABASE_GONE):
+                mark_reachable("postgresql", False)
             gauge_store.close()
             log.warning("gauges not refreshed: %s", error)
             return
@@ -141,8 +156,17 @@ def create_app(settings: HubSettings) -> faust.App:
 
 def _exit_now() -> None:
     """Stop the process at once: no offset of the current batch may be committed."""
+    if stopping.requested.is_set():
+        stopping.exit_stopped()
     logging.shutdown()
     os._exit(EXIT_CRASH)
+
+
+def _fail(error: HubError) -> NoReturn:
+    """End the process on an error retrying cannot cure, with its one line and exit status."""
+    log.error("%s", error)
+    logging.shutdown()
+    os._exit(error.exit_code)
 
 
 def parse_event(raw: bytes) -> dict[str, Any]:
@@ -195,10 +219,12 @@ async def _store_until_done(store: HubStore, batch: list[ConsumedEvent]) -> None
         try:
             stored, merged = await asyncio.to_thread(store.apply, batch)
         except DATABASE_GONE as error:
+            mark_reachable("postgresql", False)
             log.warning("PostgreSQL unavailable (%s); retrying in %.1f s", error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
             continue
+        mark_reachable("postgresql", True)
         for department, count in stored.items():
             EVENTS_STORED.labels(department).inc(count)
         for rule, count in merged.rules.items():
@@ -250,14 +276,3 @@ def _lag(settings: HubSettings) -> dict[Any, int]:
         return probe.lag()
     finally:
         probe.close()
-
-
-def run_worker(settings: HubSettings, metrics_port: int, loglevel: str = "info") -> None:
-    """Run one worker until stopped (SIGTERM / Ctrl-C); more workers may join the same group."""
-    from prometheus_client import start_http_server
-
-    if metrics_port:
-        start_http_server(metrics_port, addr=settings.metrics_host)
-    app = create_app(settings)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
-    worker.execute_from_commandline()

@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
-
-from deploy.postgres import dsn
+from deploy.errors import InputError
+from deploy.postgres import connect, dsn
 from deploy.settings import HubSettings
 
 
@@ -55,13 +54,16 @@ def pairwise_scores(predicted: Mapping[str, str], truth: Mapping[str, str]) -> P
 def read_truth(path: Path) -> dict[str, str]:
     """truth.csv (source, record_id, person) as record ref -> person."""
     with open(path, encoding="utf-8-sig", newline="") as file:
-        return {f"{row['source']}:{row['record_id']}": row["person"]
-                for row in csv.DictReader(file)}
+        reader = csv.DictReader(file)
+        missing = {"source", "record_id", "person"} - set(reader.fieldnames or ())
+        if missing:
+            raise InputError(f"{path}: no column {', '.join(sorted(missing))}")
+        return {f"{row['source']}:{row['record_id']}": row["person"] for row in reader}
 
 
 def store_scores(settings: HubSettings, truth: Mapping[str, str]) -> PairwiseScores:
     """Scores of the store's current grouping (hub.source_links) against `truth`."""
-    conn = psycopg2.connect(dsn(settings))
+    conn = connect(dsn(settings))
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT source || ':' || record_id, resident_id FROM hub.source_links")

@@ -15,6 +15,7 @@ from typing import Any
 
 from psycopg2.extras import execute_values
 
+from deploy.errors import InputError
 from streams.normalize_address import Address, Gazetteer, assign_grid, normalize_address
 
 COLUMNS = ("网格编码", "区县代码", "区县", "乡镇街道", "村社区", "网格名称", "覆盖范围")
@@ -26,7 +27,7 @@ def read_grids_csv(path: Path) -> list[dict[str, str]]:
         reader = csv.DictReader(file)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"{path}: missing columns {', '.join(missing)}")
+            raise InputError(f"{path}: missing columns {', '.join(missing)}")
         return [row for row in reader if row["网格编码"].strip()]
 
 

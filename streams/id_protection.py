@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectors.fields import mask_id_number
+from deploy.errors import KeyringError
 
 PREFIX = "enc:v1:"
 KEY_BYTES = 32
@@ -33,7 +34,7 @@ ID_LIKE = re.compile(r"[0-9]{15}")  # a run of 15 digits: an ID number (15 or 18
 ID_FIELDS = ("id_number", "id_digits")  # RecordFeatures' fields holding a number
 
 
-class SealError(ValueError):
+class SealError(KeyringError):
     """A sealed value that does not open: tampered, or sealed under a key the keyring lacks."""
 
 

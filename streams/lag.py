@@ -8,7 +8,10 @@ from collections.abc import Callable
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from deploy.errors import ServiceError
 from deploy.kafka_auth import PROCESSOR, client_config
+from deploy.metrics_targets import PROCESSOR as PROCESSOR_JOB
+from deploy.metrics_targets import live_targets
 from deploy.settings import HubSettings
 from schemas.topics import processor_group, raw_topics
 
@@ -35,32 +38,44 @@ class LagProbe:
         return {tp: ends[tp] - (committed[tp].offset if tp in committed else 0)
                 for tp in partitions}
 
+    def members(self) -> int:
+        """How many workers are in the processor's consumer group now."""
+        return len(self._admin.describe_groups([self._group])[self._group]["members"])
+
     def close(self) -> None:
         self._consumer.close()
         self._admin.close()
 
 
 def wait_for_processor(settings: HubSettings, timeout: float,
-                       on_lag: Callable[[int], None] = lambda lag: None) -> None:
+                       on_lag: Callable[[int], None] = lambda lag: None,
+                       require_processor: bool = False) -> None:
     """Return once every event published so far is stored (lag 0); TimeoutError otherwise.
 
-    `on_lag` hears the total lag of each poll (-1 while the broker cannot tell it yet).
+    `on_lag` hears the total lag of each poll (-1 while the broker cannot tell it yet). With
+    `require_processor`, events waiting while no worker is in the consumer group (nor starting
+    on this machine) raise ServiceError at once: nothing would store them.
     """
     deadline = time.monotonic() + timeout
     probe = LagProbe(settings)
     try:
         while True:
-            lag: dict[TopicPartition, int] | None
+            lag: dict[TopicPartition, int] | None = None
+            members: int | None = None  # None: not asked, or not known yet
             try:
                 lag = probe.lag()
+                members = probe.members() if require_processor else None
             except KafkaError as error:  # retriable: e.g. the group coordinator is being elected
                 if not error.retriable:
                     raise
-                lag = None
             total = -1 if lag is None else sum(lag.values())
             on_lag(total)
             if total == 0:
                 return
+            if total > 0 and members == 0 and not live_targets(settings, PROCESSOR_JOB):
+                group = processor_group(settings.topic_prefix)
+                raise ServiceError(f"no processor is in consumer group {group!r} and {total} "
+                                   "events wait: start `sanwang process`")
             if time.monotonic() >= deadline:
                 behind = ", ".join(f"{tp.topic}[{tp.partition}]={n}"
                                    for tp, n in (lag or {}).items() if n)

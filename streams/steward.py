@@ -14,12 +14,13 @@ from typing import Any
 
 import psycopg2.extras
 
+from deploy.errors import InputError
 from deploy.id_keys import process_keyring
 from streams import id_protection as ids
 from streams.merge import MERGE_LOCK, MergeSummary, recluster
 
 
-class StewardError(ValueError):
+class StewardError(InputError):
     """The decision cannot be made (unknown record or resident, wrong state); says why."""
 
 

@@ -20,7 +20,7 @@ from deploy.topics import ensure_topics
 from schemas.departments import department
 from schemas.topics import all_topics
 from streams.id_protection import open_sealed
-from tests.integration.workers import spawn_worker, stop_worker
+from tests.integration.workers import joined, spawn_worker, stop_worker
 
 pytestmark = pytest.mark.integration
 
@@ -56,8 +56,8 @@ def hub_settings(stack: HubSettings) -> HubSettings:
 
 @pytest.fixture
 def processor(hub: HubSettings) -> Iterator[subprocess.Popen]:
-    """A real `sanwang process` worker for this test's topics and database."""
-    proc = spawn_worker(hub)
+    """A real `sanwang process` worker for this test's topics and database, in the group."""
+    proc = joined(hub, spawn_worker(hub))
     yield proc
     stop_worker(proc)
 

@@ -10,7 +10,6 @@ import datetime
 import io
 import re
 import threading
-import tomllib
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from api.access import ENTITLEMENTS
 from deploy import postgres
 from deploy.settings import HubSettings
+from schemas.departments import department as declared
 from tests.integration.api_stack import ANALYST, DEPARTMENTS, STEWARD, Served, api_over_sample
 from tests.integration.conftest import clear_id_numbers, query, run_sql
 
@@ -241,7 +240,7 @@ def test_splits_the_grouping_refuses_are_409_and_change_nothing(served: Served) 
 @pytest.mark.parametrize("department", sorted(DEPARTMENTS))
 def test_a_lookup_answers_exactly_the_departments_entitled_fields(
         served: Served, someone: dict[str, Any], department: str) -> None:
-    entitled = tomllib.loads(ENTITLEMENTS.read_text(encoding="utf-8"))[department]["fields"]
+    entitled = list(declared(department).reads)
     who = DEPARTMENTS[department]
     for answer in (served.get("/residents/lookup", who, purpose="test",
                               id_number=someone["id_number"].lower()),
@@ -318,7 +317,7 @@ def test_every_personal_read_is_audited_and_the_access_log_lists_who_looked(
         served: Served, someone: dict[str, Any]) -> None:
     why = purpose()
     resident, grid_worker = someone["resident_id"], served.grid_workers[0]
-    entitled = list(tomllib.loads(ENTITLEMENTS.read_text(encoding="utf-8"))["police"]["fields"])
+    entitled = list(declared("police").reads)
     reads = [
         (POLICE, "/residents/lookup", {"id_number": someone["id_number"]}),
         (CIVIL_AFFAIRS, f"/residents/{resident}", {}),

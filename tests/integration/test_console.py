@@ -28,7 +28,7 @@ from api.access import add_principal
 from api.app import create_app
 from connectors import metrics as connector_metrics
 from connectors.file_backfill import backfill_file
-from deploy import postgres, prometheus
+from deploy import metrics_targets, postgres, prometheus
 from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from streams.lag import wait_for_processor
@@ -56,17 +56,21 @@ def metered_processor(hub: HubSettings) -> Iterator[subprocess.Popen]:
 
 
 @contextmanager
-def connector_metrics_served(port: int) -> Iterator[None]:
+def connector_metrics_served(hub: HubSettings) -> Iterator[None]:
     """This process's connector counters (the backfills run here) on the connectors' port,
-    from a registry of their own (other tests may have registered processor metrics)."""
+    from a registry of their own (other tests may have registered processor metrics), as a
+    target the session's Prometheus finds."""
     registry = CollectorRegistry()
     for metric in (connector_metrics.RECORDS_READ, connector_metrics.RECORDS_PUBLISHED,
                    connector_metrics.RECORDS_DEAD_LETTERED, connector_metrics.LIVE_LAG_SECONDS):
         registry.register(metric)
+    port = hub.connector_metrics_port
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+    target = metrics_targets.register(hub, metrics_targets.CONNECTORS, "127.0.0.1", port)
     try:
         yield
     finally:
+        target.unlink()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
@@ -121,7 +125,7 @@ def test_the_console_shows_what_the_store_and_prometheus_hold(
     loaded = subprocess.run([sys.executable, "-m", "cli.main", "grids", str(SAMPLE / "grids.csv")],
                             env=settings_env(hub), capture_output=True, text=True, timeout=60)
     assert loaded.returncode == 0, loaded.stderr
-    with connector_metrics_served(hub.connector_metrics_port), console_api(hub) as url:
+    with connector_metrics_served(hub), console_api(hub) as url:
         for department, name in EXPORTS:
             assert backfill_file(hub, department, SAMPLE / name, progress=False).reconciles
         wait_for_processor(hub, timeout=300)

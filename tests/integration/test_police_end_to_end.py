@@ -57,11 +57,23 @@ def test_the_cli_connects_and_waits(hub: HubSettings, processor: subprocess.Pope
     assert query(hub, "SELECT count(*) FROM hub.events") == [(467,)]
 
 
-def test_wait_times_out_with_a_clear_message_when_nothing_processes(hub: HubSettings) -> None:
-    backfill_file(hub, "police", POLICE_CSV, progress=False)
-    waited = subprocess.run([sys.executable, "-m", "cli.main", "wait", "--timeout", "2"],
-                            env=settings_env(hub), capture_output=True, text=True, timeout=60)
-    assert waited.returncode == 1
+def test_wait_times_out_with_a_clear_message_when_nothing_is_stored(
+        hub: HubSettings, processor: subprocess.Popen) -> None:
+    """A processor is in the group but cannot store (the landing table locked): `wait` waits its
+    timeout, then says how far behind it is. (With no processor it says so at once:
+    test_process_lifecycle.py.)"""
+    lock = psycopg2.connect(postgres.dsn(hub))
+    try:
+        with lock.cursor() as cur:
+            cur.execute("LOCK TABLE hub.events IN ACCESS EXCLUSIVE MODE")
+        backfill_file(hub, "police", POLICE_CSV, progress=False)
+        waited = subprocess.run([sys.executable, "-m", "cli.main", "wait", "--timeout", "2"],
+                                env=settings_env(hub), capture_output=True, text=True,
+                                timeout=60)
+    finally:
+        lock.rollback()
+        lock.close()
+    assert waited.returncode == 1, waited.stderr
     assert "still 467 events behind" in waited.stderr
     assert "sanwang process" in waited.stderr
 

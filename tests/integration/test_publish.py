@@ -10,11 +10,10 @@ import sys
 from connectors.publish_api import publish_events
 from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
-from schemas.registry import SCHEMA_DIR
 from schemas.topics import dead_letter_topic, raw_topic
 from tests.integration.kafka_topics import read_data, read_topic
 
-EXAMPLES = SCHEMA_DIR.parent / "examples" / "hub.police.population_change.v1.jsonl"
+EXAMPLES = HubSettings().departments_dir / "examples" / "hub.police.population_change.v1.jsonl"
 
 
 def test_valid_events_are_published_and_bad_ones_refused_with_reasons(hub: HubSettings) -> None:

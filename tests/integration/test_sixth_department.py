@@ -20,7 +20,7 @@ from connectors.fields import parse_id_number
 from deploy.private_stack import free_port, settings_env
 from deploy.settings import HubSettings
 from tests.integration.conftest import query
-from tests.integration.workers import spawn_worker, stop_worker
+from tests.integration.workers import joined, spawn_worker, stop_worker
 from tests.samples import SAMPLE
 
 DECLARATION = '''# 退役军人事务局 Veterans affairs: a department the hub was not built with.
@@ -135,6 +135,7 @@ def test_a_declared_department_runs_end_to_end(hub: HubSettings, sixth: dict[str
          "--no-progress")
     worker = spawn_worker(hub, env={"SANWANG_DEPARTMENTS_DIR": sixth["SANWANG_DEPARTMENTS_DIR"]})
     try:
+        joined(hub, worker)  # `wait` refuses at once while no processor is in the group
         _cli(sixth, "wait", "--timeout", "300")
     finally:
         stop_worker(worker)

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from kafka.errors import KafkaError
 
 from deploy.private_stack import free_port, settings_env
 from deploy.settings import HubSettings
+from streams.lag import LagProbe
 
 
 def worker_log(settings: HubSettings, name: str = "") -> Path:
@@ -31,6 +33,30 @@ def spawn_worker(settings: HubSettings, name: str = "", metrics_port: int = 0,
             [sys.executable, "-m", "cli.main", "process", "--metrics-port", str(metrics_port),
              "--loglevel", "warning"], env={**settings_env(settings), **(env or {})},
             stdout=log, stderr=subprocess.STDOUT)
+
+
+def joined(settings: HubSettings, proc: subprocess.Popen, timeout: float = 90.0
+           ) -> subprocess.Popen:
+    """`proc` once a worker is a member of the processor's consumer group (it takes events)."""
+    probe = LagProbe(settings)
+    deadline = time.monotonic() + timeout
+    try:
+        while not _members(probe):
+            assert proc.poll() is None, f"the worker exited with {proc.returncode}"
+            assert time.monotonic() < deadline, f"no worker joined in {timeout:.0f} s"
+            time.sleep(0.2)
+    finally:
+        probe.close()
+    return proc
+
+
+def _members(probe: LagProbe) -> int:
+    try:
+        return probe.members()
+    except KafkaError as error:  # the group's coordinator is not there yet
+        if not error.retriable:
+            raise
+        return 0
 
 
 def stop_worker(proc: subprocess.Popen | None) -> None:

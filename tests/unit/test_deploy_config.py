@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
+import yaml
 from kafka.admin import ACLOperation
 
 from cli.main import build_parser
-from deploy import kafka_acls, kafka_broker, prometheus
+from deploy import kafka_acls, kafka_broker, metrics_targets, prometheus
 from deploy.settings import HubSettings
 from schemas.departments import all_departments
 from schemas.topics import all_topics, changes_topic, dead_letter_topic, raw_topic
@@ -40,10 +41,13 @@ def test_pom_asks_for_the_version_the_code_expects() -> None:
     assert "<artifactId>kafka_2.13</artifactId>" in pom
 
 
-def test_prometheus_scrapes_the_hub_processes() -> None:
-    config = prometheus.scrape_config(HubSettings(processor_metrics_port=7001,
-                                                  connector_metrics_port=7002))
-    assert "'127.0.0.1:7001'" in config and "'127.0.0.1:7002'" in config
+def test_prometheus_finds_every_hub_process_by_its_target_file(tmp_path: Path) -> None:
+    config = yaml.safe_load(prometheus.scrape_config(HubSettings(home=tmp_path)))
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {"prometheus", *metrics_targets.JOBS}
+    for job in metrics_targets.JOBS:
+        files = jobs[job]["file_sd_configs"][0]["files"]
+        assert files == [f"{tmp_path.resolve()}/prometheus/targets/{job}-*.json"]
 
 
 def test_external_services_are_used_when_configured() -> None:

@@ -47,7 +47,7 @@ KAFKA_ADDRESS_KEYS = {"listeners", "advertised.listeners", "controller.quorum.vo
 # KAFKA_* variables the apache/kafka image does not turn into broker properties (those we set).
 KAFKA_IMAGE_VARIABLES = {"KAFKA_HEAP_OPTS"}
 KAFKA_SECRET = "sanwang-kafka"  # the Kubernetes Secret of the principals' passwords, by principal
-# Which `sanwang` command serves each of deploy/prometheus.py's hub jobs.
+# Which `sanwang` command serves each of deploy/prometheus.py's hub jobs (`hub_jobs`).
 JOB_COMMANDS = {"sanwang-processor": "process", "sanwang-connectors": "connect",
                 "sanwang-api": "api"}
 # Infrastructure images: one per component, the same in compose and Kubernetes.
@@ -530,8 +530,7 @@ def check_prometheus(m: Manifests) -> None:
     configs = prometheus_configs(m)
     assert configs["compose"] == configs["k8s"], "compose and Kubernetes scrape differently"
     settings = effective_settings(configmap_env(m))
-    local = {job["job_name"]: targets(job)[0][1] for job in
-             yaml.safe_load(prometheus.scrape_config(settings))["scrape_configs"]}
+    local = {"prometheus": settings.prometheus_port, **prometheus.hub_jobs(settings)}
     config = yaml.safe_load(configs["k8s"])
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == set(local), f"jobs {sorted(jobs)}, deploy/prometheus.py {sorted(local)}"
