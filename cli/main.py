@@ -156,18 +156,13 @@ def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
     import json as json_module
 
     from deploy import postgres
-    from deploy.id_keys import load_keyring
     from streams.estimate import estimate_parameters
-    from streams.features import RecordFeatures
-    from streams.id_protection import open_document
+    from streams.record_store import every_record
 
     conn = postgres.connect(postgres.dsn(settings))
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT features FROM hub.source_records")
-            keyring = load_keyring(settings)
-            records = [RecordFeatures.from_json(open_document(keyring, row[0]))
-                       for row in cur.fetchall()]
+            records = every_record(cur)
             if len(records) < 2:
                 print("sanwang estimate: the store holds no records yet", file=sys.stderr)
                 return 2

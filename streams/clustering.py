@@ -38,6 +38,11 @@ def _strength(edge: Edge) -> tuple[int, float, str, str]:
     return (RULE_STRENGTH[edge.rule], -edge.score, edge.a, edge.b)
 
 
+def strongest_first(edges: Iterable[Edge]) -> list[Edge]:
+    """Edges in the order clustering takes them: by rule, then score, then names."""
+    return sorted(edges, key=_strength)
+
+
 def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
             splits: Iterable[Split] = ()) -> list[list[Link]]:
     """Partition the records; each group lists its records with the edge that explains each.
@@ -61,7 +66,7 @@ def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
             ref = parent[ref]
         return ref
 
-    usable = sorted((e for e in _unambiguous(edges, by_ref) if e.links), key=_strength)
+    usable = strongest_first(e for e in _unambiguous(edges, by_ref) if e.links)
     for edge in usable:
         ra, rb = root(edge.a), root(edge.b)
         if ra == rb or _must_stay_apart(ra, rb, members, apart):

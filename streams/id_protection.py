@@ -31,7 +31,6 @@ PREFIX = "enc:v1:"
 KEY_BYTES = 32
 KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 ID_LIKE = re.compile(r"[0-9]{15}")  # a run of 15 digits: an ID number (15 or 18), or most of one
-ID_FIELDS = ("id_number", "id_digits")  # RecordFeatures' fields holding a number
 
 
 class SealError(KeyringError):
@@ -180,18 +179,6 @@ def seal_event(keyring: Keyring, event: dict[str, Any]) -> dict[str, Any]:
     """A canonical event as landed: its data sealed (raw values hold numbers anywhere, even in
     free text); the envelope holds only ids, whose hex may look like digits."""
     return {**event, "data": seal_document(keyring, event["data"])}
-
-
-def seal_features(keyring: Keyring, features: dict[str, Any]) -> dict[str, Any]:
-    """A record's features as stored: its numbers sealed, even ones no pattern recognizes."""
-    return {**features, **{f: seal(keyring, features[f]) for f in ID_FIELDS
-                           if features.get(f) and not is_sealed(features[f])}}
-
-
-def open_features(keyring: Keyring, features: dict[str, Any]) -> dict[str, Any]:
-    """A record's stored features with their numbers opened (only `ID_FIELDS` are sealed)."""
-    return {**features, **{f: open_sealed(keyring, features[f]) for f in ID_FIELDS
-                           if is_sealed(features.get(f))}}
 
 
 def protect_key(keyring: Keyring, key: str) -> str:

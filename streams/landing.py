@@ -27,6 +27,7 @@ from streams.json_text import json_text
 from streams.matching import Parameters
 from streams.merge import MergeSummary, merge_events, recheck
 from streams.metrics import BATCH_RETRIES
+from streams.resident_store import store_owners
 
 DEFAULT_PARAMETERS = Path(__file__).parent / "default_parameters.json"
 # A dropped connection shows as OperationalError, or, when the rollback on the way out of the
@@ -67,6 +68,7 @@ class HubStore:
             self._conn = psycopg2.connect(self._dsn)
             with self._conn, self._conn.cursor() as cur:
                 self._parameters = load_parameters(cur)
+                store_owners(cur)
         return self._conn
 
     def apply(self, batch: Sequence[ConsumedEvent]) -> tuple[Counter, MergeSummary]:

@@ -92,6 +92,12 @@ def upsert_records(cur: Any, rows: Sequence[tuple[Any, ...]]) -> dict[str, bool]
     return dict(cur.fetchall())
 
 
+def every_record(cur: Any) -> list[RecordFeatures]:
+    """Every stored record's features (what `sanwang estimate` learns from)."""
+    cur.execute(f"SELECT {', '.join(FEATURE_COLUMNS)} FROM hub.source_records")
+    return [features_of_row(row) for row in cur.fetchall()]
+
+
 def load_features(cur: Any, refs: Iterable[str]) -> dict[str, RecordFeatures]:
     cur.execute(f"SELECT {', '.join(FEATURE_COLUMNS)} FROM hub.source_records"
                 " WHERE ref = ANY(%s)", (list(refs),))

@@ -59,13 +59,15 @@ def audit_count(api: Served) -> int:
 @pytest.fixture(scope="module")
 def someone(served: Served) -> dict[str, Any]:
     """The resident with the most golden attributes (so entitlements leave many out)."""
-    resident, grid, attributes = query(served.settings, """
-        SELECT resident_id, grid_code, attributes FROM hub.residents
+    resident, grid = query(served.settings, """
+        SELECT resident_id, grid_code FROM hub.residents r
          WHERE id_number_sealed IS NOT NULL AND grid_code IS NOT NULL
-         ORDER BY (SELECT count(*) FROM jsonb_object_keys(attributes)) DESC, resident_id
+         ORDER BY (SELECT count(*) FROM hub.golden_values v
+                    WHERE v.resident_id = r.resident_id) DESC, resident_id
          LIMIT 1""")[0]
     id_number = clear_id_numbers(served.settings)[resident]
-    values = {a: v["value"] for a, v in attributes.items()}
+    values = dict(query(served.settings, "SELECT attribute, value FROM hub.golden_values"
+                                         " WHERE resident_id = %s", (resident,)))
     return {"resident_id": resident, "id_number": id_number, "grid_code": grid,
             "values": {**values, "id_number": id_number, "grid_code": grid}}
 

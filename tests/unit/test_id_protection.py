@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from stdnum.cn import ric
 
 from streams import id_protection as ids
-from streams.features import RecordFeatures
 
 KEYRING = ids.new_keyring()
 NUMBER = "511803198111163399"
@@ -155,15 +154,6 @@ def test_an_event_keeps_its_envelope_and_seals_its_data() -> None:
     assert sealed["id"] == event["id"] and sealed["data"]["parsed"]["name"] == "曾霞萱"
     assert NUMBER not in json.dumps(sealed)
     assert ids.open_document(KEYRING, sealed) == event
-
-
-def test_features_seal_even_numbers_no_pattern_recognizes() -> None:
-    features = RecordFeatures(ref="police:1", source="police", id_digits="5118O3198111163399",
-                              name="曾霞萱").to_json()
-    sealed = ids.seal_features(KEYRING, features)
-    assert ids.is_sealed(sealed["id_digits"]) and sealed["id_number"] is None
-    assert RecordFeatures.from_json(ids.open_document(KEYRING, sealed)) == \
-        RecordFeatures.from_json(features)
 
 
 def test_id_blocking_keys_become_keyed_hashes_and_others_stay() -> None:
