@@ -152,6 +152,26 @@ def _eval(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
+def _rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
+    from tqdm import tqdm
+
+    from deploy import postgres
+    from streams.rebuild import rebuild_store
+
+    dsn = postgres.dsn(settings)
+    conn = postgres.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM hub.events")
+            (total,) = cur.fetchone()
+    finally:
+        conn.close()
+    with tqdm(total=total, unit="events", disable=args.no_progress) as bar:
+        read = rebuild_store(dsn, bar.update)
+    print(f"rebuilt the store from {read} landed events")
+    return 0
+
+
 def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
     import json as json_module
 
@@ -296,6 +316,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "pairs, m from pairs the deterministic rules already link. Stored "
                             "for processors started afterwards.")
     p.set_defaults(run=_estimate)
+
+    p = commands.add_parser("rebuild", help="derive the store again from the landed events",
+                            description="Work out again everything the merge derives (records' "
+                            "features and facts, keys, edges, residents, golden values, "
+                            "conflicts, findings) from hub.events, as after migration 013 "
+                            "(deploy/DEPLOYING.md). Residents keep their ids; stewards' "
+                            "decisions are honoured; the change feed is not flooded. Processors "
+                            "wait meanwhile; interrupted, run it again to go on.")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_rebuild)
 
     p = commands.add_parser("process", help="run a processor worker (until SIGTERM / Ctrl-C)",
                             description="Consume every department's topic and store each event "

@@ -37,8 +37,8 @@ def rekey_store(conn: Any, keyring: ids.Keyring) -> Counter:
         return text if again == stored else json_text(again)
 
     counts: Counter = Counter()
-    counts["events"] = _rewrite(conn, "hub.events", "event_id", "payload", "jsonb",
-                                lambda p: ids.seal_event(keyring, ids.open_document(keyring, p)))
+    counts["events"] = _rewrite(conn, "hub.events", "event_id", "payload", "bytea",
+                                lambda p: ids.seal_bytes(keyring, ids.open_bytes(keyring, p)))
     for column, change in (("id_sealed", number), ("id_digits_sealed", number),
                            ("facts", facts)):
         counts["source_records"] += _rewrite(conn, "hub.source_records", "ref", column, "text",
@@ -66,8 +66,17 @@ def _rewrite(conn: Any, table: str, key: str, column: str, kind: str,
             if not rows:
                 return done
             after = rows[-1][0]
-            changed = [(k, new if kind == "text" else json_text(new)) for k, value in rows
+            changed = [(k, _literal(new, kind)) for k, value in rows
                        if value is not None and (new := change(value)) != value]
             execute_values(cur, f"UPDATE {table} t SET {column} = v.value::{kind} FROM"
                                 f" (VALUES %s) AS v (k, value) WHERE t.{key} = v.k", changed)
             done += len(changed)
+
+
+def _literal(value: Any, kind: str) -> Any:
+    """A new value as the UPDATE's VALUES list takes it for a column of `kind`."""
+    if kind == "jsonb":
+        return json_text(value)
+    if kind == "bytea":
+        return "\\x" + bytes(value).hex()
+    return value

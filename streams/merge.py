@@ -249,14 +249,16 @@ def _join(cur: Any, joins: list[Join], batch: dict[str, RecordFeatures],
     if groups:
         joined = {ref for j in joins for ref in j.refs} - again
         summary.paths["joined"] += len(joined)
-        links = {}
-        for resident, group in groups:
-            inside = [e for e in edges if e.links and e.a in group and e.b in group]
-            best = strongest_first(inside)
-            for ref in sorted(group & joined):
-                edge = next((e for e in best if ref in (e.a, e.b)), None)
-                links[ref] = residents.link_of(ref, resident, edge)
-                summary.rules[links[ref][1]] += 1
+        group_of = {ref: resident for resident, group in groups for ref in group}
+        best: dict[str, Edge] = {}  # each joined record's strongest link inside its group
+        for e in strongest_first(e for e in edges if e.links):
+            if group_of.get(e.a) is not None and group_of.get(e.a) == group_of.get(e.b):
+                for ref in (e.a, e.b):
+                    if ref in joined:
+                        best.setdefault(ref, e)
+        links = {ref: residents.link_of(ref, group_of[ref], best.get(ref))
+                 for ref in sorted(joined)}
+        summary.rules.update(link[1] for link in links.values())
         _write_groups(cur, groups, {**members, **batch}, facts, set(), links, {}, summary,
                       changed=joined)
     return again

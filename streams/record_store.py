@@ -21,7 +21,7 @@ from streams.facts import Observation, Relative
 from streams.features import RecordFeatures, addresses_of
 from streams.json_text import json_text
 from streams.matching import Edge, RecordKeys
-from streams.store_io import PAGE, copy_rows
+from streams.store_io import copy_rows, upsert_rows
 
 LINKING_RULES = ["department_key", "id_number", "probabilistic"]
 RESIDENT_LOCKS = 7304  # advisory lock namespace (the two-int form)
@@ -159,17 +159,11 @@ def replace_edges(cur: Any, refs: Sequence[str], edges: Iterable[Edge], new: set
     if old:
         cur.execute("DELETE FROM hub.match_edges WHERE a = ANY(%s) OR b = ANY(%s)", (old, old))
     unique = {(e.a, e.b): e for e in edges}
-    if not unique:
-        return
     # a concurrent merge may write the same pair (each computed it from what it saw): the later
     # one stands, and a recheck redoes it if that one saw an older version
-    from psycopg2.extras import execute_values
-
-    execute_values(cur, "INSERT INTO hub.match_edges (a, b, rule, score, agreed) VALUES %s"
-                        " ON CONFLICT (a, b) DO UPDATE SET rule = EXCLUDED.rule,"
-                        " score = EXCLUDED.score, agreed = EXCLUDED.agreed",
-                   [(e.a, e.b, e.rule, finite(e.score), list(e.agreed))
-                    for e in unique.values()], page_size=PAGE)
+    upsert_rows(cur, "hub.match_edges", ("a", "b", "rule", "score", "agreed"),
+                [(e.a, e.b, e.rule, finite(e.score), list(e.agreed)) for e in unique.values()],
+                key=("a", "b"), update=("rule", "score", "agreed"))
 
 
 def finite(score: float) -> float:

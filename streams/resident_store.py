@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from psycopg2.extras import execute_values
 
 from deploy.id_keys import process_keyring
@@ -24,7 +25,7 @@ from streams.json_text import json_text
 from streams.matching import Edge
 from streams.record_store import FEATURE_COLUMNS, facts_of, features_of_row, finite
 from streams.resident_state import ResidentState
-from streams.store_io import PAGE, copy_rows, split_ref
+from streams.store_io import PAGE, copy_rows, split_ref, upsert_rows
 from streams.survivorship import GoldenValue, owners
 
 COLUMNS = ("name", "sex", "birth_date", "ethnicity", "hukou_address", "residence_address",
@@ -87,11 +88,13 @@ def load_stored(cur: Any, residents: Iterable[str]) -> Stored:
     keyring = process_keyring()
     wanted = sorted(set(residents))
     stored = Stored()
-    cur.execute("SELECT resident_id, attribute, value, valid_from, source, record_ref, authority"
-                " FROM hub.golden_values WHERE resident_id = ANY(%s)", (wanted,))
+    # read as text and parsed by orjson, several times faster than psycopg2's json.loads (an
+    # integer beyond 64 bits it reads as a float only makes that value look changed: rewritten)
+    cur.execute("SELECT resident_id, attribute, value::text, valid_from, source, record_ref,"
+                " authority FROM hub.golden_values WHERE resident_id = ANY(%s)", (wanted,))
     for resident, attribute, value, *rest in cur.fetchall():
         stored.golden.setdefault(resident, {})[attribute] = GoldenValue(
-            attribute, ids.open_document(keyring, value), *rest)
+            attribute, ids.open_document(keyring, orjson.loads(value)), *rest)
     cur.execute(f"SELECT resident_id, {', '.join(COLUMNS)}, grid_code, address_key,"
                 " record_count, id_number_sealed FROM hub.residents WHERE resident_id = ANY(%s)",
                 (wanted,))
@@ -157,15 +160,10 @@ def write_states(cur: Any, states: Sequence[ResidentState], stored: Stored,
         findings_gone += [(r, k) for k in had if k not in {f.kind for f in state.findings}]
     _write_residents(cur, new_rows, changed_rows)
     _delete_pairs(cur, "golden_values", "attribute", golden_gone)
-    if golden_rows:
-        execute_values(cur, """
-            INSERT INTO hub.golden_values (resident_id, attribute, value, valid_from, source,
-                                           record_ref, authority) VALUES %s
-            ON CONFLICT (resident_id, attribute) DO UPDATE SET value = EXCLUDED.value,
-                valid_from = EXCLUDED.valid_from, source = EXCLUDED.source,
-                record_ref = EXCLUDED.record_ref, authority = EXCLUDED.authority""",
-                       golden_rows, template="(%s, %s, %s::jsonb, %s, %s, %s, %s)",
-                       page_size=PAGE)
+    upsert_rows(cur, "hub.golden_values", ("resident_id", "attribute", "value", "valid_from",
+                                           "source", "record_ref", "authority"), golden_rows,
+                key=("resident_id", "attribute"),
+                update=("value", "valid_from", "source", "record_ref", "authority"))
     if conflicts_gone:
         execute_values(cur, "DELETE FROM hub.conflicts c USING (VALUES %s) AS v (r, f)"
                             " WHERE c.resident_id = v.r AND c.fingerprint = v.f"
@@ -179,21 +177,16 @@ def write_states(cur: Any, states: Sequence[ResidentState], stored: Stored,
                                AND c.fingerprint = v.fingerprint)""", conflict_rows,
                        page_size=PAGE)
     _delete_pairs(cur, "resident_findings", "kind", findings_gone)
-    if finding_rows:
-        execute_values(cur, """
-            INSERT INTO hub.resident_findings (resident_id, kind, since, evidence) VALUES %s
-            ON CONFLICT (resident_id, kind) DO UPDATE SET since = EXCLUDED.since,
-                evidence = EXCLUDED.evidence""", finding_rows,
-                       template="(%s, %s, %s, %s::jsonb)", page_size=PAGE)
+    upsert_rows(cur, "hub.resident_findings", ("resident_id", "kind", "since", "evidence"),
+                finding_rows, key=("resident_id", "kind"), update=("since", "evidence"))
 
 
 def _write_residents(cur: Any, new: list[tuple[Any, ...]], changed: list[tuple[Any, ...]]
                      ) -> None:
     names = ("resident_id", *COLUMNS, "grid_code", "address_key", "record_count",
              "id_number_sealed", "id_number_hash", "id_number_masked")
-    if new:  # an INSERT, not COPY: hub.residents has row-level security (007_api_access.sql)
-        execute_values(cur, f"INSERT INTO hub.residents ({', '.join(names)}) VALUES %s", new,
-                       page_size=PAGE)
+    # staged, not COPY straight in: hub.residents has row-level security (007_api_access.sql)
+    upsert_rows(cur, "hub.residents", names, new, key=("resident_id",))
     if changed:
         sets = ", ".join(f"{n} = v.{n}" for n in names[1:])
         execute_values(cur, f"UPDATE hub.residents r SET {sets}, updated_at = now()"
@@ -222,14 +215,10 @@ def write_links(cur: Any, links: dict[str, Link], stored: dict[str, Link]) -> No
     rows = [(*split_ref(ref), resident, rule, score, matched, list(agreed))
             for ref, (resident, rule, score, matched, agreed) in links.items()
             if stored.get(ref) != (resident, rule, score, matched, agreed)]
-    if rows:
-        execute_values(cur, """
-            INSERT INTO hub.source_links (source, record_id, resident_id, rule, score,
-                                          matched_with, agreed) VALUES %s
-            ON CONFLICT (source, record_id) DO UPDATE SET resident_id = EXCLUDED.resident_id,
-                rule = EXCLUDED.rule, score = EXCLUDED.score,
-                matched_with = EXCLUDED.matched_with, agreed = EXCLUDED.agreed""", rows,
-                       page_size=PAGE)
+    upsert_rows(cur, "hub.source_links", ("source", "record_id", "resident_id", "rule", "score",
+                                          "matched_with", "agreed"), rows,
+                key=("source", "record_id"),
+                update=("resident_id", "rule", "score", "matched_with", "agreed"))
 
 
 def link_of(ref: str, resident: str, edge: Edge | None) -> Link:
@@ -244,9 +233,8 @@ def replace_review_items(cur: Any, refs: Sequence[str], items: Iterable[Edge]) -
     """Open possible matches among `refs`; a steward's answered item keeps its answer."""
     cur.execute("DELETE FROM hub.review_queue WHERE status = 'open'"
                 " AND (a = ANY(%(r)s) OR b = ANY(%(r)s))", {"r": list(refs)})
-    execute_values(cur, "INSERT INTO hub.review_queue (a, b, score, agreed) VALUES %s"
-                        " ON CONFLICT (a, b) DO NOTHING",
-                   [(e.a, e.b, e.score, list(e.agreed)) for e in items], page_size=PAGE)
+    upsert_rows(cur, "hub.review_queue", ("a", "b", "score", "agreed"),
+                [(e.a, e.b, e.score, list(e.agreed)) for e in items], key=("a", "b"))
 
 
 def add_changes(cur: Any, changes: Sequence[tuple[str, str, dict[str, Any]]]) -> None:

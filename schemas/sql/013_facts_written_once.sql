@@ -8,6 +8,14 @@
 -- resolved conflicts, answered review items, principals, the audit log and the grid reference
 -- are kept.
 
+-- Each record's resident before the rebuild, so residents keep their ids through it.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM hub.source_links) THEN
+        CREATE TABLE hub.source_links_v1 AS SELECT ref, resident_id FROM hub.source_links;
+    END IF;
+END $$;
+
 DROP FUNCTION hub.resident_as_of(text, date);
 DROP VIEW hub.analyst_residents CASCADE;  -- and the population and findings views on it
 DROP VIEW hub.attribute_counts_by_grid;
@@ -16,6 +24,12 @@ TRUNCATE hub.source_records, hub.record_keys, hub.match_edges, hub.source_links,
          hub.residents, hub.resident_findings, hub.merge_rechecks, hub.record_relations;
 DELETE FROM hub.conflicts WHERE status = 'open';
 DELETE FROM hub.review_queue WHERE status = 'open';
+
+-- A landed event as it came, sealed whole (bytes, one pass) instead of a jsonb document with
+-- its numbers sealed where they sit; `sanwang rebuild` moves the earlier ones over.
+ALTER TABLE hub.events RENAME COLUMN payload TO payload_v1;
+ALTER TABLE hub.events ALTER COLUMN payload_v1 DROP NOT NULL,
+                       ADD COLUMN payload bytea;
 
 -- A record's current version: identity features in columns (ID numbers sealed, a trusted one
 -- also as its lookup hash), its facts as one JSON text read whole when needed.

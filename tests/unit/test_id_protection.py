@@ -147,13 +147,15 @@ def test_any_document_seals_every_number_and_nothing_else_and_opens_back(documen
     assert ids.open_document(KEYRING, sealed) == document
 
 
-def test_an_event_keeps_its_envelope_and_seals_its_data() -> None:
-    event = {"id": "0123456789012345678abcdef", "subject": "GA1", "data": {
-        "parsed": {"id_number": {"original": NUMBER, "normalized": NUMBER}, "name": "曾霞萱"}}}
-    sealed = ids.seal_event(KEYRING, event)
-    assert sealed["id"] == event["id"] and sealed["data"]["parsed"]["name"] == "曾霞萱"
-    assert NUMBER not in json.dumps(sealed)
-    assert ids.open_document(KEYRING, sealed) == event
+def test_an_event_is_sealed_whole_and_opens_only_unchanged() -> None:
+    event = json.dumps({"id": "0123456789", "data": {"parsed": {"id_number": NUMBER}}}).encode()
+    sealed = ids.seal_bytes(KEYRING, event)
+    assert NUMBER.encode() not in sealed and sealed == ids.seal_bytes(KEYRING, event)
+    assert ids.open_bytes(KEYRING, sealed) == event
+    with pytest.raises(ids.SealError):
+        ids.open_bytes(KEYRING, sealed[:-1] + bytes([sealed[-1] ^ 1]))
+    with pytest.raises(ids.SealError):
+        ids.open_bytes(ids.new_keyring(), sealed.replace(b":k1:", b":k9:"))
 
 
 def test_id_blocking_keys_become_keyed_hashes_and_others_stay() -> None:
