@@ -34,13 +34,14 @@ class Link:
     edge: Edge | None
 
 
-def _strength(edge: Edge) -> tuple[int, float, str, str]:
+def strength(edge: Edge) -> tuple[int, float, str, str]:
+    """Where an edge comes in the order clustering takes them (smaller: earlier): by rule, then
+    score, then names."""
     return (RULE_STRENGTH[edge.rule], -edge.score, edge.a, edge.b)
 
 
 def strongest_first(edges: Iterable[Edge]) -> list[Edge]:
-    """Edges in the order clustering takes them: by rule, then score, then names."""
-    return sorted(edges, key=_strength)
+    return sorted(edges, key=strength)
 
 
 def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],

@@ -66,6 +66,7 @@ def _rewrite(conn: Any, table: str, key: str, column: str, kind: str,
             if not rows:
                 return done
             after = rows[-1][0]
+            rows = [(k, bytes(v) if isinstance(v, memoryview) else v) for k, v in rows]
             changed = [(k, _literal(new, kind)) for k, value in rows
                        if value is not None and (new := change(value)) != value]
             execute_values(cur, f"UPDATE {table} t SET {column} = v.value::{kind} FROM"

@@ -37,11 +37,12 @@ from typing import Any
 from streams import recheck_store as rechecks
 from streams import record_store as records
 from streams import resident_store as residents
-from streams.clustering import Link, cluster, strongest_first
+from streams.clustering import Link, cluster, strength, strongest_first
 from streams.facts import Observation, Relative, observations_of, relatives_of
 from streams.features import RecordFeatures, features_of
 from streams.grids import load_gazetteer
 from streams.matching import Edge, Parameters, RecordKeys, keys_of, trusted_number
+from streams.record_store import edge_from_row
 from streams.resident_state import LOOSE_RULES, resident_states, review_items
 from streams.resolve import MAX_BLOCK, edges_among
 
@@ -249,19 +250,35 @@ def _join(cur: Any, joins: list[Join], batch: dict[str, RecordFeatures],
     if groups:
         joined = {ref for j in joins for ref in j.refs} - again
         summary.paths["joined"] += len(joined)
-        group_of = {ref: resident for resident, group in groups for ref in group}
-        best: dict[str, Edge] = {}  # each joined record's strongest link inside its group
-        for e in strongest_first(e for e in edges if e.links):
-            if group_of.get(e.a) is not None and group_of.get(e.a) == group_of.get(e.b):
-                for ref in (e.a, e.b):
-                    if ref in joined:
-                        best.setdefault(ref, e)
-        links = {ref: residents.link_of(ref, group_of[ref], best.get(ref))
-                 for ref in sorted(joined)}
-        summary.rules.update(link[1] for link in links.values())
+        links = _join_links(groups, joined, edges, stored_links)
+        summary.rules.update(links[ref][1] for ref in joined)
         _write_groups(cur, groups, {**members, **batch}, facts, set(), links, {}, summary,
                       changed=joined)
     return again
+
+
+def _join_links(groups: list[tuple[str, frozenset[str]]], joined: set[str],
+                edges: Sequence[Edge], stored: dict[str, residents.Link]
+                ) -> dict[str, residents.Link]:
+    """Why each record is in its group, as a clean run would say: its strongest link inside the
+    group. A joined record's comes from the batch's edges; a member's stored one stays unless
+    one of those edges is stronger (the group only grew, so nothing else can be)."""
+    group_of = {ref: resident for resident, group in groups for ref in group}
+    best: dict[str, Edge] = {}
+    for e in strongest_first(e for e in edges if e.links):
+        if group_of.get(e.a) is not None and group_of.get(e.a) == group_of.get(e.b):
+            for ref in (e.a, e.b):
+                best.setdefault(ref, e)
+    links = {ref: residents.link_of(ref, group_of[ref], best.get(ref)) for ref in joined}
+    for ref, edge in best.items():
+        if ref in joined:
+            continue
+        _, rule, score, matched, agreed = stored[ref]
+        kept = None if rule == "new" else edge_from_row(*sorted((ref, matched)), rule, score,
+                                                         list(agreed))
+        if kept is None or strength(edge) < strength(kept):
+            links[ref] = residents.link_of(ref, group_of[ref], edge)
+    return links
 
 
 def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = None,

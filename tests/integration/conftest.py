@@ -77,8 +77,9 @@ def landed_events(settings: HubSettings, where: str = "true") -> dict[str, dict]
     import orjson
 
     keyring = id_keys.process_keyring()
-    return {event_id: orjson.loads(open_bytes(keyring, payload)) for event_id, payload in query(
-        settings, f"SELECT event_id, payload FROM hub.events WHERE {where}")}
+    rows = query(settings, "SELECT event_id, payload FROM hub.events WHERE "
+                 + where.replace("%", "%%"))
+    return {event_id: orjson.loads(open_bytes(keyring, payload)) for event_id, payload in rows}
 
 
 def clear_id_numbers(settings: HubSettings) -> dict[str, str | None]:
