@@ -72,11 +72,13 @@ def _down(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def _status(args: argparse.Namespace, settings: HubSettings) -> int:
+    from deploy.postgres import role_dsns
     from deploy.stack import status_as_dicts
 
     components = status_as_dicts(settings)
     if args.json:
-        print(json.dumps({"components": components}, indent=2, ensure_ascii=False))
+        print(json.dumps({"components": components, "database_roles": role_dsns(settings)},
+                         indent=2, ensure_ascii=False))
     else:
         for c in components:
             state = f"up, version {c['version']}" if c["healthy"] else f"DOWN ({c['error']})"
@@ -262,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("status", help="each component's endpoint, health and real version",
                             description="Versions are the running services' own answers. "
                             "Exit status 0 only when every component is healthy.")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output, with each "
+                   "database role's connection string (no password: libpq reads it from "
+                   "$SANWANG_HOME/secrets/pgpass), e.g. for psql")
     p.set_defaults(run=_status)
 
     add_connect_parser(commands)

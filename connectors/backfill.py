@@ -16,7 +16,6 @@ from typing import Any
 from tqdm import tqdm
 
 from connectors.checkpoints import CheckpointStore
-from connectors.metrics import RECORDS_READ
 from connectors.publisher import EventPublisher, InvalidEventError
 from connectors.records import MappingError, SourceRecord
 
@@ -51,7 +50,7 @@ class BackfillTally:
 
 def publish_record(record: SourceRecord, to_event: ToEvent, publisher: EventPublisher) -> None:
     """Queue one record's event, or its dead letter when it cannot be mapped."""
-    RECORDS_READ.labels(publisher.department).inc()
+    publisher.records_read.inc()
     if record.columns is None:
         publisher.dead_letter(record, record.reason, record.error)
         return

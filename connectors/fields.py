@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from stdnum.cn import ric
-from stdnum.exceptions import ValidationError
 
 from deploy.errors import InputError
 
@@ -32,6 +31,8 @@ _SEX_CODES = {"1": "M", "2": "F", "0": None, "9": None}  # GB/T 2261.1: 0 unknow
 
 # 18 characters that may be an ID number; only a checksum-valid one is masked.
 _ID_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+_ID_18 = re.compile(r"[0-9]{17}[0-9X]")
+_ID_15 = re.compile(r"[0-9]{15}")  # the first-generation form: no century, no check digit
 
 
 def mask_id_number(number: str) -> str:
@@ -60,13 +61,20 @@ def _clean(text: object) -> str | None:
         return None
     if not isinstance(text, str):
         raise FieldError(f"expected text, got {type(text).__name__} {text!r}")
-    text = text.translate(_FULLWIDTH).strip()
+    if not text.isascii():  # the table maps no ASCII character
+        text = text.translate(_FULLWIDTH)
+    text = text.strip()
     return text or None
 
 
 # C0 and C1 controls (tab aside), line and paragraph separators, a BOM inside text: no name or
 # address holds them; they come from damaged exports and would corrupt every display downstream.
 _INVISIBLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+# Mojibake codecs, and a character neither can encode (U+2122 is the highest cp1252 has): text
+# holding one cannot be their mojibake, and is not tried (which would raise twice).
+_MOJIBAKE_CODECS = ("cp1252", "latin-1")
+_BEYOND_MOJIBAKE_CODECS = re.compile("[^\x00-{}]".format(max(
+    max(bytes(range(256)).decode(codec, "ignore")) for codec in _MOJIBAKE_CODECS)))
 
 
 def check_text(text: str) -> str:
@@ -78,8 +86,8 @@ def check_text(text: str) -> str:
     bad = _INVISIBLE.search(text)
     if bad is not None:
         raise FieldError(f"control character U+{ord(bad[0]):04X} at {bad.start()} in {text[:80]!r}")
-    if not text.isascii():
-        for codec in ("cp1252", "latin-1"):
+    if not text.isascii() and _BEYOND_MOJIBAKE_CODECS.search(text) is None:
+        for codec in _MOJIBAKE_CODECS:
             try:
                 if text.encode(codec).decode("utf-8") != text:
                     raise FieldError(f"mojibake (UTF-8 read as {codec}) {text[:80]!r}")
@@ -88,7 +96,7 @@ def check_text(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartialDate:
     """A date known to year, month or day precision: 1956年3月 must not become 1956-03-01."""
 
@@ -111,8 +119,10 @@ class PartialDate:
 
     def iso(self) -> str:
         """The ISO 8601 form at this precision ("1956", "1956-03", "1956-03-12") for storage."""
-        parts = [f"{self.year:04d}"] + [f"{p:02d}" for p in (self.month, self.day) if p is not None]
-        return "-".join(parts)
+        text = f"{self.year:04d}"
+        if self.month is not None:
+            text += f"-{self.month:02d}"
+        return text if self.day is None else f"{text}-{self.day:02d}"
 
     @classmethod
     def from_iso(cls, text: str) -> PartialDate:
@@ -177,11 +187,11 @@ def _valid_18(number: str) -> bool:
     """GB 11643 check: 17 digits, MOD 11-2 check character, real birth date (region unchecked)."""
     # Not ric.validate: it also wants the region code to exist in the birth year, which rejects
     # most real numbers (雨城区 511802 dates from 2000, yet people born in 1956 carry it).
-    if not re.fullmatch(r"[0-9]{17}[0-9X]", number) or ric.calc_check_digit(number) != number[-1]:
+    if not _ID_18.fullmatch(number) or ric.calc_check_digit(number) != number[-1]:
         return False
-    try:
-        id_birth_date(number)
-    except (ValidationError, FieldError):
+    try:  # id_birth_date's checks, without stdnum compacting the number again
+        PartialDate(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except FieldError:
         return False
     return True
 
@@ -191,8 +201,10 @@ def parse_id_number(text: str | None) -> IdNumber | None:
     clean = _clean(text)
     if text is None or clean is None:
         return None
-    number = "".join(ric.compact(clean).split())
-    if re.fullmatch(r"[0-9]{15}", number):
+    # stdnum's compact maps no ASCII letter or digit: upper() is all it does to those
+    number = clean.upper() if clean.isascii() and clean.isalnum() else "".join(
+        ric.compact(clean).split())
+    if _ID_15.fullmatch(number):
         number17 = number[:6] + "19" + number[6:]
         number = number17 + ric.calc_check_digit(number17 + "0")
     return IdNumber(text, number if _valid_18(number) else None)
@@ -209,13 +221,17 @@ def id_sex(normalized: str) -> str:
     return "M" if int(normalized[16]) % 2 else "F"
 
 
+_PHONE_SEPARATORS = re.compile(r"[\s\-()]")
+_PHONE_DIGITS = re.compile(r"\+?[0-9]+")
+
+
 def parse_phone(text: str | None) -> str | None:
     """Reduce a phone number to its digits: 11-digit mobiles, landlines with area code kept."""
     clean = _clean(text)
     if clean is None:
         return None
-    digits = re.sub(r"[\s\-()]", "", clean)
-    if not re.fullmatch(r"\+?[0-9]+", digits):
+    digits = _PHONE_SEPARATORS.sub("", clean)
+    if not _PHONE_DIGITS.fullmatch(digits):
         raise FieldError(f"phone number contains non-digits {text!r}")
     if digits.startswith(("+86", "0086")):
         digits = digits.removeprefix("+86").removeprefix("0086")

@@ -31,11 +31,11 @@ def parsed_fields(department: Department, columns: dict[str, Any]) -> dict[str, 
     return parsed
 
 
-def _check_storable(columns: dict[str, Any]) -> None:
-    """Refuse what no event could hold (lone surrogates from "\\ud800" escapes in JSON)."""
+def _storable_json(columns: dict[str, Any]) -> bytes:
+    """The columns' canonical JSON (what the event id is hashed over); MappingError naming the
+    first column no event could hold (lone surrogates from "\\ud800" escapes in JSON)."""
     try:
-        canonical_json(columns)
-        return
+        return canonical_json(columns)
     except (ValueError, TypeError, RecursionError):
         pass
     for key, value in columns.items():
@@ -44,15 +44,16 @@ def _check_storable(columns: dict[str, Any]) -> None:
         except (ValueError, TypeError, RecursionError) as error:
             name = str(key).encode("utf-8", "backslashreplace").decode()
             raise MappingError(f"{name}: cannot be stored as JSON ({error})") from None
+    raise MappingError("the record cannot be stored as JSON")
 
 
 def to_event(department: Department, columns: dict[str, Any], origin: dict[str, Any]
              ) -> dict[str, Any]:
     """The canonical event of one record (export header names or JSON keys as `columns`): its
     raw values verbatim, the parsed ones beside them, and where it came from."""
-    _check_storable(columns)
+    raw_json = _storable_json(columns)
     parsed = parsed_fields(department, columns)
     return make_event(department=department.id, event_type=department.event_type,
                       record_id=parsed["record_id"], raw=dict(columns), parsed=parsed,
                       origin=origin, time=parsed[department.time_field]
-                      if department.time_field else None)
+                      if department.time_field else None, raw_json=raw_json)

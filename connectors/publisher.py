@@ -11,7 +11,7 @@ from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
 from connectors.fields import mask_id_numbers
-from connectors.metrics import RECORDS_DEAD_LETTERED, RECORDS_PUBLISHED
+from connectors.metrics import RECORDS_DEAD_LETTERED, RECORDS_PUBLISHED, RECORDS_READ
 from connectors.records import SourceRecord
 from deploy.errors import BrokerError, InputError, Unreachable
 from deploy.kafka_auth import client_config
@@ -87,6 +87,8 @@ class EventPublisher:
         self.dead_letters = dead_letter_topic(settings.topic_prefix)
         self.published = 0
         self.dead_lettered: dict[str, int] = {}
+        self.records_read = RECORDS_READ.labels(department)  # its sources count what they read
+        self._published_metric = RECORDS_PUBLISHED.labels(department)
         self._failures: list[Exception] = []
         # each department publishes as itself: refused or unreachable is said here, at once
         check_kafka(settings, department, writes=(self.topic, self.dead_letters))
@@ -136,7 +138,7 @@ class EventPublisher:
 
     def _on_published(self, _metadata: object) -> None:
         self.published += 1
-        RECORDS_PUBLISHED.labels(self.department).inc()
+        self._published_metric.inc()
 
     def _on_dead_lettered(self, reason: str) -> None:
         self.dead_lettered[reason] = self.dead_lettered.get(reason, 0) + 1

@@ -21,7 +21,6 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors.jsonl_source import PushBodyError, parse_push_body
 from connectors.mapping import to_event
-from connectors.metrics import RECORDS_READ
 from connectors.publisher import EventPublisher, InvalidEventError
 from connectors.push_tokens import department_of_token
 from connectors.records import MappingError, SourceRecord
@@ -101,7 +100,7 @@ def _publish_items(items: list[dict[str, Any] | str], department: Department,
     results: list[dict[str, Any]] = []
     futures = []
     for index, item in enumerate(items):
-        RECORDS_READ.labels(publisher.department).inc()
+        publisher.records_read.inc()
         origin = {"request": request_id, "index": index}
         record = SourceRecord(origin, _raw_bytes(item), columns=item
                               if isinstance(item, dict) else None)

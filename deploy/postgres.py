@@ -88,6 +88,17 @@ REFUSALS = ("authentication failed", "does not exist", "no pg_hba.conf entry",
             "no password supplied", "permission denied")
 
 
+def role_dsns(settings: HubSettings) -> dict[str, str]:
+    """Each role's connection string without its password (libpq reads it from the pgpass
+    file), what `sanwang status --json` prints for `psql "$(...)"`; an external database's URL
+    without its password, under its user."""
+    if settings.external_database:
+        parts = psycopg2.extensions.parse_dsn(settings.database_url.get_secret_value())
+        parts.pop("password", None)
+        return {parts.get("user", "external"): psycopg2.extensions.make_dsn(**parts)}
+    return {role: dsn(settings, role) for role in ROLES}
+
+
 def connect(conninfo: str) -> Any:
     """A psycopg2 connection; a server that does not answer raises Unreachable, one that refuses
     the role or database StoreError, each naming the server, database and role."""

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+import jsonschema_rs
 
 from deploy.settings import HubSettings
 
@@ -62,6 +63,24 @@ def _validator(name: str, version: int) -> Callable[[Any], Any]:
     return fastjsonschema.compile(_schemas()[(name, version)], handlers={"urn": _resolve_urn})
 
 
+@cache
+def _fast_validator(name: str, version: int) -> jsonschema_rs.Validator:
+    """The same schema compiled by jsonschema-rs (Rust, ~8 times faster than fastjsonschema
+    here). It only lets valid values through: whatever it does not pass, fastjsonschema
+    decides and explains, so every refusal and its message stay fastjsonschema's. Where the two
+    read a schema differently, jsonschema-rs is the stricter (RFC 3339 date-times: offsets
+    with a colon, ASCII digits); tests/unit/test_validation_precheck.py holds them together."""
+    return jsonschema_rs.validator_for(_schemas()[(name, version)], retriever=_resolve_urn,
+                                       validate_formats=True)
+
+
+def _passes_fast(name: str, version: int, value: Any) -> bool:
+    try:
+        return _fast_validator(name, version).is_valid(value)
+    except (ValueError, TypeError, OverflowError):  # not JSON as it reads it: the slow way
+        return False
+
+
 def _errors(name: str, version: int, value: Any, root: str) -> list[str]:
     """The first violation, its path spelled from `root` (fastjsonschema calls the root data)."""
     try:
@@ -76,6 +95,7 @@ def versions(name: str) -> list[int]:
     return sorted(v for n, v in _schemas() if n == name)
 
 
+@cache
 def latest_dataschema(event_type: str) -> str:
     """The `dataschema` a publisher writes today: the newest version of the type."""
     known = versions(event_type)
@@ -91,6 +111,11 @@ def validation_errors(event: dict[str, Any], version: int | None = None) -> list
     `version` checks the parsed values against that version of the type instead of the one
     the event names (how the compatibility test replays old events against new versions).
     """
+    if _passes_fast("envelope", 1, event):
+        name, wanted = _named(event["dataschema"], version)
+        if (name == event["type"] and (name, wanted) in _schemas()
+                and _passes_fast(name, wanted, event["data"]["parsed"])):
+            return []
     errors = _errors("envelope", 1, event, "event")
     if errors:
         return errors
@@ -112,6 +137,7 @@ def hub_event_errors(event: Any, version: int | None = None) -> list[str]:
     return _errors(name, wanted, event["data"], "data")
 
 
+@lru_cache(maxsize=256)  # a few per process; events from outside may name others
 def _named(dataschema: str, version: int | None) -> tuple[str, int]:
     """(name, version) a dataschema URN names, the version replaced by `version` if given."""
     match = re.fullmatch(r"urn:sanwang:schema:(?P<name>.+):v(?P<version>[0-9]+)", dataschema)

@@ -3,8 +3,9 @@
 the kafka-format service's environment, the kafka service's environment becomes server.properties
 as the apache/kafka image makes it, and the migrate service's script creates the topics, ACLs and
 schema. Then each principal of the compose file authenticates with its own password and is
-refused outside its ACLs; a wrong password gets nowhere. Only the addresses and the data folder
-differ from the manifest (loopback, free ports, a temporary folder)."""
+refused outside its ACLs; a wrong password gets nowhere; the push service publishes as every
+department that pushes. Only the addresses and the data folder differ from the manifest
+(loopback, free ports, a temporary folder)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAuthorizationFailedError
 from pydantic import SecretStr
 
+from connectors.push_api import push_departments
 from deploy import kafka_broker, postgres
 from deploy.kafka_auth import ADMIN, PROCESSOR, client_config, principals
 from deploy.private_stack import free_port
@@ -137,8 +139,9 @@ def _wait_for(admin: HubSettings, proc: subprocess.Popen, log: Path) -> None:
     raise AssertionError("the compose broker did not answer the admin:\n" + log.read_text()[-3000:])
 
 
-def _migrate(broker: HubSettings, compose_env: dict[str, str]) -> subprocess.CompletedProcess:
-    """The compose migrate service's own script, with its own environment."""
+@pytest.fixture(scope="module")
+def migrated(broker: HubSettings, compose_env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The compose migrate service's own script, with its own environment, run once."""
     spec = yaml.safe_load(COMPOSE.read_text())["services"]["migrate"]
     env_file = {**compose_env, "HUB_OWNER_PASSWORD": "x"}
     env = service_env("migrate", env_file, {}, Path("/unused"))
@@ -160,8 +163,8 @@ def _write(settings: HubSettings, principal: str, topic: str) -> None:
 
 
 def test_the_compose_broker_authenticates_and_authorizes_like_the_local_one(
-        broker: HubSettings, compose_env: dict[str, str]) -> None:
-    migrated = _migrate(broker, compose_env)
+        broker: HubSettings, compose_env: dict[str, str],
+        migrated: subprocess.CompletedProcess) -> None:
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     assert "ACLs for the prefix: sanwang" in migrated.stdout
     unlisted = f"{broker.topic_prefix}.no-acl"  # a topic no ACL names: denied by default
@@ -195,3 +198,22 @@ def test_the_compose_broker_authenticates_and_authorizes_like_the_local_one(
     plain = {"bootstrap_servers": broker.kafka_bootstrap}
     with pytest.raises(KafkaTimeoutError, match="Unable to bootstrap"):
         KafkaAdminClient(**plain, **quick).list_topics()
+
+
+def test_the_push_service_publishes_as_each_department_that_pushes(
+        broker: HubSettings, compose_env: dict[str, str],
+        migrated: subprocess.CompletedProcess) -> None:
+    """The push service's environment (its principal, and SANWANG_KAFKA_PASSWORDS built from the
+    env file) writes each pushing department's raw topic as that department, and no other's."""
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    push = service_env("push", compose_env, {}, Path("/unused"))
+    settings = broker.model_copy(update={
+        "kafka_principal": push["SANWANG_KAFKA_PRINCIPAL"],
+        "kafka_password": SecretStr(push["SANWANG_KAFKA_PASSWORD"]),
+        "kafka_passwords": SecretStr(push["SANWANG_KAFKA_PASSWORDS"])})
+    pushing = sorted(d.id for d in push_departments().values())
+    assert len(pushing) > 1 and push["SANWANG_KAFKA_PRINCIPAL"] in pushing
+    for department in pushing:
+        _write(settings, department, raw_topic(broker.topic_prefix, department))
+    with pytest.raises(TopicAuthorizationFailedError):
+        _write(settings, pushing[0], raw_topic(broker.topic_prefix, pushing[1]))

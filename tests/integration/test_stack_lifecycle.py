@@ -64,6 +64,12 @@ def test_up_twice_status_and_down(tmp_path: Path) -> None:
         assert components["postgresql"]["version"].split()[0][:2].isdigit()
         assert components["prometheus"]["version"][0].isdigit()
         assert all(c["healthy"] and c["managed"] == "local" for c in components.values())
+        roles = json.loads(status.stdout)["database_roles"]
+        assert "password=" not in status.stdout
+        analyst = subprocess.run(["psql", roles["sanwang_analyst"], "-Atc",
+                                  "SELECT current_user"], capture_output=True, text=True,
+                                 timeout=30)  # what the README tells an analyst to run
+        assert analyst.stdout.strip() == "sanwang_analyst", analyst.stderr
     finally:
         stopped = _sanwang(env, "down")
     assert stopped.returncode == 0, stopped.stderr

@@ -1,17 +1,23 @@
-"""The deployment manifests say what the code says (deploy/compose, deploy/k8s, deploy/Dockerfile).
+"""The deployment manifests say what the code says (deploy/compose, deploy/k8s, deploy/Dockerfile,
+deploy/kafka/format-storage.sh).
 
 Each check reads the parsed manifests only, so the negative tests at the end mutate a copy and
-see the check fail: a manifest drifting from the code fails here, not in a cluster.
+see the check fail: a manifest drifting from the code fails here, not in a cluster. The one
+program run is the format script, by bash, with a stand-in for Kafka's storage tool.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import copy
+import functools
 import importlib
 import json
 import os
 import re
+import subprocess
+import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +29,7 @@ import pytest
 import yaml
 
 from cli.main import build_parser
+from connectors.push_api import push_departments
 from deploy import kafka_auth, kafka_broker, postgres, prometheus
 from deploy.settings import HubSettings
 from schemas.departments import all_departments, department
@@ -47,6 +54,11 @@ KAFKA_ADDRESS_KEYS = {"listeners", "advertised.listeners", "controller.quorum.vo
 # KAFKA_* variables the apache/kafka image does not turn into broker properties (those we set).
 KAFKA_IMAGE_VARIABLES = {"KAFKA_HEAP_OPTS"}
 KAFKA_SECRET = "sanwang-kafka"  # the Kubernetes Secret of the principals' passwords, by principal
+# Its key holding the push service's SANWANG_KAFKA_PASSWORDS, the JSON of the other departments'.
+PUSH_PASSWORDS_KEY = "push-passwords"
+# The format step's list of the principals to give credentials to, separated by spaces.
+PRINCIPALS_VARIABLE = "HUB_KAFKA_PRINCIPALS"
+STORAGE_TOOL = "/opt/kafka/bin/kafka-storage.sh"  # where the apache/kafka image has it
 # Which `sanwang` command serves each of deploy/prometheus.py's hub jobs (`hub_jobs`).
 JOB_COMMANDS = {"sanwang-processor": "process", "sanwang-connectors": "connect",
                 "sanwang-api": "api"}
@@ -59,6 +71,8 @@ class Manifests:
     compose: dict[str, Any]
     k8s: list[dict[str, Any]]
     kustomization: dict[str, Any]
+    format_script: str
+    dockerfile: str
 
 
 def _load() -> Manifests:
@@ -72,7 +86,8 @@ def _load() -> Manifests:
             if doc:
                 doc["__file__"] = path.name
                 docs.append(doc)
-    return Manifests(yaml.safe_load(COMPOSE_FILE.read_text()), docs, kustomization)
+    return Manifests(yaml.safe_load(COMPOSE_FILE.read_text()), docs, kustomization,
+                     FORMAT_STORAGE.read_text(), DOCKERFILE.read_text())
 
 
 _LOADED = _load()
@@ -164,6 +179,20 @@ def k8s_env(m: Manifests, container: dict[str, Any]) -> dict[str, Any]:
     return env
 
 
+def secret_value(m: Manifests, reference: tuple[str, str, str]) -> str:
+    """The placeholder value (secret.yaml) of a Secret key a container references."""
+    kind, name, key = reference
+    assert kind == "secret", reference
+    data = k8s_doc(m, "Secret", name)["stringData"]
+    assert key in data, f"Secret {name} has no key {key}"
+    return str(data[key])
+
+
+def with_placeholders(m: Manifests, env: dict[str, Any]) -> dict[str, str]:
+    """A Kubernetes environment (k8s_env) with each Secret's placeholder in place of its key."""
+    return {k: secret_value(m, v) if isinstance(v, tuple) else v for k, v in env.items()}
+
+
 def effective_settings(env: dict[str, Any]) -> HubSettings:
     """The settings a hub process gets from this environment (literal SANWANG_* values)."""
     given = {k.removeprefix(PREFIX).lower(): v for k, v in env.items()
@@ -175,9 +204,14 @@ def default(field: str) -> Any:
     return HubSettings.model_fields[field].default
 
 
+@functools.cache
+def sanwang_parser() -> argparse.ArgumentParser:
+    return build_parser()
+
+
 def parse_sanwang(argv: list[str]) -> Any:
     try:
-        return build_parser().parse_args(argv)
+        return sanwang_parser().parse_args(argv)
     except SystemExit as error:
         raise AssertionError(f"`sanwang {' '.join(argv)}` is not a valid command") from error
 
@@ -324,6 +358,27 @@ def format_steps(m: Manifests) -> dict[str, tuple[dict[str, Any], dict[str, Any]
             "k8s": (init, {k: references(v) for k, v in k8s_env(m, init).items()}, data)}
 
 
+def format_credentials(script: str, env: dict[str, str]) -> list[tuple[str, str]]:
+    """(name, password) of each SCRAM credential the format script gives Kafka's storage tool
+    in this environment: bash runs it with a stand-in tool that prints its arguments."""
+    assert STORAGE_TOOL in script, "the script does not run the image's storage tool"
+    with tempfile.TemporaryDirectory() as work:
+        tool = Path(work) / "kafka-storage.sh"
+        tool.write_text('#!/bin/sh\nprintf "%s\\0" "$@"\n')
+        tool.chmod(0o755)
+        run = subprocess.run(["bash", "-c", script.replace(STORAGE_TOOL, str(tool))],
+                             env={"PATH": os.environ["PATH"], "TMPDIR": work, **env},
+                             capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, f"the format script failed: {run.stderr}"
+    arguments = run.stdout.split("\0")[:-1]
+    assert arguments[:2] == ["format", "--ignore-formatted"], arguments
+    given = [arguments[i + 1] for i, a in enumerate(arguments) if a == "--add-scram"]
+    found = [re.fullmatch(rf"{kafka_auth.MECHANISM}=\[name=(\w+),password=(.+)\]", a)
+             for a in given]
+    assert all(found), given
+    return [match.group(1, 2) for match in found if match]
+
+
 def kafka_principal(argv: list[str] | None) -> str | None:
     """The Kafka principal a hub command talks as (deploy/kafka_auth.py): the migrate step
     (argv None) the admin, the processor its own, a connector its department's, the API none."""
@@ -335,6 +390,30 @@ def kafka_principal(argv: list[str] | None) -> str | None:
     if args.command == "connect":
         return department(args.department).id
     return None
+
+
+def published_as(argv: list[str] | None) -> set[str]:
+    """Every principal a hub command talks as: its own (kafka_principal) and, for the push
+    endpoint, every department that pushes, each publishing as itself (connectors/push_api.py)."""
+    own = kafka_principal(argv)
+    args = argv and parse_sanwang(argv)
+    if args and args.command == "connect" and getattr(args, "listen", None) is not None:
+        pushing = {d.id for d in push_departments().values()}
+        assert own in pushing, f"{argv}: {own} does not push"
+        return pushing
+    return {own} if own else set()
+
+
+def passwords_object(value: str | None) -> frozenset[str] | None:
+    """The principals a SANWANG_KAFKA_PASSWORDS value names; None when it is not set."""
+    if value is None:
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise AssertionError(f"{PREFIX}KAFKA_PASSWORDS is no JSON: {value}") from None
+    assert isinstance(parsed, dict), value
+    return frozenset(parsed)
 
 
 # ---- the checks ------------------------------------------------------------------------------
@@ -380,13 +459,9 @@ def check_kafka_config(m: Manifests) -> None:
 def check_kafka_format(m: Manifests) -> None:
     """Before the broker first starts, deploy/kafka/format-storage.sh formats its storage, in
     both, with the broker's own configuration and the SCRAM credential of every principal of
-    deploy/kafka_auth.py, each password from that principal's secret."""
-    script = FORMAT_STORAGE.read_text()
-    [listed] = re.findall(r"^for principal in ([\w ]+);", script, re.M)
-    assert listed.split() == kafka_auth.principals()
-    # bash's ${principal^^} upper-cases, as password_variable does
-    assert 'password="HUB_KAFKA_${principal^^}_PASSWORD"' in script
-    assert f'"{kafka_auth.MECHANISM}=[name=${{principal}},password=${{!password}}]"' in script
+    deploy/kafka_auth.py (the manifests list them in HUB_KAFKA_PRINCIPALS), each password from
+    that principal's secret: the script, run on each environment, says so."""
+    script = m.format_script
     formatted = dict(re.findall(r"^([a-z.]+)=\$\{(\w+)\}$", script, re.M))
     assert formatted and all(kafka_property(v) == k for k, v in formatted.items())
     broker = kafka_envs(m)
@@ -395,12 +470,26 @@ def check_kafka_format(m: Manifests) -> None:
         assert step["command"][0] == "bash" and len(data) == 1
         for name in set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", script)):
             assert env.get(name) == broker[where][name], f"{where} format step {name}"
+        assert str(env.get(PRINCIPALS_VARIABLE)).split() == kafka_auth.principals(), (
+            f"{where} format step: {PRINCIPALS_VARIABLE} is not deploy/kafka_auth.py's")
+        passwords = {n for n in env if re.fullmatch(r"HUB_KAFKA_\w+_PASSWORD", n)}
+        assert passwords == {password_variable(p) for p in kafka_auth.principals()}, (
+            f"{where} format step: passwords {sorted(passwords)}")
         for principal in kafka_auth.principals():
             secret = (f"<{password_variable(principal)}>" if where == "compose"
                       else ("secret", KAFKA_SECRET, principal))
             assert env.get(password_variable(principal)) == secret, (where, principal)
         assert env[password_variable(kafka_auth.ADMIN)] == \
             broker[where][password_variable(kafka_auth.ADMIN)]
+        given = env if where == "compose" else with_placeholders(m, env)
+        expected = given if where == "compose" else {
+            password_variable(p): secret_value(m, ("secret", KAFKA_SECRET, p))
+            for p in kafka_auth.principals()}
+        assert format_credentials(script, given) == [
+            (p, expected[password_variable(p)]) for p in kafka_auth.principals()], where
+        admin = kafka_auth.ADMIN  # the list is the environment's, not the script's own
+        assert format_credentials(script, {**given, PRINCIPALS_VARIABLE: admin}) == [
+            (admin, expected[password_variable(admin)])], "the script ignores its list"
     compose, k8s = (format_steps(m)[k][0] for k in ("compose", "k8s"))
     assert compose["command"] == k8s["command"]
     mounts = dict(v.split(":")[:2] for v in compose["volumes"])
@@ -420,33 +509,40 @@ def check_kafka_format(m: Manifests) -> None:
 def check_kafka_credentials(m: Manifests) -> None:
     """Every hub process that talks to Kafka authenticates as the principal the code uses for
     it, with that principal's password (the one the broker was formatted with), over the
-    broker's listener protocol; the API, which reads the store only, holds none."""
+    broker's listener protocol; the API, which reads the store only, holds none. The push
+    endpoint also holds, in SANWANG_KAFKA_PASSWORDS, exactly the passwords of the other
+    departments that push, each its own: the code then publishes as each of them."""
     protocols = dict(p.split(":") for p in kafka_envs(m)["k8s"][
         "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
     advertised = kafka_envs(m)["k8s"]["KAFKA_ADVERTISED_LISTENERS"].split("://")[0]
     shared = configmap_env(m)
     assert shared.get(f"{PREFIX}KAFKA_SECURITY_PROTOCOL") == protocols[advertised]
-    given: dict[str, dict[str, tuple[Any, Any]]] = {"compose": {}, "k8s": {}}
-    expected: dict[str, dict[str, tuple[Any, Any]]] = {"compose": {}, "k8s": {}}
-    for name, service in hub_compose(m).items():
-        env = {k: references(str(v)) for k, v in service["environment"].items()}
-        principal = kafka_principal(compose_argv(service))
-        given["compose"][name] = (env.get(f"{PREFIX}KAFKA_PRINCIPAL"),
-                                  env.get(f"{PREFIX}KAFKA_PASSWORD"))
-        expected["compose"][name] = (principal, principal and
-                                     f"<{password_variable(principal)}>")
-        if principal:
-            settings = effective_settings({**env, f"{PREFIX}KAFKA_PASSWORD": "pw"})
-            config = kafka_auth.client_config(settings, principal)
-            assert config.get("sasl_plain_username") == principal, name
+    Identity = tuple[Any, Any, frozenset[str] | None]
+    given: dict[str, dict[str, Identity]] = {"compose": {}, "k8s": {}}
+    expected: dict[str, dict[str, Identity]] = {"compose": {}, "k8s": {}}
+    processes = [("compose", name, compose_argv(service),
+                  {k: references(str(v)) for k, v in service["environment"].items()})
+                 for name, service in hub_compose(m).items()]
+    processes += [("k8s", w["metadata"]["name"], None if w["kind"] == "Job" else k8s_argv(c),
+                   k8s_env(m, c)) for w, c in hub_k8s(m)]
+    for where, name, argv, env in processes:
+        principal = kafka_principal(argv)
+        readable = env if where == "compose" else with_placeholders(m, env)
+        others = frozenset(published_as(argv) - {principal})
+        given[where][name] = (env.get(f"{PREFIX}KAFKA_PRINCIPAL"),
+                              env.get(f"{PREFIX}KAFKA_PASSWORD"),
+                              passwords_object(readable.get(f"{PREFIX}KAFKA_PASSWORDS")))
+        expected[where][name] = (principal, principal and (
+            f"<{password_variable(principal)}>" if where == "compose"
+            else ("secret", KAFKA_SECRET, principal)), others or None)
+        settings = effective_settings(readable)
+        for each in published_as(argv):
+            password = (f"<{password_variable(each)}>" if where == "compose"
+                        else secret_value(m, ("secret", KAFKA_SECRET, each)))
+            config = kafka_auth.client_config(settings, each)
+            found = (config.get("sasl_plain_username"), config.get("sasl_plain_password"))
+            assert found == (each, password), f"{where} {name} publishes for {each} as {found}"
             assert config.get("security_protocol") == protocols[advertised], name
-    for workload, container in hub_k8s(m):
-        env = k8s_env(m, container)
-        name = workload["metadata"]["name"]
-        principal = kafka_principal(None if workload["kind"] == "Job" else k8s_argv(container))
-        given["k8s"][name] = (env.get(f"{PREFIX}KAFKA_PRINCIPAL"),
-                              env.get(f"{PREFIX}KAFKA_PASSWORD"))
-        expected["k8s"][name] = (principal, principal and ("secret", KAFKA_SECRET, principal))
     assert given == expected
 
 
@@ -475,7 +571,8 @@ def check_hub_env(m: Manifests) -> None:
         env = {k: str(v) for k, v in service["environment"].items()}
         for secret in ("DATABASE_URL", "ID_KEYRING"):
             assert env.pop(f"{PREFIX}{secret}", None), f"compose {name} has no {PREFIX}{secret}"
-        for own in ("KAFKA_PRINCIPAL", "KAFKA_PASSWORD"):  # check_kafka_credentials
+        for own in ("KAFKA_PRINCIPAL", "KAFKA_PASSWORD", "KAFKA_PASSWORDS"):  # see
+            # check_kafka_credentials
             env.pop(f"{PREFIX}{own}", None)
         assert env == shared, f"compose {name}'s environment differs from sanwang-env"
     for workload, container in hub_k8s(m):
@@ -666,7 +763,12 @@ def check_migrate(m: Manifests) -> None:
 
 
 def check_dockerfile(m: Manifests) -> None:
-    text = DOCKERFILE.read_text()
+    """The image installs every package of pyproject.toml (the departments' declarations
+    included), runs as the user the workloads name, and has the folders they use."""
+    text = m.dockerfile
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"]
+    assert set(re.findall(r"^COPY (\w+) \1$", text, re.M)) == set(packages), "packages copied"
     assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
     assert re.search(r"pip install \.", text)
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
@@ -689,7 +791,8 @@ def check_secrets(m: Manifests) -> None:
         for value in k8s_env(m, container).values():
             if isinstance(value, tuple) and value[0] == "secret":
                 assert value[2] in k8s_doc(m, "Secret", value[1])["stringData"], value
-    assert set(k8s_doc(m, "Secret", KAFKA_SECRET)["stringData"]) == set(kafka_auth.principals())
+    assert set(k8s_doc(m, "Secret", KAFKA_SECRET)["stringData"]) == {
+        *kafka_auth.principals(), PUSH_PASSWORDS_KEY}
     tokens = json.loads(k8s_doc(m, "Secret", "sanwang-push-tokens")["stringData"]
                         ["push-tokens.json"])
     assert set(tokens) == set(all_departments())
@@ -697,6 +800,20 @@ def check_secrets(m: Manifests) -> None:
     home = Path(configmap_env(m)[f"{PREFIX}HOME"])
     mounted = {v["mountPath"] for v in push["volumeMounts"] if v.get("subPath")}
     assert mounted == {str(home / "secrets" / "push-tokens.json")}
+
+
+def check_live_paths(m: Manifests) -> None:
+    """Every declared department's live path runs, on one service: its own connector
+    (`connect <department> --db | --watch`) or, for a department that pushes, the push
+    endpoint, which serves them all. (check_same_services: the same in Kubernetes.)"""
+    serving: dict[str, list[str]] = {}
+    for name, service in hub_compose(m).items():
+        argv = compose_argv(service)
+        if argv and parse_sanwang(argv).command == "connect":
+            for each in published_as(argv):
+                serving.setdefault(each, []).append(name)
+    assert set(serving) == set(all_departments()), f"live: {sorted(serving)}"
+    assert all(len(names) == 1 for names in serving.values()), serving
 
 
 def check_grafana(m: Manifests) -> None:
@@ -741,7 +858,8 @@ CHECKS: list[Callable[[Manifests], None]] = [
     check_env_names, check_hub_env, check_topics,
     check_commands_and_ports, check_prometheus, check_prometheus_files, check_database,
     check_initdb, check_images_agree, check_components_agree, check_same_services,
-    check_migrate, check_dockerfile, check_secrets, check_grafana, check_k8s_layout,
+    check_migrate, check_dockerfile, check_secrets, check_live_paths, check_grafana,
+    check_k8s_layout,
 ]
 
 
@@ -785,6 +903,21 @@ def test_repository_files_the_manifests_mount_exist() -> None:
     for path in made.values():
         assert (REPO / path).exists(), path
     assert prometheus.ALERT_RULES.exists()
+
+
+def test_the_guide_gives_every_principal_its_password(manifests: Manifests) -> None:
+    """deploy/DEPLOYING.md's env file and its `kubectl create secret generic sanwang-kafka` hold
+    every principal's password, and the push service's JSON the same passwords as the keys of
+    the other departments it publishes for."""
+    text = GUIDE.read_text().replace("\\\n", " ")
+    env_file = set(re.findall(r"^(HUB_KAFKA_\w+_PASSWORD)=", text, re.M))
+    assert env_file == {password_variable(p) for p in kafka_auth.principals()}
+    [command] = re.findall(r"create secret generic sanwang-kafka ([^\n]+)", text)
+    keys = re.findall(r"--from-literal=([\w-]+)=", command)
+    assert sorted(keys) == sorted([*kafka_auth.principals(), PUSH_PASSWORDS_KEY])
+    shared = dict(re.findall(r'--from-literal=(\w+)="(\$\w+)"', command))
+    pushed = dict(re.findall(r'\\"(\w+)\\": \\"(\$\w+)\\"', command))
+    assert pushed == {p: shared.get(p) for p in _push_others(manifests)}
 
 
 # ---- drift: each mutation must make its check fail -------------------------------------------
@@ -853,6 +986,33 @@ def _format_password(principal: str, key: str) -> Callable[[Manifests], None]:
             if var["name"] == password_variable(principal):
                 var["valueFrom"]["secretKeyRef"]["key"] = key
     return mutate
+
+
+def _push_others(m: Manifests) -> list[str]:
+    """The departments the push service publishes for besides its own principal."""
+    argv = compose_argv(m.compose["services"]["push"])
+    return sorted(published_as(argv) - {kafka_principal(argv)})
+
+
+def _push_passwords(where: str, passwords: Callable[[list[str]], dict[str, str]]
+                    ) -> Callable[[Manifests], None]:
+    """The push service's SANWANG_KAFKA_PASSWORDS become {principal: whose password}, from the
+    push service's other departments: compose's from the env file, Kubernetes' Secret key."""
+    def mutate(m: Manifests) -> None:
+        chosen = passwords(_push_others(m))
+        if where == "compose":
+            m.compose["services"]["push"]["environment"][f"{PREFIX}KAFKA_PASSWORDS"] = json.dumps(
+                {p: f"${{{password_variable(q)}}}" for p, q in chosen.items()})
+            return
+        secret = k8s_doc(m, "Secret", KAFKA_SECRET)["stringData"]
+        secret[PUSH_PASSWORDS_KEY] = json.dumps({p: secret[q] for p, q in chosen.items()})
+    return mutate
+
+
+def _drop_format_password(m: Manifests) -> None:
+    [init] = pod_spec(k8s_doc(m, "StatefulSet", "kafka"))["initContainers"]
+    dropped = password_variable(_push_others(m)[0])
+    init["env"] = [var for var in init["env"] if var["name"] != dropped]
 
 
 def _drop_acls_from_migrate(m: Manifests) -> None:
@@ -1024,6 +1184,49 @@ DRIFTS: list[tuple[str, Callable[[Manifests], None], Callable[[Manifests], None]
     ("a variable Grafana's provisioning does not read",
      lambda m: m.compose["services"]["grafana"]["environment"].update(SANWANG_GRAFANA="x"),
      check_env_names),
+    # principals beyond the first three departments: the format step's list, the push
+    # endpoint's other departments, the image's declarations, every live path served
+    ("compose format step lists a principal fewer",
+     lambda m: m.compose["services"]["kafka-format"]["environment"].update(
+         {PRINCIPALS_VARIABLE: " ".join(kafka_auth.principals()[:-1])}), check_kafka_format),
+    ("Kubernetes format step without a department's password", _drop_format_password,
+     check_kafka_format),
+    ("format script with its own list of principals",
+     lambda m: setattr(m, "format_script", m.format_script.replace(
+         '"${principals[@]}"', " ".join(kafka_auth.principals()))), check_kafka_format),
+    ("compose push without one other department's password",
+     _push_passwords("compose", lambda others: {others[0]: others[0]}), check_kafka_credentials),
+    ("compose push gives a department another's password",
+     _push_passwords("compose", lambda others: {others[0]: others[1], others[1]: others[1]}),
+     check_kafka_credentials),
+    ("Kubernetes push Secret gives a department another's password",
+     _push_passwords("k8s", lambda others: {others[0]: others[0], others[1]: others[0]}),
+     check_kafka_credentials),
+    ("Kubernetes push Secret without one other department's password",
+     _push_passwords("k8s", lambda others: {others[1]: others[1]}), check_kafka_credentials),
+    ("compose push holding the police's password too",
+     _push_passwords("compose", lambda others: {**{p: p for p in others}, "police": "police"}),
+     check_kafka_credentials),
+    ("Kubernetes push without the other departments' passwords",
+     _set_hub_env("push", "k8s", SANWANG_KAFKA_PASSWORDS=None), check_kafka_credentials),
+    ("compose push passwords that are no JSON",
+     _set_hub_env("push", "compose", SANWANG_KAFKA_PASSWORDS="party=${HUB_KAFKA_PARTY_PASSWORD}"),
+     check_kafka_credentials),
+    ("compose processor holding a department's password",
+     _set_hub_env("processor", "compose",
+                  SANWANG_KAFKA_PASSWORDS='{"police": "${HUB_KAFKA_POLICE_PASSWORD}"}'),
+     check_kafka_credentials),
+    ("Kafka Secret without a department's password",
+     lambda m: k8s_doc(m, "Secret", KAFKA_SECRET)["stringData"].pop(_push_others(m)[0]),
+     check_secrets),
+    ("image without the departments' declarations",
+     lambda m: setattr(m, "dockerfile", m.dockerfile.replace(
+         "COPY departments departments\n", "")), check_dockerfile),
+    ("a department's live path served nowhere",
+     lambda m: m.compose["services"].pop("connect-civil-affairs"), check_live_paths),
+    ("two push endpoints",
+     lambda m: m.compose["services"].update(push2={**m.compose["services"]["push"]}),
+     check_live_paths),
     ("a file the kustomization forgets",
      lambda m: m.kustomization["resources"].remove("hub.yaml"), check_k8s_layout),
 ]

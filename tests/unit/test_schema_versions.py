@@ -51,10 +51,12 @@ def schema_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     for path in (p for folder in schema_dirs() for p in folder.glob("*.json")):
         (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.setattr(registry, "schema_dirs", lambda: [tmp_path])
-    for cached in (registry._schemas, registry._validator):
+    caches = (registry._schemas, registry._validator, registry._fast_validator,
+              registry.latest_dataschema)
+    for cached in caches:
         cached.cache_clear()
     yield tmp_path
-    for cached in (registry._schemas, registry._validator):
+    for cached in caches:
         cached.cache_clear()
 
 
