@@ -171,12 +171,14 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
 
     def values_of(cur: Any, resident: str, as_of: datetime.date | None) -> dict[str, Any]:
         if as_of is None:
-            cur.execute("SELECT attributes, id_number_sealed, grid_code FROM hub.residents"
+            cur.execute("SELECT id_number_sealed, grid_code FROM hub.residents"
                         " WHERE resident_id = %s", (resident,))
             row = cur.fetchone()
             if row is None:
                 raise HTTPException(404, f"no resident {resident}")
-            values = {a: v["value"] for a, v in row["attributes"].items()}
+            cur.execute("SELECT attribute, value FROM hub.golden_values WHERE resident_id = %s",
+                        (resident,))
+            values = {r["attribute"]: r["value"] for r in cur.fetchall()}
             return ids.open_document(process_keyring(), {
                 **values, "id_number": row["id_number_sealed"], "grid_code": row["grid_code"],
                 "relations": relations_of(cur, resident)})

@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg2
 from kafka import KafkaAdminClient
 
+from connectors.synthetic_output import EXPORTS as CITY_FILES
 from deploy import postgres
 from deploy.kafka_auth import ADMIN, client_config
 from deploy.private_stack import private_settings, settings_env
@@ -30,8 +31,7 @@ from schemas.topics import processor_group
 # (`python -m` puts the working directory first on sys.path, before PYTHONPATH)
 CHECKOUT = Path(__file__).resolve().parent.parent
 # department, export file in a generated (or the sample) city
-EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
-           ("social_security", "social_security.jsonl"))
+EXPORTS = tuple((department, name) for department, (name, _) in CITY_FILES.items())
 
 
 @contextmanager

@@ -2,11 +2,12 @@
 
 Run by hand, never by CI:
 
-    .venv/bin/python bench/merge_quality.py [--persons 20000] [--seed 7] [--sample]
+    .venv/bin/python bench/merge_quality.py [--persons 20000] [--seed 7] [--city DIR]
 
 Starts a private stack (temporary state directory, free ports), generates a city with
-`sanwang generate` (or takes the contract's sample city with --sample), runs one `sanwang
-process` worker, backfills the three departments' exports through Kafka, waits until the
+`sanwang generate` (or takes a city's folder, e.g. the contract's five-department sample
+tests/fixtures/sample5, with --city), runs one `sanwang process` worker, backfills the exports
+the city has through Kafka, waits until the
 processor has merged everything, and scores `hub.source_links` against the city's truth.csv
 with `sanwang eval`'s code. Prints one Markdown row.
 """
@@ -20,7 +21,6 @@ from pathlib import Path
 
 from harness import EXPORTS, load_grids, private_stack, spawn_workers, stop_workers
 
-from cli.demo import DEFAULT_SAMPLE as SAMPLE
 from connectors.file_backfill import backfill_file
 from connectors.synthetic_city import generate_city
 from streams.evaluation import read_truth, store_scores
@@ -31,11 +31,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--sample", action="store_true", help="the contract's sample city")
+    parser.add_argument("--city", type=Path, help="a city's folder instead of a generated one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        city = SAMPLE if args.sample else Path(tmp) / "city"
-        if not args.sample:
+        city = args.city or Path(tmp) / "city"
+        if not args.city:
             generate_city(args.persons, args.seed, city)
         with private_stack(Path(tmp) / "home") as settings:
             load_grids(settings, city)
@@ -43,14 +43,14 @@ def main() -> None:
             try:
                 started = time.monotonic()
                 records = sum(backfill_file(settings, d, city / name, progress=False).published
-                              for d, name in EXPORTS)
+                              for d, name in EXPORTS if (city / name).exists())
                 published = time.monotonic() - started
                 wait_for_processor(settings, timeout=3600)
                 merged = time.monotonic() - started
                 scores = store_scores(settings, read_truth(city / "truth.csv"))
             finally:
                 stop_workers(workers)
-    name = "sample" if args.sample else f"generated {args.persons} persons, seed {args.seed}"
+    name = str(args.city) if args.city else f"generated {args.persons} persons, seed {args.seed}"
     print("| city | records | precision | recall | F1 | published in | merged in | merged/s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {name} | {records} | {scores.precision:.4f} | {scores.recall:.4f} | "

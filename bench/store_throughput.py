@@ -7,8 +7,8 @@ Run by hand, never by CI:
     .venv/bin/python bench/store_throughput.py --statements 15   # and where PostgreSQL's goes
 
 Starts a private PostgreSQL (temporary state directory, free port), generates a city, maps every
-record of its three exports to the canonical event exactly as the connectors do, interleaves the
-departments (as partitions of three topics reach one worker) and hands batches to
+record of its five exports to the canonical event exactly as the connectors do, interleaves the
+departments (as partitions of their topics reach one worker) and hands batches to
 `HubStore.apply`, the processor's one write; then `--live` changes as `city_scale.py` makes
 them (a living person's record again, new record id, today's date) in smaller batches. Prints
 two Markdown rows: persons, events, batch size, records/s of the store step, CPU milliseconds per
@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
-from live_latency import live_changes  # bench/ runs its scripts by path
+from harness import EXPORTS  # bench/ runs its scripts by path
+from live_latency import live_changes
 
 from connectors.file_backfill import source_for
 from connectors.records import MappingError
@@ -48,9 +49,6 @@ from streams.features import RecordFeatures, features_of
 from streams.grids import read_grids_csv, store_grids
 from streams.id_protection import new_keyring
 from streams.landing import ConsumedEvent, HubStore
-
-EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
-           ("social_security", "social_security.jsonl"))
 
 
 def department_events(city: Path, department: str, name: str) -> Iterator[dict[str, Any]]:

@@ -154,22 +154,37 @@ def _eval(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
+def _rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
+    from tqdm import tqdm
+
+    from deploy import postgres
+    from streams.rebuild import rebuild_store
+
+    dsn = postgres.dsn(settings)
+    conn = postgres.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM hub.events")
+            (total,) = cur.fetchone()
+    finally:
+        conn.close()
+    with tqdm(total=total, unit="events", disable=args.no_progress) as bar:
+        read = rebuild_store(dsn, bar.update)
+    print(f"rebuilt the store from {read} landed events")
+    return 0
+
+
 def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
     import json as json_module
 
     from deploy import postgres
-    from deploy.id_keys import load_keyring
     from streams.estimate import estimate_parameters
-    from streams.features import RecordFeatures
-    from streams.id_protection import open_document
+    from streams.record_store import every_record
 
     conn = postgres.connect(postgres.dsn(settings))
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT features FROM hub.source_records")
-            keyring = load_keyring(settings)
-            records = [RecordFeatures.from_json(open_document(keyring, row[0]))
-                       for row in cur.fetchall()]
+            records = every_record(cur)
             if len(records) < 2:
                 print("sanwang estimate: the store holds no records yet", file=sys.stderr)
                 return 2
@@ -305,6 +320,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "pairs, m from pairs the deterministic rules already link. Stored "
                             "for processors started afterwards.")
     p.set_defaults(run=_estimate)
+
+    p = commands.add_parser("rebuild", help="derive the store again from the landed events",
+                            description="Work out again everything the merge derives (records' "
+                            "features and facts, keys, edges, residents, golden values, "
+                            "conflicts, findings) from hub.events, as after migration 013 "
+                            "(deploy/DEPLOYING.md). Residents keep their ids; stewards' "
+                            "decisions are honoured; the change feed is not flooded. Processors "
+                            "wait meanwhile; interrupted, run it again to go on.")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_rebuild)
 
     p = commands.add_parser("process", help="run a processor worker (until SIGTERM / Ctrl-C)",
                             description="Consume every department's topic and store each event "

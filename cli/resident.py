@@ -35,14 +35,14 @@ def run_resident(args: argparse.Namespace, settings: HubSettings) -> int:
     try:
         with conn.cursor() as cur:
             keyring = load_keyring(settings)
-            cur.execute("SELECT resident_id, attributes, id_number_masked FROM hub.residents"
+            cur.execute("SELECT resident_id, id_number_masked FROM hub.residents"
                         " WHERE resident_id = %s OR id_number_hash = %s",
                         (args.resident_id, ids.lookup_hash(keyring, args.resident_id.upper())))
             row = cur.fetchone()
             if row is None:
                 print(f"sanwang resident: no resident {args.resident_id}", file=sys.stderr)
                 return 2
-            resident, attributes, masked = row
+            resident, masked = row
             if args.as_of:
                 cur.execute("SELECT attribute, value, valid_from, source, record_ref"
                             " FROM hub.resident_as_of(%s, %s)", (resident, args.as_of))
@@ -51,12 +51,17 @@ def run_resident(args: argparse.Namespace, settings: HubSettings) -> int:
                               "valid_from": f, "source": s, "record": r}
                           for a, v, f, s, r in cur.fetchall()}
             else:
-                values = {**ids.open_document(keyring, attributes),
-                          "id_number_masked": {"value": masked}}
-            cur.execute("SELECT ref, rule, score, evidence FROM hub.source_links"
+                cur.execute("SELECT attribute, value, valid_from, source, record_ref, authority"
+                            " FROM hub.golden_values WHERE resident_id = %s ORDER BY attribute",
+                            (resident,))
+                values = {a: {"value": ids.open_document(keyring, v), "valid_from": f,
+                              "source": s, "record": r, "authority": authority}
+                          for a, v, f, s, r, authority in cur.fetchall()}
+                values["id_number_masked"] = {"value": masked}
+            cur.execute("SELECT ref, rule, score, matched_with, agreed FROM hub.source_links"
                         " WHERE resident_id = %s ORDER BY ref", (resident,))
-            records = [{"record": r, "rule": rule, "score": score, "evidence": evidence}
-                       for r, rule, score, evidence in cur.fetchall()]
+            records = [{"record": r, "rule": rule, "score": score, "matched_with": matched,
+                        "agreed": agreed} for r, rule, score, matched, agreed in cur.fetchall()]
             cur.execute("SELECT conflict_id, kind, attribute, details FROM hub.conflicts"
                         " WHERE resident_id = %s AND status = 'open'", (resident,))
             conflicts = [dict(zip(("conflict_id", "kind", "attribute", "details"), c,

@@ -208,7 +208,8 @@ async def _decode(event: Any, dead_letters: faust.TopicT) -> ConsumedEvent | Non
         EVENTS_PRODUCED.labels(dead_letters.get_topic_name()).inc()
         return None
     published = message.timestamp or None  # faust gives the Kafka timestamp in seconds
-    return ConsumedEvent(value, message.topic, message.partition, message.offset, published)
+    return ConsumedEvent(value, message.topic, message.partition, message.offset, published,
+                         message.value)
 
 
 async def _store_until_done(store: HubStore, batch: list[ConsumedEvent]) -> None:

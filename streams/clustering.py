@@ -34,8 +34,14 @@ class Link:
     edge: Edge | None
 
 
-def _strength(edge: Edge) -> tuple[int, float, str, str]:
+def strength(edge: Edge) -> tuple[int, float, str, str]:
+    """Where an edge comes in the order clustering takes them (smaller: earlier): by rule, then
+    score, then names."""
     return (RULE_STRENGTH[edge.rule], -edge.score, edge.a, edge.b)
+
+
+def strongest_first(edges: Iterable[Edge]) -> list[Edge]:
+    return sorted(edges, key=strength)
 
 
 def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
@@ -61,7 +67,7 @@ def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
             ref = parent[ref]
         return ref
 
-    usable = sorted((e for e in _unambiguous(edges, by_ref) if e.links), key=_strength)
+    usable = strongest_first(e for e in _unambiguous(edges, by_ref) if e.links)
     for edge in usable:
         ra, rb = root(edge.a), root(edge.b)
         if ra == rb or _must_stay_apart(ra, rb, members, apart):

@@ -1,8 +1,7 @@
 """What identity resolution and survivorship read from a canonical event (pure, no I/O).
 
 `RecordFeatures` is a record's comparable identity (normalized name, pinyin, ID number, birth
-date, sex, addresses, phone); `observations` are the facts it states about a person, each with
-the department that stated it and when the fact happened.
+date, sex, addresses, phone); the facts it states are streams/facts.py's.
 """
 
 from __future__ import annotations
@@ -34,16 +33,7 @@ class RecordFeatures:
     addresses: tuple[Address, ...] = field(default_factory=tuple)
     phone: str | None = None
     version: str = ""  # orders corrections of one record: the later version wins
-
-    def to_json(self) -> dict[str, Any]:
-        # every field is a scalar but `addresses`, whose fields are: no deep copy (asdict's)
-        value = dict(self.__dict__)
-        value["addresses"] = [dict(a.__dict__) for a in self.addresses]
-        return value
-
-    @classmethod
-    def from_json(cls, value: dict[str, Any]) -> RecordFeatures:
-        return cls(**{**value, "addresses": tuple(Address(**a) for a in value["addresses"])})
+    address_texts: tuple[str, ...] = ()  # the addresses as written (what the store keeps)
 
 
 def department_of(event: dict[str, Any]) -> str:
@@ -62,8 +52,8 @@ def features_of(event: dict[str, Any]) -> RecordFeatures:
     id_number = parsed.get("id_number") or {}
     normalized = id_number.get("normalized")
     name = normalize_name(parsed.get("name"))
-    addresses = tuple(a for a in (parse_address(parsed.get(k)) for k in declared.addresses)
-                      if a is not None)
+    texts = tuple(t for t in (parsed.get(k) for k in declared.addresses)
+                  if parse_address(t) is not None)
     origin = event["data"].get("origin") or {}
     updated = origin.get(declared.live.updated) if declared.live.updated else None
     return RecordFeatures(
@@ -77,10 +67,16 @@ def features_of(event: dict[str, Any]) -> RecordFeatures:
         pinyin=name_pinyin(name) if name else "",
         birth=parsed.get("birth_date"),
         sex=parsed.get("sex"),
-        addresses=addresses,
+        addresses=addresses_of(texts),
         phone=parsed.get("phone"),
         version=record_version(updated, event["id"]),
+        address_texts=texts,
     )
+
+
+def addresses_of(texts: tuple[str, ...]) -> tuple[Address, ...]:
+    """Parsed addresses (the parser caches: a resident's addresses are parsed again often)."""
+    return tuple(a for a in map(parse_address, texts) if a is not None)
 
 
 NO_UPDATE_TIME = "0000-00-00 00:00:00+00"  # before any time a department stamps

@@ -68,18 +68,19 @@ def grid_of(residence: str | None, spellings: Iterable[Address], gazetteer: Gaze
 
 def reassign_grids(cur: Any) -> tuple[int, int]:
     """Place every resident again (after a new grid reference); returns (placed, unplaced)."""
-    from streams.features import RecordFeatures
+    from streams.features import addresses_of
 
     gazetteer = load_gazetteer(cur)
     cur.execute("""
-        SELECT r.resident_id, r.residence_address, array_agg(s.features)
+        SELECT r.resident_id, r.residence_address, array_agg(t.text ORDER BY s.ref, t.n)
           FROM hub.residents r
           JOIN hub.source_links l ON l.resident_id = r.resident_id
           JOIN hub.source_records s ON s.ref = l.ref
+          LEFT JOIN LATERAL unnest(s.addresses) WITH ORDINALITY AS t (text, n) ON true
          GROUP BY r.resident_id, r.residence_address""")
     placed = []
-    for resident, residence, features in cur.fetchall():
-        spellings = [a for f in features for a in RecordFeatures.from_json(f).addresses]
+    for resident, residence, texts in cur.fetchall():
+        spellings = addresses_of(tuple(t for t in texts if t is not None))
         placed.append((resident, grid_of(residence, spellings, gazetteer)))
     execute_values(cur, "UPDATE hub.residents r SET grid_code = v.grid FROM (VALUES %s)"
                         " AS v (resident_id, grid) WHERE r.resident_id = v.resident_id", placed)

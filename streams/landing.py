@@ -17,22 +17,25 @@ from typing import Any, TypeVar
 
 import psycopg2
 import psycopg2.errors
-from psycopg2.extras import execute_values
 
 from deploy.id_keys import process_keyring
+from schemas.events import canonical_json
 from schemas.hub_events import OutboxEntry
 from streams import id_protection as ids
 from streams.features import department_of
-from streams.json_text import json_text
 from streams.matching import Parameters
 from streams.merge import MergeSummary, merge_events, recheck
 from streams.metrics import BATCH_RETRIES
+from streams.resident_store import store_owners
+from streams.store_io import copy_rows
 
 DEFAULT_PARAMETERS = Path(__file__).parent / "default_parameters.json"
 # A dropped connection shows as OperationalError, or, when the rollback on the way out of the
 # transaction finds the connection closed, as InterfaceError: both mean "retry later".
 DATABASE_GONE = (psycopg2.OperationalError, psycopg2.InterfaceError)
 DEADLOCK_ATTEMPTS = 20
+LANDED = ("event_id", "source", "record_id", "event_type", "occurred_at", "payload", "topic",
+          "kafka_partition", "kafka_offset")
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,18 @@ class ConsumedEvent:
     partition: int
     offset: int
     published_at: float | None = None  # the Kafka message timestamp, seconds
+    raw: bytes | None = None  # the message as consumed (else the event's canonical JSON)
+
+def land_events(cur: Any, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+    """Store each event once (COPY into a staging twin, one INSERT ... SELECT skipping the ids
+    already landed); the ids landed now."""
+    cur.execute("CREATE TEMP TABLE IF NOT EXISTS event_stage ON COMMIT DELETE ROWS AS SELECT"
+                f" {', '.join(LANDED)} FROM hub.events WITH NO DATA")
+    copy_rows(cur, "event_stage", LANDED, rows)
+    cur.execute(f"INSERT INTO hub.events ({', '.join(LANDED)}) SELECT {', '.join(LANDED)}"
+                " FROM event_stage ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+    return {event_id for (event_id,) in cur.fetchall()}
+
 
 def load_parameters(cur: Any) -> Parameters:
     """The matching parameters `sanwang estimate` stored, else the ones shipped with the hub."""
@@ -67,6 +82,7 @@ class HubStore:
             self._conn = psycopg2.connect(self._dsn)
             with self._conn, self._conn.cursor() as cur:
                 self._parameters = load_parameters(cur)
+                store_owners(cur)
         return self._conn
 
     def apply(self, batch: Sequence[ConsumedEvent]) -> tuple[Counter, MergeSummary]:
@@ -75,22 +91,17 @@ class HubStore:
 
         Workers lock residents and rows as they meet them; when two of them wait on each other,
         PostgreSQL rolls one back (deadlock detected) and that one tries again."""
+        keyring = process_keyring()
         rows = [(c.event["id"], department_of(c.event), c.event["subject"], c.event["type"],
                  c.event["data"]["parsed"].get("occurred"),
-                 json_text(ids.seal_event(process_keyring(), c.event)),
+                 "\\x" + ids.seal_bytes(keyring, c.raw or canonical_json(c.event)).hex(),
                  c.topic, c.partition, c.offset)
                 for c in batch]
 
         def land_and_merge(cur: Any) -> tuple[Counter, MergeSummary]:
             if not rows:  # nothing to land: only the waiting rechecks run
                 return Counter(), MergeSummary()
-            landed = execute_values(
-                cur,
-                "INSERT INTO hub.events (event_id, source, record_id, event_type, occurred_at,"
-                " payload, topic, kafka_partition, kafka_offset) VALUES %s"
-                " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                rows, fetch=True, page_size=len(rows))
-            new_ids = {event_id for (event_id,) in landed}
+            new_ids = land_events(cur, rows)
             new = [c.event for c in batch if c.event["id"] in new_ids]
             new = list({e["id"]: e for e in new}.values())
             summary = merge_events(cur, new, self._parameters)

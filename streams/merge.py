@@ -1,9 +1,21 @@
 """One batch of events into the resident store, in the caller's transaction.
 
-For every record whose current version changed: new blocking keys and edges, then the whole
-component around it (over linking edges, with the residents it belonged to) is clustered again
-from scratch and its residents rewritten. Because clustering depends only on the component's
-records, edges and steward decisions, the store ends the same whatever order events came in.
+A record's version is written once, when it lands: its identity features in columns, its facts
+in one text (streams/record_store.py). Its edges are computed against the records its lookup
+keys find, in one statement. Then each resident the batch touches is worked out again from its
+records and written where it differs (streams/resident_store.py), in one of two ways:
+
+- joining: records new to the store whose links reach at most one resident, and whose trusted
+  ID numbers and that resident's are at most one number, join it (or make a new one). Nothing
+  else can regroup: the clustering (streams/clustering.py) refuses a union only on two trusted
+  numbers or a steward's split, and such records bring neither, so a clean run puts them there
+  too; no other record is read.
+- reclustering: otherwise (a correction, links to two residents, a second number, a steward's
+  decision) the whole component around the records, over linking edges and confirmations, is
+  clustered again from scratch.
+
+Either way the store ends as a clean run of the same records would leave it, whatever order
+they came in.
 
 Workers merge side by side without locking blocking keys, so two batches whose records should
 meet may each miss the other's, uncommitted. Each merge therefore leaves a recheck (its records
@@ -22,20 +34,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams import merge_store as store
-from streams.clustering import Link, cluster
+from streams import recheck_store as rechecks
+from streams import record_store as records
+from streams import resident_store as residents
+from streams.clustering import Link, cluster, strength, strongest_first
 from streams.facts import Observation, Relative, observations_of, relatives_of
 from streams.features import RecordFeatures, features_of
-from streams.findings import ResidentFacts, findings_of
-from streams.grids import grid_of, load_gazetteer
-from streams.matching import Parameters, RecordKeys, keys_of
-from streams.normalize_address import community_of, normalize_address
+from streams.grids import load_gazetteer
+from streams.matching import Edge, Parameters, RecordKeys, keys_of, trusted_number
+from streams.record_store import edge_from_row
+from streams.resident_state import LOOSE_RULES, resident_states, review_items
 from streams.resolve import MAX_BLOCK, edges_among
-from streams.survivorship import golden_record, history
 
 MAX_COMPONENT = 50_000
 # Merges take this lock shared, so workers merge side by side; a steward's decision and a rekey
-# take it exclusive and run alone. Between merges, resident locks (merge_store.lock_residents)
+# take it exclusive and run alone. Between merges, resident locks (record_store.lock_residents)
 # keep two transactions from rewriting the same residents.
 MERGE_LOCK = 7_303_240_002
 
@@ -49,6 +62,7 @@ class MergeSummary:
     changes: Counter = field(default_factory=Counter)
     rules: Counter = field(default_factory=Counter)
     rechecks: Counter = field(default_factory=Counter)  # by outcome
+    paths: Counter = field(default_factory=Counter)  # records joined / reclustered
     # each linked record's (protected) lookup keys, so its own recheck need not compute them
     lookups: dict[str, frozenset[str]] = field(default_factory=dict)
 
@@ -59,30 +73,49 @@ class MergeSummary:
         self.changes.update(other.changes)
         self.rules.update(other.rules)
         self.rechecks.update(other.rechecks)
+        self.paths.update(other.paths)
         self.lookups.update(other.lookups)
+
+
+@dataclass(frozen=True)
+class Version:
+    """A record's version as the batch brings it: what is stored of it, worked out once."""
+
+    features: RecordFeatures
+    event_id: str
+    facts: list[Observation]
+    relatives: list[Relative]
+
+
+def latest_versions(events: Sequence[dict[str, Any]]) -> dict[str, Version]:
+    """Each record's latest version in the batch (pure: before any lock is taken)."""
+    latest: dict[str, Version] = {}
+    for event in events:
+        features = features_of(event)
+        if features.ref not in latest or latest[features.ref].features.version < \
+                features.version:
+            latest[features.ref] = Version(features, event["id"], observations_of(event),
+                                           relatives_of(event))
+    return latest
 
 
 def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Parameters
                  ) -> MergeSummary:
     """Apply `events` (already deduplicated by id) to the store."""
-    latest: dict[str, tuple[RecordFeatures, str, list]] = {}
-    relatives: dict[str, list[Relative]] = {}
-    for event in events:  # pure work first, before the lock other workers wait on
-        features = features_of(event)
-        if features.ref not in latest or latest[features.ref][0].version < features.version:
-            latest[features.ref] = (features, event["id"], observations_of(event))
-            relatives[features.ref] = relatives_of(event)
-    rows = store.record_rows(list(latest.values()))
-    keys = _protected({ref: f for ref, (f, _, _) in latest.items()})
+    versions = latest_versions(events)
+    rows = [records.record_row(v.features, v.event_id, v.facts) for v in versions.values()]
+    keys = _protected({ref: v.features for ref, v in versions.items()})
     cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
-    changed = store.upsert_records(cur, rows)
+    changed = records.upsert_records(cur, rows)
     summary = MergeSummary(changed_records=len(changed))
     if not changed:
         return summary
-    store.replace_keys(cur, {ref: keys[ref].stored for ref in changed})
-    store.replace_relations(cur, changed, [r for ref in changed for r in relatives[ref]])
-    _link(cur, {ref: latest[ref][0] for ref in changed}, keys, parameters, summary,
-          {ref: latest[ref][2] for ref in changed})
+    new = {ref for ref, fresh in changed.items() if fresh}
+    records.replace_keys(cur, {ref: keys[ref].stored for ref in changed}, new)
+    records.replace_relations(cur, sorted(changed),
+                              [r for ref in changed for r in versions[ref].relatives], new)
+    _link(cur, {ref: versions[ref].features for ref in changed}, keys, parameters, summary,
+          {ref: versions[ref].facts for ref in changed}, new)
     return summary
 
 
@@ -92,66 +125,189 @@ def recheck(cur: Any, parameters: Parameters, known: dict[str, frozenset[str]]
     that records it could not see now meet; None when none is waiting. `known`: lookup keys
     this worker's merges computed (MergeSummary.lookups), the others are computed again."""
     cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
-    claimed = store.claim_recheck(cur)
+    claimed = rechecks.claim_recheck(cur)
     if claimed is None:
         return None
     summary = MergeSummary()
-    unseen = store.unseen_records(cur, claimed)
+    unseen = rechecks.unseen_records(cur, claimed)
     again: set[str] = set()
     if unseen:
         lookups = {ref: known[ref] for ref in claimed.refs if ref in known}
         if len(lookups) < len(claimed.refs):  # another worker's recheck, or a crashed one's
-            stored = store.load_features(cur, [r for r in claimed.refs if r not in lookups])
+            stored = records.load_features(cur, [r for r in claimed.refs if r not in lookups])
             lookups |= {ref: keys.lookup for ref, keys in _protected(stored).items()}
-        keys = store.stored_keys(cur, unseen)
+        keys = rechecks.stored_keys(cur, unseen)
         again = {ref for ref, lookup in lookups.items() if lookup & keys}
-        again |= store.linked_to(cur, claimed.refs, unseen)
+        again |= rechecks.linked_to(cur, claimed.refs, unseen)
     summary.rechecks["merged_again" if again else "nothing_unseen"] += 1
     if again:
-        features = store.load_features(cur, sorted(again))  # current versions
+        features = records.load_features(cur, sorted(again))  # current versions
         _link(cur, features, _protected(features), parameters, summary)
     return summary
 
 
 def _protected(features: dict[str, RecordFeatures]) -> dict[str, RecordKeys]:
-    return store.protected_keys({ref: keys_of(f) for ref, f in features.items()})
+    return records.protected_keys({ref: keys_of(f) for ref, f in features.items()})
 
 
-def _link(cur: Any, records: dict[str, RecordFeatures], keys: dict[str, RecordKeys],
+def _link(cur: Any, batch: dict[str, RecordFeatures], keys: dict[str, RecordKeys],
           parameters: Parameters, summary: MergeSummary,
-          observed: dict[str, list[Observation]] | None = None) -> None:
-    """These records' edges against every record their lookup keys find, then their
-    components clustered again; noted for a recheck first (the module's docstring).
-    `observed`: observations of these records the caller has in hand."""
-    changed = sorted(records)
-    store.note_recheck(cur, changed)  # its snapshot sees no more than the lookups below
+          facts: dict[str, list[Observation]] | None = None, new: set[str] | None = None
+          ) -> None:
+    """These records' edges against every record their lookup keys find, then the residents
+    they touch, joined or reclustered (the module's docstring); noted for a recheck first.
+    `facts`: the facts of these records the caller has in hand; `new`: those new to the store."""
+    changed = sorted(batch)
+    rechecks.note_recheck(cur, changed)  # its snapshot sees no more than the lookups below
     summary.lookups.update((ref, keys[ref].lookup) for ref in changed)
-    lookups = {k for ref in changed for k in keys[ref].lookup}
-    candidates = store.load_features(cur, store.refs_sharing_keys(cur, lookups, MAX_BLOCK))
-    known = {**candidates, **records}
-    edges = edges_among(list(records.values()), parameters, against=list(known.values()))
-    store.replace_edges(cur, changed, edges)
-    recluster(cur, changed, summary, known, observed)
+    found = records.candidates(cur, {k for ref in changed for k in keys[ref].lookup},
+                               MAX_BLOCK)
+    known = {**{ref: f for ref, (f, _) in found.items()}, **batch}
+    edges = edges_among(list(batch.values()), parameters, against=list(known.values()))
+    records.replace_edges(cur, changed, edges, new or set())
+    resident_of = {ref: r for ref, (_, r) in found.items() if ref not in batch}
+    joins, seeds = _plan(batch, new or set(), edges, resident_of)
+    seeds |= _join(cur, joins, batch, facts or {}, edges, summary)
+    if seeds:
+        recluster(cur, sorted(seeds), summary, known, facts)
+
+
+@dataclass
+class Join:
+    """New records that join `resident` (None: a resident of their own), and the stored records
+    their links reach (all of that resident's)."""
+
+    refs: set[str] = field(default_factory=set)
+    resident: str | None = None
+    reached: set[str] = field(default_factory=set)
+
+
+def _plan(batch: dict[str, RecordFeatures], new: set[str], edges: Sequence[Edge],
+          resident_of: dict[str, str | None]) -> tuple[list[Join], set[str]]:
+    """Group the batch's records by their links (a stored record standing for its resident):
+    groups that can join go to `_join`, the rest are seeds for reclustering."""
+    parent: dict[Any, Any] = {}
+
+    def root(node: Any) -> Any:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def node(ref: str) -> Any:  # a stored record stands for its resident
+        if ref in batch:
+            return ref
+        return ("resident", resident_of[ref]) if resident_of.get(ref) else ("record", ref)
+
+    for ref in batch:
+        root(ref)
+    for e in edges:
+        if e.links:
+            parent[root(node(e.a))] = root(node(e.b))
+    groups: dict[Any, Join] = {}
+    seeds: set[str] = set()
+    for e in edges:  # the stored records each group reaches
+        if e.links:
+            for ref in (e.a, e.b):
+                if ref not in batch:
+                    groups.setdefault(root(node(ref)), Join()).reached.add(ref)
+    for ref in batch:
+        groups.setdefault(root(ref), Join()).refs.add(ref)
+    joins = []
+    for group in groups.values():
+        owners = {resident_of.get(ref) for ref in group.reached}
+        if group.refs - new or None in owners or len(owners) > 1:
+            seeds |= group.refs
+        else:
+            group.resident = owners.pop() if owners else None
+            joins.append(group)
+    return joins, seeds
+
+
+def _join(cur: Any, joins: list[Join], batch: dict[str, RecordFeatures],
+          facts: dict[str, list[Observation]], edges: Sequence[Edge], summary: MergeSummary
+          ) -> set[str]:
+    """Write the joins; the refs of those that turn out to need reclustering after all (their
+    resident moved before its lock was ours, or they would hold two trusted numbers)."""
+    existing = {j.resident for j in joins if j.resident is not None}
+    records.lock_residents(cur, existing)
+    moved = records.residents_of(cur, [ref for j in joins for ref in j.reached])
+    members, _, stored_links = residents.load_members(cur, existing)
+    by_resident: dict[str, set[str]] = {}
+    for ref, (resident, *_rest) in stored_links.items():
+        by_resident.setdefault(resident, set()).add(ref)
+    again: set[str] = set()
+    groups: list[tuple[str, frozenset[str]]] = []
+    for j in joins:
+        inside = by_resident.get(j.resident, set()) if j.resident else set()
+        numbers = {trusted_number(f) for f in [*(batch[r] for r in j.refs),
+                                               *(members[r] for r in inside)]} - {None}
+        if any(moved.get(ref) != j.resident for ref in j.reached) or len(numbers) > 1:
+            again |= j.refs
+            continue
+        groups.append((j.resident or _new_name(), frozenset(inside | j.refs)))
+    if groups:
+        joined = {ref for j in joins for ref in j.refs} - again
+        summary.paths["joined"] += len(joined)
+        links = _join_links(groups, joined, edges, stored_links)
+        summary.rules.update(links[ref][1] for ref in joined)
+        _write_groups(cur, groups, {**members, **batch}, facts, set(), links, {}, summary,
+                      changed=joined)
+    return again
+
+
+def _join_links(groups: list[tuple[str, frozenset[str]]], joined: set[str],
+                edges: Sequence[Edge], stored: dict[str, residents.Link]
+                ) -> dict[str, residents.Link]:
+    """Why each record is in its group, as a clean run would say: its strongest link inside the
+    group. A joined record's comes from the batch's edges; a member's stored one stays unless
+    one of those edges is stronger (the group only grew, so nothing else can be)."""
+    group_of = {ref: resident for resident, group in groups for ref in group}
+    best: dict[str, Edge] = {}
+    for e in strongest_first(e for e in edges if e.links):
+        if group_of.get(e.a) is not None and group_of.get(e.a) == group_of.get(e.b):
+            for ref in (e.a, e.b):
+                best.setdefault(ref, e)
+    links = {ref: residents.link_of(ref, group_of[ref], best.get(ref)) for ref in joined}
+    for ref, edge in best.items():
+        if ref in joined:
+            continue
+        _, rule, score, matched, agreed = stored[ref]
+        kept = None if rule == "new" else edge_from_row(*sorted((ref, matched)), rule, score,
+                                                         list(agreed))
+        if kept is None or strength(edge) < strength(kept):
+            links[ref] = residents.link_of(ref, group_of[ref], edge)
+    return links
 
 
 def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = None,
               known: dict[str, RecordFeatures] | None = None,
               observed: dict[str, list[Observation]] | None = None) -> MergeSummary:
-    """Cluster again the component around `changed` records and rewrite its residents.
+    """Cluster again the component around `changed` records and rewrite its residents where
+    they differ.
 
     Also what a steward's decision triggers: the decision is an edge or a split, and the
-    component is recomputed with it. `known`, `observed`: features and observations this
-    transaction already has (of current versions), so they are not read back.
+    component is recomputed with it. `known`, `observed`: features and facts this transaction
+    already has (of current versions), so they are not read back.
     """
     summary = summary or MergeSummary(changed_records=len(changed))
     known = known or {}
     refs, before = _locked_component(cur, changed)
     features = {ref: known[ref] for ref in refs if ref in known}
-    features.update(store.load_features(cur, [ref for ref in refs if ref not in known]))
-    groups = cluster(features.values(), store.edges_within(cur, refs),
-                     store.splits_within(cur, refs))
-    names = resident_names(groups, before)
-    _write(cur, groups, names, before, features, observed or {}, set(changed), summary)
+    features.update(records.load_features(cur, [ref for ref in refs if ref not in known]))
+    clustered = cluster(features.values(), records.edges_within(cur, refs),
+                        records.splits_within(cur, refs))
+    names = resident_names(clustered, before)
+    groups = [(name, frozenset(link.ref for link in group))
+              for group, name in zip(clustered, names, strict=True)]
+    links = {link.ref: residents.link_of(link.ref, name, link.edge)
+             for group, name in zip(clustered, names, strict=True) for link in group}
+    for link in links.values():
+        summary.rules[link[1]] += 1
+    summary.paths["reclustered"] += len(changed)
+    _write_groups(cur, groups, features, observed or {}, set(before.values()), links,
+                  residents.load_links(cur, refs), summary, changed=set(changed))
     summary.component_records = len(refs)
     return summary
 
@@ -164,14 +320,14 @@ def _locked_component(cur: Any, changed: Sequence[str]) -> tuple[list[str], dict
     """
     locked: set[str] = set()
     while True:
-        owners = store.residents_of(cur, changed)
-        seeds = set(changed) | store.members_of(cur, set(owners.values()))
-        refs = sorted(store.component(cur, seeds, MAX_COMPONENT))
-        before = store.residents_of(cur, refs)
+        owners = records.residents_of(cur, changed)
+        seeds = set(changed) | records.members_of(cur, set(owners.values()))
+        refs = sorted(records.component(cur, seeds, MAX_COMPONENT))
+        before = records.residents_of(cur, refs)
         waiting = set(before.values()) - locked
         if not waiting:
             return refs, before
-        store.lock_residents(cur, waiting)
+        records.lock_residents(cur, waiting)
         locked |= waiting
 
 
@@ -188,80 +344,54 @@ def resident_names(groups: Sequence[Sequence[Link]], before: dict[str, str]) -> 
                 used.add(resident)
                 break
         if names[i] is None:
-            names[i] = "R" + uuid.uuid4().hex[:15]
+            names[i] = _new_name()
     return [name for name in names if name is not None]
 
 
-def _write(cur: Any, groups: Sequence[Sequence[Link]], names: list[str],
-           before: dict[str, str], features: dict[str, RecordFeatures],
-           observed: dict[str, list[Observation]], changed: set[str], summary: MergeSummary
-           ) -> None:
-    """Links, golden records, history, conflicts, review items and change-feed entries."""
-    refs = sorted(features)
-    observations = {ref: observed[ref] for ref in refs if ref in observed}
-    observations.update(store.load_observations(cur, [r for r in refs if r not in observed]))
-    gazetteer = load_gazetteer(cur)
-    old_members: dict[str, set[str]] = {}
-    for ref, resident in before.items():
-        old_members.setdefault(resident, set()).add(ref)
-    links, changes = [], []
-    group_of = {link.ref: i for i, group in enumerate(groups) for link in group}
-    loose = store.edges_touching(cur, refs, ["review", "probabilistic", "id_conflict"])
-    rewrites = [(group, resident, {link.ref for link in group})
-                for group, resident in zip(groups, names, strict=True)]
-    rewrites = [(group, resident, members) for group, resident, members in rewrites
-                if old_members.get(resident) != members or members & changed]
-    had = store.findings_of_residents(cur, [resident for _, resident, _ in rewrites])
-    possible: dict[str, set[str]] = {}  # a record's possible matches' sources, for the rules
-    for e in loose:
-        if e.rule != "id_conflict" and group_of.get(e.a) != group_of.get(e.b):
-            possible.setdefault(e.a, set()).add(e.b.split(":", 1)[0])
-            possible.setdefault(e.b, set()).add(e.a.split(":", 1)[0])
-    written = []
-    for group, resident, members in rewrites:
-        previous = old_members.get(resident)
-        for link in group:
-            rule = "new" if link.edge is None else link.edge.rule
-            summary.rules[rule] += 1
-            evidence = {} if link.edge is None else {
-                "with": link.edge.b if link.edge.a == link.ref else link.edge.a,
-                "agreed": list(link.edge.agreed)}
-            score = None if link.edge is None else min(link.edge.score, 1e9)
-            links.append((link.ref, resident, rule, score, evidence))
-        facts = [o for ref in sorted(members) for o in observations.get(ref, [])]
-        golden, conflicts = golden_record(facts)
-        conflict_rows = [("attribute_mismatch", c.attribute, c.__dict__) for c in conflicts]
-        conflict_rows += [("id_number_shared", None, {"records": [e.a, e.b]}) for e in loose
-                          if e.rule == "id_conflict" and (e.a in members or e.b in members)]
-        residence = golden.get("residence_address")
-        address = normalize_address(residence and residence.value, gazetteer)
-        spellings = [a for ref in sorted(members) for a in features[ref].addresses]
-        grid = grid_of(residence and residence.value, spellings, gazetteer)
-        waiting = frozenset(s for ref in members for s in possible.get(ref, ()))
-        findings = findings_of(ResidentFacts(golden, facts, waiting),
-                               lambda place: community_of(place, gazetteer))
-        written.append(store.ResidentRecord(resident, golden, grid, address and address.key(),
-                                            len(members), history(facts), conflict_rows,
-                                            findings))
-        changes += [(resident, "finding", {"kind": f.kind, "since": f.since,
-                                           "records": list(f.evidence)})
-                    for f in findings if f.kind not in had.get(resident, set())]
-        change = "created" if previous is None else "updated"
-        if previous is not None and previous - members:
+def _new_name() -> str:
+    return "R" + uuid.uuid4().hex[:15]
+
+
+def _write_groups(cur: Any, groups: list[tuple[str, frozenset[str]]],
+                  features: dict[str, RecordFeatures], facts: dict[str, list[Observation]],
+                  previous: set[str], links: dict[str, residents.Link],
+                  stored_links: dict[str, residents.Link], summary: MergeSummary,
+                  changed: set[str]) -> None:
+    """Work the groups' residents out again from their records and write what differs: links,
+    golden records, conflicts, findings, review items, change-feed entries. `previous`: the
+    residents the groups' records belonged to (those no group keeps are gone)."""
+    refs = sorted({ref for _, members in groups for ref in members})
+    known = {ref: facts[ref] for ref in refs if ref in facts}
+    known.update(residents.load_facts(cur, [ref for ref in refs if ref not in facts]))
+    loose = records.edges_touching(cur, refs, LOOSE_RULES)
+    states = resident_states(groups, features, known, loose, load_gazetteer(cur))
+    names = {name for name, _ in groups}
+    gone = sorted(previous - names)
+    stored = residents.load_stored(cur, names | set(gone))
+    residents.write_states(cur, states, stored, gone)
+    residents.write_links(cur, links, stored_links)
+    residents.replace_review_items(cur, refs, review_items(groups, loose))
+    before = {ref: link[0] for ref, link in stored_links.items()}
+    changes: list[tuple[str, str, dict[str, Any]]] = []
+    for state in states:
+        had = stored.findings.get(state.resident, {})
+        changes += [(state.resident, "finding", {"kind": f.kind, "since": f.since,
+                                                 "records": list(f.evidence)})
+                    for f in state.findings if f.kind not in had]
+        old = {ref for ref, resident in before.items() if resident == state.resident}
+        if old == state.members and not state.members & changed:
+            continue
+        change = "created" if state.resident not in stored.columns else "updated"
+        if old - state.members:
             change = "split"
-        absorbed = sorted({before[r] for r in members if r in before} - {resident})
+        absorbed = sorted({before[r] for r in state.members if r in before} - {state.resident})
         if absorbed:
             change = "merged"
-        changes.append((resident, change, {"records": sorted(members), "absorbed": absorbed}))
-    review = [e for e in loose if e.rule != "id_conflict" and (
-              e.a not in group_of or e.b not in group_of or group_of[e.a] != group_of[e.b])]
-    gone = sorted(set(old_members) - set(names))
-    store.rewrite_residents(cur, written, gone)
-    changes += [(r, "removed", {"merged_into": sorted({names[group_of[m]]
-                                                       for m in old_members[r]})})
+        changes.append((state.resident, change, {"records": sorted(state.members),
+                                                 "absorbed": absorbed}))
+    group_of = {ref: name for name, members in groups for ref in members}
+    changes += [(r, "removed", {"merged_into": sorted({group_of[m] for m, resident
+                                                       in before.items() if resident == r})})
                 for r in gone]
-    store.write_links(cur, links)
-    store.replace_review_items(cur, refs, review)
-    store.add_changes(cur, changes)
+    residents.add_changes(cur, changes)
     summary.changes.update(change for _, change, _ in changes)
-

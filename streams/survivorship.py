@@ -22,11 +22,12 @@ from streams.normalize import normalize_name
 
 def owner_of(attribute: str) -> str | None:
     """The department whose declaration owns `attribute`; None: no one (the latest wins)."""
-    return _owners().get(attribute)
+    return owners().get(attribute)
 
 
 @cache
-def _owners() -> dict[str, str]:
+def owners() -> dict[str, str]:
+    """Each owned attribute's owner, as the departments' declarations say."""
     return {a: d.id for d in all_departments().values() for a in d.owns}
 
 

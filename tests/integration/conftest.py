@@ -19,7 +19,7 @@ from deploy.stack import down, up
 from deploy.topics import ensure_topics
 from schemas.departments import department
 from schemas.topics import all_topics
-from streams.id_protection import open_sealed
+from streams.id_protection import open_bytes, open_sealed
 from tests.integration.workers import joined, spawn_worker, stop_worker
 
 pytestmark = pytest.mark.integration
@@ -70,6 +70,16 @@ def query(settings: HubSettings, sql: str, params: tuple = ()) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
+
+
+def landed_events(settings: HubSettings, where: str = "true") -> dict[str, dict]:
+    """The landed events, by id, opened with the keyring (the store holds them sealed)."""
+    import orjson
+
+    keyring = id_keys.process_keyring()
+    rows = query(settings, "SELECT event_id, payload FROM hub.events WHERE "
+                 + where.replace("%", "%%"))
+    return {event_id: orjson.loads(open_bytes(keyring, payload)) for event_id, payload in rows}
 
 
 def clear_id_numbers(settings: HubSettings) -> dict[str, str | None]:

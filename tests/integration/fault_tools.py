@@ -25,7 +25,7 @@ from deploy.settings import HubSettings
 from schemas.topics import raw_topics
 from streams.features import record_version
 from streams.lag import LagProbe, wait_for_processor
-from tests.integration.conftest import query
+from tests.integration.conftest import landed_events, query
 from tests.integration.kafka_topics import read_topic
 from tests.integration.store_runs import snapshot
 from tests.integration.workers import spawn_worker, worker_log
@@ -227,8 +227,9 @@ def landing_problems(settings: HubSettings, published: Published) -> list[str]:
     """Each published event landed exactly once, and each record's stored version is the latest
     landed one (an event applied twice, or an older one applied after a newer, would show)."""
     problems = []
-    rows = query(settings, "SELECT event_id, source || ':' || record_id,"
-                           " payload->'data'->'origin'->>'gxsj' FROM hub.events")
+    landed = landed_events(settings)
+    rows = [(event_id, f"{e['source'].rsplit('/', 1)[-1]}:{e['subject']}",
+             (e["data"].get("origin") or {}).get("gxsj")) for event_id, e in landed.items()]
     ids = [event_id for event_id, _, _ in rows]
     if len(ids) != len(published.distinct):
         problems.append(f"hub.events holds {len(ids)} events, {len(published.distinct)} "

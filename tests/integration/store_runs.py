@@ -18,7 +18,8 @@ from streams.landing import ConsumedEvent, HubStore
 from tests.samples import SAMPLE, sample_events
 
 TABLES = ("events", "source_records", "record_keys", "record_relations", "match_edges",
-          "residents", "source_links", "resident_history", "conflicts", "review_queue",
+          "residents", "golden_values", "source_links", "resident_findings", "conflicts",
+          "review_queue",
           "change_outbox", "merge_rechecks")
 
 
@@ -83,9 +84,14 @@ def snapshot(settings: HubSettings) -> dict[str, Any]:
         cur.execute("SELECT resident_id, array_agg(source || ':' || record_id ORDER BY 1)"
                     " FROM hub.source_links GROUP BY 1")
         members = {resident: tuple(sorted(refs)) for resident, refs in cur.fetchall()}
-        cur.execute("SELECT resident_id, attributes, record_count FROM hub.residents")
-        golden = {members[r]: (json.dumps(a, sort_keys=True, ensure_ascii=False), n)
-                  for r, a, n in cur.fetchall()}
+        cur.execute("SELECT resident_id, attribute, value, valid_from, source, record_ref,"
+                    " authority FROM hub.golden_values")
+        values: dict[str, dict[str, Any]] = defaultdict(dict)
+        for r, attribute, value, *rest in cur.fetchall():
+            values[r][attribute] = [value, *rest]
+        cur.execute("SELECT resident_id, record_count FROM hub.residents")
+        golden = {members[r]: (json.dumps(values[r], sort_keys=True, ensure_ascii=False), n)
+                  for r, n in cur.fetchall()}
         cur.execute("SELECT resident_id, attribute, value::text, valid_from, record_ref"
                     " FROM hub.resident_history")
         history = sorted((members[r], *rest) for r, *rest in cur.fetchall())

@@ -88,7 +88,7 @@ def test_analysts_may_read_the_non_identifying_columns(settings: HubSettings,
     "SELECT * FROM hub.residents",
     "SELECT resident_id FROM hub.residents WHERE id_number_hash = 'x'",  # no probing either
     "SELECT count(*) FROM hub.residents GROUP BY id_number_sealed",
-    "SELECT attributes FROM hub.residents",
+    "SELECT value FROM hub.golden_values",
     "SELECT residence_address, phone FROM hub.residents",
     "SELECT * FROM hub.events",
     "SELECT * FROM hub.source_records",

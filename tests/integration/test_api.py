@@ -21,7 +21,7 @@ from deploy import postgres
 from deploy.settings import HubSettings
 from schemas.departments import department as declared
 from tests.integration.api_stack import ANALYST, DEPARTMENTS, STEWARD, Served, api_over_sample
-from tests.integration.conftest import clear_id_numbers, query, run_sql
+from tests.integration.conftest import clear_id_numbers, landed_events, query, run_sql
 
 MASKED = re.compile(r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$")
 POLICE = DEPARTMENTS["police"]
@@ -59,15 +59,22 @@ def audit_count(api: Served) -> int:
 @pytest.fixture(scope="module")
 def someone(served: Served) -> dict[str, Any]:
     """The resident with the most golden attributes (so entitlements leave many out)."""
-    resident, grid, attributes = query(served.settings, """
-        SELECT resident_id, grid_code, attributes FROM hub.residents
+    resident, grid = query(served.settings, """
+        SELECT resident_id, grid_code FROM hub.residents r
          WHERE id_number_sealed IS NOT NULL AND grid_code IS NOT NULL
-         ORDER BY (SELECT count(*) FROM jsonb_object_keys(attributes)) DESC, resident_id
+         ORDER BY (SELECT count(*) FROM hub.golden_values v
+                    WHERE v.resident_id = r.resident_id) DESC, resident_id
          LIMIT 1""")[0]
     id_number = clear_id_numbers(served.settings)[resident]
-    values = {a: v["value"] for a, v in attributes.items()}
+    values = dict(query(served.settings, "SELECT attribute, value FROM hub.golden_values"
+                                         " WHERE resident_id = %s", (resident,)))
+    relations = [dict(zip(("kind", "relative_id", "name", "record"), row, strict=True))
+                 for row in query(served.settings, "SELECT kind, relative_id, relative_name,"
+                                  " evidence FROM hub.resident_relations WHERE resident_id = %s"
+                                  " ORDER BY kind, evidence, relative_id", (resident,))]
     return {"resident_id": resident, "id_number": id_number, "grid_code": grid,
-            "values": {**values, "id_number": id_number, "grid_code": grid}}
+            "values": {**values, "id_number": id_number, "grid_code": grid,
+                       "relations": relations}}
 
 
 def walk(api: Served, path: str, who: str, **params: Any) -> list[dict[str, Any]]:
@@ -270,20 +277,18 @@ def test_unknown_residents_are_404(served: Served) -> None:
 def mover(served: Served) -> dict[str, Any]:
     """A resident the police recorded a 住址变更 for: the move's date, the addresses before
     and after (from the police events themselves, not from the history)."""
-    resident, moved, new = query(served.settings, """
-        SELECT l.resident_id, e.occurred_at, e.payload #>> '{data,parsed,residence_address}'
-          FROM hub.events e
-          JOIN hub.source_links l ON l.source = 'police' AND l.record_id = e.record_id
-          JOIN hub.residents r USING (resident_id)
-         WHERE e.payload #>> '{data,parsed,change_type}' = '住址变更'
-           AND r.id_number_sealed IS NOT NULL
-         ORDER BY e.occurred_at DESC, l.resident_id LIMIT 1""")[0]
-    id_number = clear_id_numbers(served.settings)[resident]
-    old = query(served.settings, """
-        SELECT e.payload #>> '{data,parsed,residence_address}' FROM hub.events e
-          JOIN hub.source_links l ON l.source = 'police' AND l.record_id = e.record_id
-         WHERE l.resident_id = %s AND e.occurred_at < %s
-         ORDER BY e.occurred_at DESC LIMIT 1""", (resident, moved))[0][0]
+    parsed = [e["data"]["parsed"] for e in landed_events(served.settings,
+                                                         "source = 'police'").values()]
+    resident_of = dict(query(served.settings, "SELECT record_id, resident_id FROM"
+                                              " hub.source_links WHERE source = 'police'"))
+    numbers = clear_id_numbers(served.settings)
+    moved, resident, new = max((p["occurred"], resident_of[p["record_id"]],
+                                p["residence_address"]) for p in parsed
+                               if p["change_type"] == "住址变更"
+                               and numbers.get(resident_of[p["record_id"]]))
+    id_number = numbers[resident]
+    old = max((p["occurred"], p["residence_address"]) for p in parsed
+              if resident_of[p["record_id"]] == resident and p["occurred"] < moved)[1]
     assert old != new
     return {"resident_id": resident, "id_number": id_number, "moved": moved, "old": old,
             "new": new}

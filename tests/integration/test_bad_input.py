@@ -28,7 +28,7 @@ from tests.bad_input_corpus import (
     push_body,
     push_items,
 )
-from tests.integration.conftest import query
+from tests.integration.conftest import landed_events, query
 from tests.integration.kafka_topics import message_count, read_data, read_topic
 from tests.integration.test_live_sources import push_endpoint  # noqa: F401 (a fixture)
 from tests.samples import SAMPLE, header
@@ -125,9 +125,9 @@ def test_the_processor_stores_every_good_record_and_injections_verbatim(
 
     assert query(hub, "SELECT count(*) FROM hub.events")[0][0] == good
     assert query(hub, "SELECT count(*) FROM hub.source_records")[0][0] == good
-    stored = dict(((source, record_id), payload) for source, record_id, payload in query(
-        hub, "SELECT source, record_id, payload->'data'->'raw' FROM hub.events"
-             " WHERE record_id LIKE 'INJ%%' OR record_id LIKE 'PUSHINJ%%'"))
+    landed = landed_events(hub, "record_id LIKE 'INJ%' OR record_id LIKE 'PUSHINJ%'")
+    stored = {(e["source"].rsplit("/", 1)[-1], e["subject"]): e["data"]["raw"]
+              for e in landed.values()}
     assert set(stored) == set(injected)
     for key, text in injected.items():
         assert text in stored[key].values()

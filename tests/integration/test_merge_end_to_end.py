@@ -113,8 +113,8 @@ def _a_rotation_seals_everything_under_the_new_key(hub: HubSettings, tmp: Path) 
     rekeyed = _sanwang(hub, "ids", "rekey", **rotating)
     assert rekeyed.returncode == 0 and "events: 0 rows" not in rekeyed.stdout, rekeyed.stdout
     assert sealing_key_ids(hub) == {"k2"} and clear_id_numbers_in_store(hub) == {}
-    assert all(line.split(": ")[1].startswith("0 rows")
-               for line in _sanwang(hub, "ids", "rekey", **rotating).stdout.splitlines())
+    again = _sanwang(hub, "ids", "rekey", **rotating).stdout
+    assert all(line.split(": ")[1].startswith("0 rows") for line in again.splitlines()), again
     keyring = keyring_from_json(copy.read_text())
     only_new = Keyring("k2", {"k2": keyring.keys["k2"]}, keyring.lookup_key)
     number, resident = _someone(hub, only_new)

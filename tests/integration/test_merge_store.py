@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from deploy import postgres
 from deploy.settings import HubSettings
+from streams.features import RecordFeatures
 from streams.json_text import json_text
-from streams.merge_store import copy_rows, refs_sharing_keys
+from streams.record_store import candidates, record_row, upsert_records
+from streams.store_io import copy_rows
 from tests.integration.conftest import hub_settings
 
 # PostgreSQL's text holds any character but NUL (the publisher refuses NUL: connectors/publisher.py)
@@ -30,16 +32,20 @@ def database(stack: HubSettings) -> HubSettings:
                                st.recursive(st.none() | st.booleans() | TEXT | st.integers(),
                                             lambda inner: st.lists(inner, max_size=3)
                                             | st.dictionaries(TEXT, inner, max_size=3),
-                                            max_leaves=8)),
+                                            max_leaves=8),
+                               st.lists(st.one_of(TEXT, st.sampled_from(NASTY + ['"', "{,}"])),
+                                        max_size=4),
+                               st.booleans()),
                      max_size=20))
 def test_copied_rows_read_back_as_written(database, rows) -> None:
     conn = psycopg2.connect(postgres.dsn(database))
     try:
         with conn.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE copied (n serial, a text, b text, c integer, d jsonb)")
-            copy_rows(cur, "copied", ("a", "b", "c", "d"),
-                      [(a, b, c, json_text(d)) for a, b, c, d in rows])
-            cur.execute("SELECT a, b, c, d FROM copied ORDER BY n")
+            cur.execute("CREATE TEMP TABLE copied (n serial, a text, b text, c integer, d jsonb,"
+                        " e text[], f boolean)")
+            copy_rows(cur, "copied", ("a", "b", "c", "d", "e", "f"),
+                      [(a, b, c, json_text(d), e, f) for a, b, c, d, e, f in rows])
+            cur.execute("SELECT a, b, c, d, e, f FROM copied ORDER BY n")
             assert cur.fetchall() == [tuple(row) for row in rows]
     finally:
         conn.rollback()
@@ -48,8 +54,14 @@ def test_copied_rows_read_back_as_written(database, rows) -> None:
 
 def test_candidates_come_from_keys_up_to_the_block_limit(database) -> None:
     conn = psycopg2.connect(postgres.dsn(database))
+
+    def refs_sharing_keys(cur, keys, limit):  # noqa: ANN001, ANN202
+        return set(candidates(cur, keys, limit))
+
     try:
         with conn.cursor() as cur:
+            upsert_records(cur, [record_row(RecordFeatures(f"police:{i}", "police"), f"e{i}", [])
+                                 for i in range(10)])
             copy_rows(cur, "hub.record_keys", ("key", "ref"),
                       [("common", f"police:{i}") for i in range(4)]
                       + [("rare", f"police:{i}") for i in range(2, 5)]

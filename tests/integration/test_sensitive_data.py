@@ -34,7 +34,8 @@ def served(stack: HubSettings) -> Iterator[Served]:
     store = HubStore(postgres.dsn(settings, "sanwang_processor"))
     store.apply([ConsumedEvent(e, "t", 0, i) for i, e in enumerate(sample5_events())])
     store.close()
-    [(busiest,)] = query(settings, "SELECT grid_code FROM hub.residents r WHERE attributes ?"
+    [(busiest,)] = query(settings, "SELECT grid_code FROM hub.residents r JOIN hub.golden_values v"
+                                   " USING (resident_id) WHERE v.attribute ="
                                    " 'party_membership' AND grid_code IS NOT NULL GROUP BY 1"
                                    " ORDER BY count(*) DESC, 1 LIMIT 1")
     principals = Principals()
@@ -56,7 +57,7 @@ def holders(settings: HubSettings, attribute: str) -> list[tuple[str, str]]:
     from tests.integration.conftest import clear_id_numbers
 
     numbers = clear_id_numbers(settings)
-    residents = query(settings, "SELECT resident_id FROM hub.residents WHERE attributes ? %s"
+    residents = query(settings, "SELECT resident_id FROM hub.golden_values WHERE attribute = %s"
                                 " ORDER BY resident_id", (attribute,))
     return [(r, numbers[r]) for (r,) in residents if numbers.get(r)]
 
@@ -97,7 +98,7 @@ def test_analysts_get_counts_never_a_person(served: Served) -> None:
             assert dict(cur.fetchall())["party_membership"] == counted[0][0]
             conn.rollback()
             with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-                cur.execute("SELECT attributes FROM hub.residents")
+                cur.execute("SELECT value FROM hub.golden_values")
             conn.rollback()
             cur.execute("SELECT * FROM hub.analyst_residents LIMIT 1")
             columns = {c.name for c in cur.description}
@@ -121,7 +122,7 @@ def test_grid_workers_read_none_of_it(served: Served) -> None:
         with conn.cursor() as cur:
             cur.execute(f'SET ROLE "{role}"')
             with pytest.raises(psycopg2.errors.InsufficientPrivilege):
-                cur.execute("SELECT attributes FROM hub.residents")
+                cur.execute("SELECT value FROM hub.golden_values")
     finally:
         conn.close()
 
