@@ -156,7 +156,7 @@ class LockWaits:
     Every `interval` s a thread reads pg_stat_activity (as the admin role: only it sees other
     roles' wait events) and counts, among the processors' connections running a statement or
     inside a transaction, those waiting on a lock: an advisory one (the residents a merge
-    rewrites, merge_store.lock_residents) or a row another transaction writes (a record, an
+    rewrites, record_store.lock_residents) or a row another transaction writes (a record, an
     edge).
     """
 

@@ -29,6 +29,7 @@ from typing import Any
 import psycopg2
 
 from deploy import postgres
+from deploy.errors import ServiceError
 from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from schemas.departments import department
@@ -68,12 +69,19 @@ def start_live_sources(settings: HubSettings, drop: Path) -> tuple[list[subproce
     started = [subprocess.Popen([sys.executable, "-m", "cli.main", *c], env=env, stdout=log,
                                 stderr=subprocess.STDOUT) for c in commands]
     time.sleep(3)  # the replication slot comes up
-    _wait_for_port(settings.push_port, timeout=120)  # the push endpoint's publishers, then HTTP
+    try:
+        _wait_for_port(settings.push_port, timeout=120)  # the push endpoint's publishers, HTTP
+    except ServiceError:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(timeout=60)
+        raise
     return started, dsn
 
 
 def _wait_for_port(port: int, timeout: float) -> None:
-    """Return once 127.0.0.1:port accepts connections; TimeoutError after `timeout` s."""
+    """Return once 127.0.0.1:port accepts connections; ServiceError after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -81,7 +89,8 @@ def _wait_for_port(port: int, timeout: float) -> None:
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing answers on port {port} after {timeout:g} s") from None
+                raise ServiceError(f"the push endpoint: nothing answers on port {port} after "
+                                   f"{timeout:g} s (see live-connectors.log)") from None
             time.sleep(0.5)
 
 

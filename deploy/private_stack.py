@@ -28,13 +28,18 @@ def private_settings(home: os.PathLike, partitions: int = 3) -> HubSettings:
 
 
 def settings_env(settings: HubSettings) -> dict[str, str]:
-    """The environment that makes a `sanwang` subprocess use these settings."""
+    """The environment that makes a `sanwang` subprocess use these settings.
+
+    Only the settings that were set are passed: the subprocess derives the others from the same
+    environment as this process did. So a metrics port left to its default stays a default, and
+    several connectors started with one settings object each find a free port instead of one
+    failing on a port it was "given"."""
     env = dict(os.environ)
     # external services stay unset (the private stack is local); secrets are passed as such below
     left_out = ("kafka_bootstrap", "database_url", "kafka_principal", "kafka_password",
                 "kafka_passwords", "id_keyring")
     for name, value in settings.model_dump().items():
-        if name not in left_out:
+        if name in settings.model_fields_set and name not in left_out:
             env[f"SANWANG_{name.upper()}"] = str(value)
     env["SANWANG_ID_KEYRING"] = settings.id_keyring.get_secret_value()
     return env

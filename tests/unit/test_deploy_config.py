@@ -7,6 +7,7 @@ from kafka.admin import ACLOperation
 
 from cli.main import build_parser
 from deploy import kafka_acls, kafka_broker, metrics_targets, prometheus
+from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from schemas.departments import all_departments
 from schemas.topics import all_topics, changes_topic, dead_letter_topic, raw_topic
@@ -80,3 +81,14 @@ def test_a_department_writes_only_its_own_raw_topic_and_the_dead_letters() -> No
     assert writes == {raw_topic("p", "police"), dead_letter_topic("p")}
     reads = {a.resource_pattern.resource_name for a in acls if a.operation == ACLOperation.READ}
     assert reads == {changes_topic("p"), "p-police"}  # the change feed, in its own groups
+
+
+def test_subprocesses_get_only_the_settings_that_were_set(monkeypatch) -> None:
+    """A metrics port left to its default stays one in the demo's connectors, so each finds a
+    free port instead of failing on one it was "given"."""
+    monkeypatch.delenv("SANWANG_CONNECTOR_METRICS_PORT", raising=False)
+    env = settings_env(HubSettings(home=Path("/tmp/h"), push_port=1234))
+    assert env["SANWANG_PUSH_PORT"] == "1234" and env["SANWANG_HOME"] == "/tmp/h"
+    assert "SANWANG_CONNECTOR_METRICS_PORT" not in env
+    given = settings_env(HubSettings(connector_metrics_port=4321))
+    assert given["SANWANG_CONNECTOR_METRICS_PORT"] == "4321"
