@@ -62,7 +62,8 @@ def start_live_sources(settings: HubSettings, drop: Path) -> tuple[list[subproce
     them and the police DSN."""
     dsn = _police_database(settings)
     drop.mkdir(parents=True, exist_ok=True)
-    env = settings_env(settings)
+    env = settings_env(settings)  # three connectors: none is given a metrics port, each takes
+    env.pop("SANWANG_CONNECTOR_METRICS_PORT", None)  # a free one and registers it (file_sd)
     log = open(settings.home.resolve() / "live-connectors.log", "ab")  # noqa: SIM115
     commands = (["connect", "police", "--db", dsn], ["connect", "civil-affairs", "--watch",
                 str(drop)], ["connect", "social-security", "--listen"])
