@@ -20,7 +20,8 @@ from streams.lag import wait_for_processor
 from tests.integration.conftest import query
 from tests.integration.id_scan import clear_id_numbers_in_store, id_numbers_in, sealing_key_ids
 from tests.integration.kafka_topics import read_data
-from tests.samples import SAMPLE, sample_events
+from tests.samples import EXPORTS as FIVE_EXPORTS
+from tests.samples import SAMPLE, SAMPLE5, sample_events
 
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
            ("social_security", "social_security.jsonl"))
@@ -55,7 +56,7 @@ def test_the_sample_city_merges_as_the_truth_says(hub: HubSettings, processor: s
     assert {c["change"] for c in changes} >= {"created"}
     assert processor.poll() is None
     _living_residents_are_in_their_grid(hub)
-    _planted_findings_are_found_and_no_others(hub)
+    _planted_findings_are_found_and_no_others(hub, SAMPLE)
     _no_id_number_is_stored_in_clear(hub)
     _a_rotation_seals_everything_under_the_new_key(hub, tmp_path)
 
@@ -74,9 +75,28 @@ def _living_residents_are_in_their_grid(hub: HubSettings) -> None:
     assert right / len(living) >= 0.99 and wrong == 0, (right, wrong, len(living))
 
 
-def _planted_findings_are_found_and_no_others(hub: HubSettings) -> None:
-    truth = read_truth(SAMPLE / "truth.csv")
-    with open(SAMPLE / "findings.csv", encoding="utf-8-sig", newline="") as file:
+def test_the_five_department_sample_merges_and_finds_what_it_plants(
+        hub: HubSettings, processor: subprocess.Popen) -> None:
+    """All five departments through the broker and the processor (issue 16's sample5)."""
+    loaded = subprocess.run([sys.executable, "-m", "cli.main", "grids",
+                             str(SAMPLE5 / "grids.csv")], env=settings_env(hub),
+                            capture_output=True, text=True, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    for department, name in FIVE_EXPORTS.items():
+        assert backfill_file(hub, department, SAMPLE5 / name, progress=False).reconciles
+    wait_for_processor(hub, timeout=300)
+    scores = store_scores(hub, read_truth(SAMPLE5 / "truth.csv"))
+    assert scores.records == len((SAMPLE5 / "truth.csv").read_text().splitlines()) - 1
+    assert scores.precision >= 0.999 and scores.recall >= 0.998, scores
+    sources = {s for (s,) in query(hub, "SELECT DISTINCT source FROM hub.source_links")}
+    assert sources == set(FIVE_EXPORTS)
+    _planted_findings_are_found_and_no_others(hub, SAMPLE5)
+    assert processor.poll() is None
+
+
+def _planted_findings_are_found_and_no_others(hub: HubSettings, city: Path) -> None:
+    truth = read_truth(city / "truth.csv")
+    with open(city / "findings.csv", encoding="utf-8-sig", newline="") as file:
         planted = {(row["kind"], row["person"]) for row in csv.DictReader(file)}
     rows = query(hub, "SELECT f.kind, l.ref, f.evidence FROM hub.findings f"
                       " JOIN hub.source_links l USING (resident_id)")
