@@ -13,11 +13,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from psycopg2.extras import execute_values
 
 from streams import id_protection as ids
-from streams.json_text import json_text
+from streams.json_text import json_text, json_value
 from streams.merge import MERGE_LOCK
 
 BATCH = 500
@@ -32,7 +31,7 @@ def rekey_store(conn: Any, keyring: ids.Keyring) -> Counter:
         return value and ids.seal(keyring, ids.open_sealed(keyring, value))
 
     def facts(text: str) -> str:
-        stored = orjson.loads(text)
+        stored = json_value(text)
         again = [[a, document(v), when] for a, v, when in stored]
         return text if again == stored else json_text(again)
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import orjson
-
 from deploy.id_keys import process_keyring
 from deploy.postgres import connect
 from schemas.events import canonical_json
 from streams import id_protection as ids
+from streams.json_text import json_value
 from streams.landing import load_parameters
 from streams.merge import MERGE_LOCK, merge_events
 from streams.resident_store import store_owners
@@ -39,7 +38,7 @@ def _events(conn: Any) -> Iterator[list[tuple[str, dict[str, Any], bool]]]:
         batch = []
         for event_id, payload, old in cur:
             if payload is not None:
-                batch.append((event_id, orjson.loads(ids.open_bytes(keyring, payload)), False))
+                batch.append((event_id, json_value(ids.open_bytes(keyring, payload)), False))
             else:
                 batch.append((event_id, ids.open_document(keyring, old), True))
             if len(batch) == BATCH:

@@ -12,14 +12,12 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import orjson
-
 from deploy.id_keys import process_keyring
 from streams import id_protection as ids
 from streams.clustering import Split
 from streams.facts import Observation, Relative
 from streams.features import RecordFeatures, addresses_of
-from streams.json_text import json_text
+from streams.json_text import json_text, json_value
 from streams.matching import Edge, RecordKeys
 from streams.store_io import copy_rows, upsert_rows
 
@@ -58,7 +56,7 @@ def facts_of(ref: str, text: str) -> list[Observation]:
     keyring = process_keyring()
     source = ref.split(":", 1)[0]
     return [Observation(attribute, ids.open_document(keyring, value), valid_from, source, ref)
-            for attribute, value, valid_from in orjson.loads(text)]
+            for attribute, value, valid_from in json_value(text)]
 
 
 def features_of_row(row: Sequence[Any]) -> RecordFeatures:

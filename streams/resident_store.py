@@ -14,14 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from psycopg2.extras import execute_values
 
 from deploy.id_keys import process_keyring
 from streams import id_protection as ids
 from streams.facts import Observation
 from streams.features import RecordFeatures
-from streams.json_text import json_text
+from streams.json_text import json_text, json_value
 from streams.matching import Edge
 from streams.record_store import FEATURE_COLUMNS, facts_of, features_of_row, finite
 from streams.resident_state import ResidentState
@@ -88,13 +87,13 @@ def load_stored(cur: Any, residents: Iterable[str]) -> Stored:
     keyring = process_keyring()
     wanted = sorted(set(residents))
     stored = Stored()
-    # read as text and parsed by orjson, several times faster than psycopg2's json.loads (an
-    # integer beyond 64 bits it reads as a float only makes that value look changed: rewritten)
+    # read as text and parsed by json_value (orjson), several times faster than psycopg2's
+    # json.loads
     cur.execute("SELECT resident_id, attribute, value::text, valid_from, source, record_ref,"
                 " authority FROM hub.golden_values WHERE resident_id = ANY(%s)", (wanted,))
     for resident, attribute, value, *rest in cur.fetchall():
         stored.golden.setdefault(resident, {})[attribute] = GoldenValue(
-            attribute, ids.open_document(keyring, orjson.loads(value)), *rest)
+            attribute, ids.open_document(keyring, json_value(value)), *rest)
     cur.execute(f"SELECT resident_id, {', '.join(COLUMNS)}, grid_code, address_key,"
                 " record_count, id_number_sealed FROM hub.residents WHERE resident_id = ANY(%s)",
                 (wanted,))
