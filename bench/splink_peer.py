@@ -50,12 +50,13 @@ PRIOR_RULES, PRIOR_RECALL = (block_on("id", "pinyin"), block_on("pinyin", "birth
 EM_RULES = (block_on("id"), block_on("pinyin", "birth_year"))
 
 
-def load_records(city: Path) -> tuple[list[RecordFeatures], int]:
+def load_records(city: Path, exports: dict[str, tuple[str, ...]] = EXPORTS
+                 ) -> tuple[list[RecordFeatures], int]:
     """Every record's features as the hub computes them (latest version per record), and how
     many records the connectors would dead-letter."""
     latest: dict[str, RecordFeatures] = {}
     rejected = 0
-    for department, names in EXPORTS.items():
+    for department, names in exports.items():
         path = next(city / n for n in names if (city / n).exists())
         read_from, to_event, _, _ = source_for(department, path)
         for record in read_from(0):

@@ -110,7 +110,7 @@ def _generate(args: argparse.Namespace, settings: HubSettings) -> int:
         args.dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(f"cannot write into {args.dir}: {error.strerror}") from None
-    stats = generate_city(args.persons, args.seed, args.dir)
+    stats = generate_city(args.persons, args.seed, args.dir, args.noise)
     records = ", ".join(f"{source} {n}" for source, n in sorted(stats.records.items()))
     findings = ", ".join(f"{kind} {n}" for kind, n in sorted(stats.findings.items()))
     print(f"{args.dir}: {stats.persons} persons in {stats.households} households "
@@ -297,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", type=Path, help="output folder (created)")
     p.add_argument("--persons", type=int, default=5000, help="how many people (default 5000)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--noise", type=int, choices=(0, 1, 2), default=1,
+                   help="noise level (connectors/synthetic_rates.py): 0 no mistakes, 1 today's "
+                   "(default), 2 twice today's plus slips in birth dates, sex and names, "
+                   "records without number and birth date, stale and variant addresses, "
+                   "duplicate ID numbers, common names in one village")
     p.set_defaults(run=_generate)
 
     p = commands.add_parser("grids", help="load the four-level grid reference (grids.csv)",

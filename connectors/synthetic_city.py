@@ -1,19 +1,21 @@
 """The project's own synthetic Ya'an: residents, their lives, and the five departments' records.
 
-`generate_city(persons, seed, out_dir)` writes a city in the contract's formats
+`generate_city(persons, seed, out_dir, noise)` writes a city in the contract's formats
 (shared/departments/README.md), the same files as its sample5: the five departments' exports
 (police, civil affairs, social security, the party organisation, health), truth.csv (which
 person each record belongs to), persons.csv (everyone, babies known only to health included),
 findings.csv and grids.csv. Pure Python, deterministic by seed (same seed, same bytes) and
 streaming: households are made one at a time and their records written in shuffled blocks, so
-memory stays flat (Ya'an's 1.43 million fit).
+memory stays flat (Ya'an's 1.43 million fit). The noise level (synthetic_rates.LEVELS: 0 none,
+1 today's, the default, 2 twice today's with the wider kinds) sets every rate of the
+departments' mistakes and of the population's traps.
 
 One job per module: the places and grids (synthetic_places), names (synthetic_names), the
 households and their lives (synthetic_people), what the departments will know of each person
 (synthetic_fates: where the findings are planted, with the rates), each department's records
 (synthetic_police, _civil_affairs, _social_security, _party, _health) written with its own
-spellings and mistakes (synthetic_noise, with the rates), the findings the records show
-(synthetic_findings: findings.csv lists every case of every kind the hub decides from a
+spellings and mistakes (synthetic_noise; their rates in synthetic_rates), the findings the
+records show (synthetic_findings: findings.csv lists every case of every kind the hub decides from a
 resident's records, planted or not, and no other) and the files (synthetic_output).
 """
 
@@ -34,6 +36,7 @@ from connectors.synthetic_output import CityFiles
 from connectors.synthetic_party import PartyWriter
 from connectors.synthetic_people import Population
 from connectors.synthetic_police import PoliceWriter
+from connectors.synthetic_rates import LEVELS, NoiseLevel
 from connectors.synthetic_social_security import SocialSecurityWriter
 from deploy.errors import InputError
 
@@ -58,18 +61,20 @@ class CityStats:
 class _City:
     """The generator's state: one random stream, the households, the departments' writers."""
 
-    def __init__(self, persons: int, seed: int):
+    def __init__(self, persons: int, seed: int, noise: NoiseLevel):
         if persons < 0:
             raise InputError(f"persons must be >= 0, got {persons}")
         self.total = persons
         rng = random.Random(f"sanwang-city:{seed}")
-        self.population = Population(rng, persons)
+        rates = noise.sources
+        self.population = Population(rng, persons, noise.people)
         self.fates = Fates(rng)
-        self.police = PoliceWriter(rng)
-        self.civil_affairs = CivilAffairsWriter(rng)
-        self.social_security = SocialSecurityWriter(rng, rng.randrange(9_000_000_000))
-        self.party = PartyWriter(rng, rng.randrange(10 ** 12))
-        self.health = HealthWriter(rng)
+        self.police = PoliceWriter(rng, rates["police"])
+        self.civil_affairs = CivilAffairsWriter(rng, rates["civil_affairs"])
+        self.social_security = SocialSecurityWriter(rng, rng.randrange(9_000_000_000),
+                                                    rates["social_security"])
+        self.party = PartyWriter(rng, rng.randrange(10 ** 12), rates["party"])
+        self.health = HealthWriter(rng, rates["health"])
         self.stats = CityStats()
 
     def _members(self) -> list[Person]:
@@ -123,15 +128,22 @@ class _City:
         stats.findings.update(kind for kind, _ in household.findings)
 
 
-def iter_households(persons: int, seed: int) -> Iterator[Household]:
+def noise_level(level: int) -> NoiseLevel:
+    """One of synthetic_rates.LEVELS."""
+    if level not in LEVELS:
+        raise InputError(f"unknown noise level {level!r}: one of {', '.join(map(str, LEVELS))}")
+    return LEVELS[level]
+
+
+def iter_households(persons: int, seed: int, noise: int = 1) -> Iterator[Household]:
     """The city household by household, each record with its true person, to check the noise."""
-    return _City(persons, seed).households()
+    return _City(persons, seed, noise_level(noise)).households()
 
 
-def generate_city(persons: int, seed: int, out_dir: Path) -> CityStats:
+def generate_city(persons: int, seed: int, out_dir: Path, noise: int = 1) -> CityStats:
     """Write the five exports and the city's lists for `persons` residents (babies known only
-    to health among them): load and score the hub at scale."""
-    city = _City(persons, seed)
+    to health among them) at a noise level: load and score the hub at scale."""
+    city = _City(persons, seed, noise_level(noise))
     out_dir.mkdir(parents=True, exist_ok=True)
     files = CityFiles(out_dir, seed)
     try:

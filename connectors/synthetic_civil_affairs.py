@@ -4,7 +4,7 @@ civil_affairs.csv (UTF-8 with BOM), registered residents only except for cremati
 since 2000 (each spouse's own record, naming the other), 低保认定 for the household's applicant
 (synthetic_fates.py), 高龄津贴发放 for 70% of those who reach 80 since 2016, 残疾人两项补贴 for
 1.8% of people, 火化登记 1 to 5 days after a death when it is cremated. Spellings and mistakes:
-synthetic_noise.NOISE["civil_affairs"].
+synthetic_rates, the level's rates of "civil_affairs".
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from connectors.synthetic_model import (
     spouse_number,
 )
 from connectors.synthetic_noise import Noise
+from connectors.synthetic_rates import SourceNoise
 
 ELDERLY_ALLOWANCE_RATE = 0.7  # of people reaching 80 (sample: most)
 DISABILITY_RATE = 0.018  # people with 残疾人两项补贴 (sample: 7 of 401)
@@ -38,9 +39,9 @@ class CivilAffairsWriter:
 
     source = "civil_affairs"
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, rates: SourceNoise):
         self.rng = rng
-        self.pen = Noise(self.source, rng)
+        self.pen = Noise(self.source, rng, rates)
         self.count = 0
 
     def records(self, person: Person, fate: Fate, household: Household) -> Iterator[Record]:
@@ -73,15 +74,17 @@ class CivilAffairsWriter:
     def _row(self, person: Person, kind: str, day: date, details: dict[str, Any]) -> Record:
         pen = self.pen
         self.count += 1
+        sparse = pen.sparse()  # name, sex, address, maybe a phone: no number, no birth date
         row = {
             "业务流水号": f"MZ{day.year:04d}{day.month:02d}{self.count:08d}",
             "业务类型": kind,
-            "身份证号": pen.id_number(person.id_number, person.born, spouse_number(person, day),
-                                  cremation=kind == "火化登记"),
+            "身份证号": "" if sparse else pen.id_number(
+                person.id_number, person.born, spouse_number(person, day),
+                cremation=kind == "火化登记"),
             "姓名": pen.name(person.name, person.minority),
-            "性别": person.sex,
-            "出生年月": pen.birth(person.born),
-            "家庭住址": pen.address(person.address_on(day)),
+            "性别": pen.sex(person.sex),
+            "出生年月": "" if sparse else pen.birth(person.born),
+            "家庭住址": pen.address(person.address_on(day), person.home_left(day)),
             "联系方式": pen.phone(person.phones),
             "办理日期": pen.date(day),
             "业务内容": json.dumps(details, ensure_ascii=False),

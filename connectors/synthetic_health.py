@@ -5,7 +5,7 @@ born since 2015, issued 0 to 10 days after the birth: the child's name (empty wh
 so, synthetic_fates.py), sex code, birth date and address, no ID number, the mother's and the
 father's names and numbers. A 死亡医学证明 for the certified deaths, issued 0 to 3 days after:
 the deceased's identity, ID number and date of death. Issued by the district's hospital (60%) or
-one of the city's. Spellings and mistakes: synthetic_noise.NOISE["health"].
+one of the city's. Spellings and mistakes: synthetic_rates, the level's rates of "health".
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from connectors.synthetic_model import START, Fate, Person, Record
 from connectors.synthetic_noise import Address, Noise
 from connectors.synthetic_places import PLACES
+from connectors.synthetic_rates import SourceNoise
 
 CITY_HOSPITALS = ("雅安市人民医院", "雅安市妇幼保健院")
 DISTRICT_HOSPITALS = {code: f"{name}人民医院" for code, name, *_ in PLACES}
@@ -29,9 +30,9 @@ class HealthWriter:
 
     source = "health"
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, rates: SourceNoise):
         self.rng = rng
-        self.pen = Noise(self.source, rng)
+        self.pen = Noise(self.source, rng, rates)
         self.count = 0
 
     def records(self, person: Person, fate: Fate) -> Iterator[Record]:
@@ -66,5 +67,6 @@ class HealthWriter:
                     else rng.choice(CITY_HOSPITALS))
         return {"证明编号": f"{prefix}{district}{issued.year:04d}{self.count:07d}",
                 "证明类型": kind, "性别代码": pen.sex_code(person.sex),
-                "出生日期": pen.birth(person.born), "家庭住址": pen.address(home),
+                "出生日期": pen.birth(person.born),
+                "家庭住址": pen.address(home, person.home_left(day)),
                 "签发日期": pen.date(issued), "签发机构": hospital}, issued

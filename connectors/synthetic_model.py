@@ -50,6 +50,12 @@ class Person:
             return self.new_home
         return self.home
 
+    def home_left(self, day: date) -> Address | None:
+        """The home the person had moved out of by `day` (None: not moved by then)."""
+        if self.moved is not None and day >= self.moved:
+            return self.home
+        return None
+
     @property
     def grid(self) -> str:
         """The grid where the person lives now (or lived last)."""

@@ -2,79 +2,19 @@
 
 The synthetic city (connectors/synthetic_city.py) knows each resident's true facts; every record
 passes them through one department's `Noise`, which spells them the way that department does and
-now and then gets them wrong. The rates below are per record and were measured on the contract's
-sample city (shared/departments/sample, 949 records of 401 people, with truth.csv), then rounded;
-where the sample shows a kind of damage once or never but the contract names it, a small rate
-was chosen (marked *). "sample" is the measured rate with the same denominator; "ours" the
-configured one (NOISE below): police / civil affairs / social security.
-
-| noise (denominator)                            | sample                | ours                  |
-|---|---|---|
-| ID missing (records)                           | 0 / 5.5% / 0          | 0 / 5% / 0            |
-| ID missing on 火化登记 (cremations)            | 0 of 5                | - / 35%* / -          |
-| ID one digit mistyped (records)                | 0.4% / 2.0% / 0       | 0.4% / 2% / 0.4%*     |
-| ID two neighbours swapped (records)            | 0.4% / 1.0% / 1.1%    | 0.4% / 1% / 1%        |
-| ID legacy 15 digits (records, born 1900-1989)  | 0.9% / 0.8% / 1.4%    | 1% / 1% / 1.2%        |
-| ID lower-case x (numbers ending in X)          | 38% / 53% / 36%       | 40% / 50% / 35%       |
-| ID is the spouse's (records of married people) | 0 / 0.5% / 0.8%       | 0 / 0.6% / 0.6%       |
-| name: stray space after the first character    | 0.4% / 1.5% / 0.7%    | 0.4% / 1.5% / 0.7%    |
-| name: traditional (陈→陳; names with one)      | 0 / 0.9% / 0          | 0.2%* / 2% / 0.2%*    |
-| name: homophone in the given name (伟→玮)      | 0 / 0 / 0             | 0.2%* / 1.5%* / 0.5%* |
-| name: middle dot added or dropped (藏族/彝族)  | no dots in 83         | 2%* / 15%* / 10%*     |
-| birth date: one digit wrong                    | 0 / 2.0% / 2.5%       | 0 / 2% / 2.5%         |
-| birth date empty                               | 0 / 4.5% / 0          | 0 / 4.5% / 0          |
-| phone empty                                    | 28% / 48% / 20%       | 28% / 48% / 20%       |
-| address empty                                  | 0 / 0 / 37%           | 0 / 0 / 37%           |
-| address 四川省雅安市+区县+乡镇 (of non-empty)  | 67% / 34% / 53%       | 67% / 34% / 53%       |
-| address 雅安市+区县+乡镇                       | 0 / 31% / 0           | 0 / 31% / 0           |
-| address 区县 without 乡镇 (**)                 | 33% / 36% / 47%       | 33% / 35% / 47%       |
-| village group in Chinese numerals (三组)       | 0 / 35% / 0           | 0 / 35% / 0           |
-
-Spellings (police / social security): 出生日期 19560312 51% / 72% (ours 50% / 72%), else
-1956-03-12; police 变动日期 2019-02-03 51%, 20190203 49% (ours 50/50); social aac004 1/2
-instead of 男/女 49% (ours 49%). Civil affairs, of non-empty 出生年月: 1956年3月 42%,
-1956年3月12日 27%, 1956-03-12 32% (ours 42/27/31); 办理日期 2019年2月3日 37%, 2019-02-03 34%,
-2019/2/3 30% (ours 37/33/30).
-
-(**) the township is kept when the community's name repeats in its district (雨城区 has two
-青龙社区), so that every spelling still lands in exactly one grid. The police 户籍地址 is always
-written in full. Mistakes are exclusive per field (an ID number is missing, or the spouse's,
-or legacy, or mistyped, or swapped), the lower-case x is applied after them; name noises are
-independent. A mistyped digit or a swap never yields a valid number (MOD 11-2 catches both).
-
-The party organisation / health, measured on shared/departments/sample5 (66 party records of 33
-members; 36 certificates: 31 births, 5 deaths), then rounded; * as above; `-` none. The field is
-SourceNoise's: a test reads this table against NOISE.
-
-| noise (denominator)                         | field                 | sample5    | ours      |
-|---|---|---|---|
-| ID missing (members born before 1960)       | id_missing_old        | 0 of 2 / - | 12%* / -  |
-| ID missing (death certificates)             | id_missing            | - / 1 of 5 | - / 8%    |
-| ID one digit mistyped (death certificates)  | id_digit              | - / 0 of 5 | - / 2%*   |
-| ID neighbours swapped (death certificates)  | id_swap               | - / 0 of 5 | - / 1%*   |
-| ID in full-width digits (written numbers)   | id_full_width         | 1.5% / -   | 2% / -    |
-| ID lower-case x (numbers ending in X)       | id_lower_x            | 1 of 2 / - | 35% / 40% |
-| name with a trailing space (records)        | name_trailing_space   | 1.5% / 0   | 2% / -    |
-| parent's ID missing (parents' numbers)      | parent_id_missing     | - / 4.8%   | - / 4%    |
-| parent's ID one digit mistyped              | parent_id_digit       | - / 0      | - / 1%*   |
-| parent's ID neighbours swapped              | parent_id_swap        | - / 1.6%   | - / 1.5%  |
-| sex code 0 or 9, not 1/2 (certificates)     | sex_unknown           | - / 0      | - / 1%*   |
-| phone empty (records)                       | phone_missing         | 38% / -    | 38% / -   |
-| village group in Chinese numerals (三组)    | address_chinese_group | - / 33%    | - / 35%   |
-
-Spellings: party 出生日期 1956.03 23% (ours 25%), else 1956.03.12; 入党日期 1956.03.12, 变动日期
-1956-03-12. Health dates (出生日期, 死亡日期, 签发日期, each drawn alone) 1956年03月12日 73% (ours
-70%), else 1956-03-12; addresses 四川省雅安市 25%, 雅安市 22%, district and community 53% (ours
-25/25/50). The full-width mode applies to any written number, lower-case x included (５１…ｘ).
-The birth certificates' empty names are the model's (connectors/synthetic_fates.py), not noise.
+now and then gets them wrong, at the rates of the city's noise level (connectors/synthetic_rates.py,
+where every rate is, with the tables they come from).
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from connectors.synthetic_rates import SourceNoise
 
 PROVINCE_CITY = "四川省雅安市"
 CITY = "雅安市"
@@ -174,81 +114,13 @@ def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
     return rng.choices(keys, weights)[0]
 
 
-@dataclass(frozen=True)
-class SourceNoise:
-    """How often one department writes a field wrong or differently (rates per record)."""
-
-    id_missing: float = 0.0
-    id_missing_cremation: float = 0.0
-    id_spouse: float = 0.0  # of records of people with a spouse
-    id_legacy: float = 0.0  # of records of people born 1900-1989
-    id_digit: float = 0.0
-    id_swap: float = 0.0
-    id_missing_old: float = 0.0  # of records of people born before 1960
-    id_lower_x: float = 0.0  # of written numbers ending in X
-    id_full_width: float = 0.0  # of written numbers
-    parent_id_missing: float = 0.0  # of parents' numbers
-    parent_id_digit: float = 0.0
-    parent_id_swap: float = 0.0
-    name_space: float = 0.0
-    name_traditional: float = 0.0  # of names with a character that has a traditional form
-    name_homophone: float = 0.0  # of names whose given name has a homophone
-    name_dot: float = 0.0  # of 藏族/彝族 names
-    name_trailing_space: float = 0.0
-    birth_typo: float = 0.0
-    birth_missing: float = 0.0
-    birth_spellings: tuple[tuple[str, float], ...] = (("iso", 1.0),)
-    date_spellings: tuple[tuple[str, float], ...] = (("iso", 1.0),)
-    address_missing: float = 0.0
-    address_forms: tuple[tuple[str, float], ...] = (("full", 1.0),)
-    address_chinese_group: float = 0.0  # of village addresses
-    phone_missing: float = 0.0
-    sex_code: float = 0.0  # 1/2 instead of 男/女
-    sex_unknown: float = 0.0  # GB/T 2261.1 0 or 9 instead of 1/2, where codes are the rule
-
-
-NOISE = {
-    "police": SourceNoise(
-        id_digit=0.004, id_swap=0.004, id_legacy=0.01, id_lower_x=0.4,
-        name_space=0.004, name_traditional=0.002, name_homophone=0.002, name_dot=0.02,
-        birth_spellings=(("compact", 0.5), ("iso", 0.5)),
-        date_spellings=(("iso", 0.5), ("compact", 0.5)),
-        address_forms=(("full", 0.67), ("short", 0.33)), phone_missing=0.28),
-    "civil_affairs": SourceNoise(
-        id_missing=0.05, id_missing_cremation=0.35, id_spouse=0.006, id_legacy=0.01,
-        id_digit=0.02, id_swap=0.01, id_lower_x=0.5,
-        name_space=0.015, name_traditional=0.02, name_homophone=0.015, name_dot=0.15,
-        birth_typo=0.02, birth_missing=0.045,
-        birth_spellings=(("cn_month", 0.42), ("cn", 0.27), ("iso", 0.31)),
-        date_spellings=(("cn", 0.37), ("iso", 0.33), ("slash", 0.30)),
-        address_forms=(("full", 0.34), ("city", 0.31), ("short", 0.35)),
-        address_chinese_group=0.35, phone_missing=0.48),
-    "social_security": SourceNoise(
-        id_spouse=0.006, id_legacy=0.012, id_digit=0.004, id_swap=0.01, id_lower_x=0.35,
-        name_space=0.007, name_traditional=0.002, name_homophone=0.005, name_dot=0.1,
-        birth_typo=0.025, birth_spellings=(("compact", 0.72), ("iso", 0.28)),
-        address_missing=0.37, address_forms=(("full", 0.53), ("short", 0.47)),
-        phone_missing=0.2, sex_code=0.49),
-    "party": SourceNoise(
-        id_missing_old=0.12, id_lower_x=0.35, id_full_width=0.02, name_trailing_space=0.02,
-        birth_spellings=(("dot", 0.75), ("dot_month", 0.25)), phone_missing=0.38),
-    "health": SourceNoise(
-        id_missing=0.08, id_digit=0.02, id_swap=0.01, id_lower_x=0.4, parent_id_missing=0.04,
-        parent_id_digit=0.01, parent_id_swap=0.015, sex_unknown=0.01,
-        birth_spellings=(("cn_padded", 0.7), ("iso", 0.3)),
-        date_spellings=(("cn_padded", 0.7), ("iso", 0.3)),
-        address_forms=(("full", 0.25), ("city", 0.25), ("short", 0.5)),
-        address_chinese_group=0.35),
-}
-
-
 class Noise:
     """One department's pen: spells each true fact its way, counting what it wrote how."""
 
-    def __init__(self, source: str, rng: random.Random, rates: SourceNoise | None = None):
+    def __init__(self, source: str, rng: random.Random, rates: SourceNoise):
         self.source = source
         self.rng = rng
-        self.rates = rates or NOISE[source]
+        self.rates = rates
         self.applied: Counter[str] = Counter()
 
     def _hit(self, kind: str, rate: float) -> bool:
@@ -311,9 +183,20 @@ class Noise:
             return number.translate(FULL_WIDTH)
         return number
 
+    def sparse(self) -> bool:
+        """Whether this record is written without ID number and birth date."""
+        return self._hit("sparse", self.rates.sparse)
+
     def name(self, name: str, minority: bool) -> str:
-        """The name as typed: homophone, traditional characters, middle dot, stray space."""
+        """The name as typed: given-name characters swapped or one left out, homophone,
+        traditional characters, middle dot, stray space."""
         r = self.rates
+        if not minority and len(name) == 3:
+            if name[1] != name[2] and self._hit("name_transposed", r.name_transposed):
+                name = name[0] + name[2] + name[1]
+            elif self._hit("name_dropped", r.name_dropped):
+                i = self.rng.randrange(1, 3)
+                name = name[:i] + name[i + 1:]
         if not minority and any(c in HOMOPHONES for c in name[1:]):
             if self._hit("name_homophone", r.name_homophone):
                 i = self.rng.choice([i for i, c in enumerate(name) if i and c in HOMOPHONES])
@@ -331,11 +214,14 @@ class Noise:
         return name
 
     def birth(self, born: date) -> str:
-        """The birth date as written: empty, mistyped, or in one of the department's spellings."""
+        """The birth date as written: empty, mistyped, slipped (month and day swapped, a day or
+        a year off), or right, in one of the department's spellings."""
         if self._hit("birth_missing", self.rates.birth_missing):
             return ""
         if self._hit("birth_typo", self.rates.birth_typo):
             born = self._mistyped_date(born)
+        else:
+            born = self._slipped_date(born)
         spelling = _pick(self.rng, self.rates.birth_spellings)
         self.applied[f"birth_{spelling}"] += 1
         return format_date(born, spelling)
@@ -354,19 +240,58 @@ class Noise:
             if wrong != day:
                 return wrong
 
+    def _slipped_date(self, day: date) -> date:
+        """One of the clerk's slips, exclusive (a swap only where the day could be a month)."""
+        r = self.rates
+        if not (r.birth_swap or r.birth_day_off or r.birth_year_off):
+            return day
+        u = self.rng.random()
+        if u < r.birth_swap:
+            if day.day <= 12 and day.day != day.month:
+                self.applied["birth_swap"] += 1
+                return day.replace(month=day.day, day=day.month)
+            return day
+        u -= r.birth_swap
+        if u < r.birth_day_off:
+            self.applied["birth_day_off"] += 1
+            return day + timedelta(days=self.rng.choice((-1, 1)))
+        if u - r.birth_day_off < r.birth_year_off:
+            self.applied["birth_year_off"] += 1
+            year = day.year + self.rng.choice((-1, 1))
+            return day.replace(year=year, day=min(day.day, 28 if day.month == 2 else 31))
+        return day
+
     def date(self, day: date) -> str:
         """An event date in one of the department's spellings."""
         return format_date(day, _pick(self.rng, self.rates.date_spellings))
 
-    def address(self, address: Address) -> str:
-        """The address in one of the department's spellings, or "" when not written."""
-        if self._hit("address_missing", self.rates.address_missing):
+    def address(self, address: Address, before_move: Address | None = None) -> str:
+        """The address in one of the department's spellings, or "" when not written; now and
+        then the one the person left (`before_move`), or its house or flat written wrong."""
+        r = self.rates
+        if self._hit("address_missing", r.address_missing):
             return ""
+        if before_move is not None and self._hit("address_stale", r.address_stale):
+            address = before_move
+        if self._hit("address_variant", r.address_variant):
+            address = self._varied(address)
         form = _pick(self.rng, self.rates.address_forms)
         self.applied[f"address_{form}"] += 1
         chinese = address.group is not None and self._hit("address_chinese_group",
                                                           self.rates.address_chinese_group)
         return spell_address(address, form, chinese)
+
+    def _varied(self, address: Address) -> Address:
+        """The flat left out, or the house number mistyped or left out."""
+        street, number, flat = re.fullmatch(r"(\D*?)(\d+)号(.*)", address.rest).groups()
+        if flat and self.rng.random() < 0.5:
+            return replace(address, rest=f"{street}{number}号")
+        if not street and self.rng.random() < 0.5:
+            return replace(address, rest="")  # a village house without its number
+        wrong = list(number)
+        i = self.rng.randrange(len(wrong))
+        wrong[i] = self.rng.choice([d for d in "123456789" if d != wrong[i]])
+        return replace(address, rest=f"{street}{''.join(wrong)}号{flat}")
 
     def phone(self, phones: tuple[str, ...]) -> str:
         """One of the person's phone numbers, or "" when not written."""
@@ -375,13 +300,22 @@ class Noise:
         return self.rng.choice(phones)
 
     def sex(self, sex: str) -> str:
-        """男/女, or the GB/T 2261.1 codes 1/2 where the department uses them."""
+        """男/女, or the GB/T 2261.1 codes 1/2 where the department uses them; now and then
+        the other sex."""
+        sex = self._recorded_sex(sex)
         if self._hit("sex_code", self.rates.sex_code):
             return "1" if sex == "男" else "2"
         return sex
 
     def sex_code(self, sex: str) -> str:
-        """The GB/T 2261.1 code: 1 male, 2 female; now and then 0 unknown or 9 unstated."""
+        """The GB/T 2261.1 code: 1 male, 2 female; now and then 0 unknown or 9 unstated, or
+        the other sex."""
+        sex = self._recorded_sex(sex)
         if self._hit("sex_unknown", self.rates.sex_unknown):
             return self.rng.choice("09")
         return "1" if sex == "男" else "2"
+
+    def _recorded_sex(self, sex: str) -> str:
+        if self._hit("sex_wrong", self.rates.sex_wrong):
+            return "女" if sex == "男" else "男"
+        return sex

@@ -5,7 +5,7 @@ being the member's fate (synthetic_fates.py): 入党 as 预备党员, 转正 a y
 when the membership comes to where the member lives, 死亡 for most dead members. Each row
 repeats the member's identity, 入党日期 and the branch keeping the membership (所在党组织,
 中共<place>支部委员会) with its place (组织关系所在地). Spellings and mistakes:
-synthetic_noise.NOISE["party"].
+synthetic_rates, the level's rates of "party".
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from connectors.synthetic_model import Fate, PartyChange, Person, Record
 from connectors.synthetic_noise import Noise, format_date
+from connectors.synthetic_rates import SourceNoise
 
 
 class PartyWriter:
@@ -22,9 +23,9 @@ class PartyWriter:
 
     source = "party"
 
-    def __init__(self, rng: random.Random, salt: int):
+    def __init__(self, rng: random.Random, salt: int, rates: SourceNoise):
         self.rng = rng
-        self.pen = Noise(self.source, rng)
+        self.pen = Noise(self.source, rng, rates)
         self.count = 0
         self.salt = salt
 
@@ -44,7 +45,7 @@ class PartyWriter:
             "记录号": f"DJ{day.year:04d}{day.month:02d}{day.day:02d}{self.count:06d}",
             "党员编号": person.party_key,
             "姓名": pen.name(person.name, person.minority),
-            "性别": person.sex,
+            "性别": pen.sex(person.sex),
             "公民身份号码": pen.id_number(person.id_number, person.born),
             "出生日期": pen.birth(person.born),
             "民族": person.ethnicity,

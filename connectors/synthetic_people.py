@@ -5,7 +5,9 @@ household from outside Ya'an (12% of the people). They live at addresses in the 
 reference's communities, districts weighted by population. From the police backfill baseline
 (2015) to the export date people are born, marry, move and die. Traps for linkage: twins (same
 birth date and address, similar names, different numbers) and clusters of common names born in
-the same year (several 张伟 of 1983), all different people.
+the same year (several 张伟 of 1983), all different people; at the wider noise levels
+(synthetic_rates.PeopleNoise) such a cluster may live in one village, and a person living alone
+may carry an earlier person's ID number (two people, one valid number).
 """
 
 from __future__ import annotations
@@ -27,17 +29,23 @@ from connectors.synthetic_names import (
 )
 from connectors.synthetic_noise import Address
 from connectors.synthetic_places import GRID_NAMES, OUTSIDE_REGIONS, PLACES, Grid, grid_reference
+from connectors.synthetic_rates import PeopleNoise
 
 DEATH_RISK = ((40, 0.001), (60, 0.006), (70, 0.02), (80, 0.05), (200, 0.12))  # by age at END
-MOVE_RATE = 0.06  # people with a 住址变更 (sample: 23 of 401)
+SHARED_NUMBERS = (1936, 1989)  # birth years of the people whose number may be shared
+SHARERS_KEPT = 2000  # earlier people whose number a later one may carry
 TWIN_RATE = 1 / 80  # of births
 
 
 class Population:
     """One random stream making households: their dwellings, people, ID numbers and lives."""
 
-    def __init__(self, rng: random.Random, persons: int):
+    def __init__(self, rng: random.Random, persons: int, noise: PeopleNoise):
         self.rng = rng
+        self.noise = noise
+        self.village: Address | None = None  # the first home of a cluster living in one village
+        self.in_village = False  # whether the current cluster of common names does
+        self.sharers: list[Person] = []  # earlier people whose number may be carried again
         self.house_max = max(80, persons // 1500)  # village house numbers, so few collide
         self.cluster: tuple[str, str, int] = ("", "", 0)
         self.cluster_left = 0
@@ -47,11 +55,13 @@ class Population:
         self.days = END.toordinal() - self.first_day + 1
         self.id_counts = array("H", bytes(2 * 2 * len(regions) * self.days))
         self.grids_of: dict[str, list[tuple[Grid, bool]]] = {}
+        self.grid_of: dict[str, tuple[Grid, bool]] = {}
         names = Counter((g.district, g.community) for g in grid_reference()
                         if g.name == GRID_NAMES[0])
         for grid in grid_reference():
             needed = names[grid.district, grid.community] > 1
             self.grids_of.setdefault(grid.district_code, []).append((grid, needed))
+            self.grid_of[grid.code] = (grid, needed)
         self.districts = [code for code, *_ in PLACES]
         self.district_weights = [people for _, _, people, _ in PLACES]
 
@@ -62,11 +72,14 @@ class Population:
     def _born(self, year_lo: int, year_hi: int) -> date:
         return self.day(date(year_lo, 1, 1), min(date(year_hi, 12, 31), END))
 
-    def dwelling(self) -> Address:
-        """A new address in a random grid, districts weighted by population."""
+    def dwelling(self, grid_code: str | None = None) -> Address:
+        """A new address in a random grid, districts weighted by population (or in that grid)."""
         rng = self.rng
-        district = rng.choices(self.districts, self.district_weights)[0]
-        grid, needed = rng.choice(self.grids_of[district])
+        if grid_code is None:
+            district = rng.choices(self.districts, self.district_weights)[0]
+            grid, needed = rng.choice(self.grids_of[district])
+        else:
+            grid, needed = self.grid_of[grid_code]
         if grid.coverage.startswith("组"):
             lo, hi = (int(n) for n in grid.coverage[2:].split("-"))
             group: int | None = rng.randint(lo, hi)
@@ -99,7 +112,7 @@ class Population:
 
     def _person(self, sex: str, born: date, home: Address, ethnicity: str, floating: bool,
                 family: str | None = None, name: str | None = None,
-                phones: tuple[str, ...] = ()) -> Person:
+                phones: tuple[str, ...] = (), number: str | None = None) -> Person:
         family = family_name(self.rng, ethnicity) if family is None else family
         name = name or full_name(self.rng, sex, ethnicity, family)
         region = self.rng.choice(OUTSIDE_REGIONS) if floating else home.grid[:6]
@@ -109,8 +122,14 @@ class Population:
             registered = min(born + timedelta(days=self.rng.randint(7, 60)), END)
         if floating and self.rng.random() < 0.3:
             registered = self.day(START + timedelta(days=61), END - timedelta(days=30))
-        return Person(self._id_number(region, born, sex == "男"), name, sex, born, ethnicity,
-                      family, home, floating, phones or self._phones(), registered)
+        person = Person(number or self._id_number(region, born, sex == "男"), name, sex, born,
+                        ethnicity, family, home, floating, phones or self._phones(), registered)
+        if (self.noise.id_duplicate and number is None
+                and SHARED_NUMBERS[0] <= born.year <= SHARED_NUMBERS[1]):
+            self.sharers.append(person)
+            if len(self.sharers) > SHARERS_KEPT:
+                self.sharers.pop(self.rng.randrange(SHARERS_KEPT))
+        return person
 
     def _cluster_member(self, ethnicity: str) -> tuple[str, str, int] | None:
         """Now and then the next few heads share a common name and birth year (several 张伟)."""
@@ -120,10 +139,22 @@ class Population:
             name, sex = self.rng.choice(COMMON_NAMES)
             self.cluster = (name, sex, self.rng.randint(1965, 1998))
             self.cluster_left = self.rng.randint(2, 4)
+            rate = self.noise.common_name_village
+            self.in_village, self.village = bool(rate) and self.rng.random() < rate, None
         if self.cluster_left == 0:
             return None
         self.cluster_left -= 1
         return self.cluster
+
+    def _home_of_member(self, home: Address) -> Address:
+        """Where a member of a cluster of common names lives: in the first one's village (at a
+        house of their own) when the cluster lives in one, else `home`."""
+        if not self.in_village:
+            return home
+        if self.village is None:
+            self.village = home
+            return home
+        return self.dwelling(self.village.grid)
 
     def _couple(self, year_lo: int, year_hi: int, home: Address, ethnicity: str,
                 floating: bool = False, family: str | None = None,
@@ -131,6 +162,8 @@ class Population:
         """Husband and wife, married when the younger was 20 to 30 (if that is before END)."""
         rng = self.rng
         common = self._cluster_member(ethnicity) if cluster else None
+        if common is not None:
+            home = self._home_of_member(home)
         gap = round(rng.gauss(2, 3))
         husband_year = rng.randint(year_lo, year_hi)
         if common is not None:
@@ -212,11 +245,21 @@ class Population:
 
     def single(self, year_lo: int, year_hi: int, home: Address, ethnicity: str,
                floating: bool = False) -> Person:
-        """One adult living alone (now and then one of a cluster of common names)."""
+        """One adult living alone (now and then one of a cluster of common names, or carrying
+        an earlier person's number)."""
         common = self._cluster_member(ethnicity)
         if common is not None:
             name, sex, year = common
-            return self._person(sex, self._born(year, year), home, ethnicity, floating, name=name)
+            return self._person(sex, self._born(year, year), self._home_of_member(home),
+                                ethnicity, floating, name=name)
+        rate = self.noise.id_duplicate
+        if rate and self.rng.random() < rate:
+            fitting = [p for p in self.sharers  # a number from where the person comes from
+                       if year_lo <= p.born.year <= year_hi and p.floating == floating]
+            if fitting:
+                earlier = self.rng.choice(fitting)
+                return self._person(earlier.sex, earlier.born, home, ethnicity, floating,
+                                    number=earlier.id_number)
         return self._person(self.rng.choice("男女"), self._born(year_lo, year_hi), home,
                             ethnicity, floating)
 
@@ -231,7 +274,7 @@ class Population:
         lo = max(START + timedelta(days=365), person.registered + timedelta(days=60),
                  add_years(person.born, 18))
         hi = person.last_day - timedelta(days=30)
-        if rng.random() < MOVE_RATE and lo <= hi:
+        if rng.random() < self.noise.move_rate and lo <= hi:
             person.moved = self.day(lo, hi)
             person.new_home = self.dwelling()
             while person.new_home.grid == person.home.grid:

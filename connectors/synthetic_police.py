@@ -4,7 +4,7 @@ One row per change (police_population.csv, GB18030): 户籍登记 at the 2015 ba
 registered then, 出生登记 for babies born later (not for those never registered), 流动人口登记
 and, for 80% of floating residents, 居住证办理; 住址变更 when people move, and 死亡注销 5 to 60
 days after a death unless the death's fate leaves it out (synthetic_fates.py). Spellings and
-mistakes: synthetic_noise.NOISE["police"].
+mistakes: synthetic_rates, the level's rates of "police".
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 from connectors.synthetic_model import START, Fate, Person, Record, spouse_number
 from connectors.synthetic_noise import Noise, spell_address
+from connectors.synthetic_rates import SourceNoise
 
 PERMIT_RATE = 0.8  # floating residents with a 居住证
 
@@ -24,9 +25,9 @@ class PoliceWriter:
 
     source = "police"
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, rates: SourceNoise):
         self.rng = rng
-        self.pen = Noise(self.source, rng)
+        self.pen = Noise(self.source, rng, rates)
         self.count = 0
 
     def records(self, person: Person, fate: Fate) -> Iterator[Record]:
@@ -57,7 +58,7 @@ class PoliceWriter:
             "公民身份号码": pen.id_number(person.id_number, person.born,
                                       spouse_number(person, day)),
             "姓名": pen.name(person.name, person.minority),
-            "性别": person.sex,
+            "性别": pen.sex(person.sex),
             "民族": person.ethnicity,
             "出生日期": pen.birth(person.born),
             "户籍地址": "" if person.floating else spell_address(person.home),

@@ -5,7 +5,8 @@ social_security.jsonl (金保 field codes): insurance.enrolled for 60% of people
 them since 2016 (never for a 低保 recipient, unless synthetic_fates.py plants a job for one),
 pension.started at 60 (men) or 55 (women) for 70%, and pension.stopped 10 to 120 days after a
 pensioner's death for half of the dead pensioners: the other half's pensions stay current
-(deceased_with_active_pension). Spellings and mistakes: synthetic_noise.NOISE["social_security"].
+(deceased_with_active_pension). Spellings and mistakes: synthetic_rates, the level's
+rates of "social_security".
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from connectors.synthetic_model import (
     spouse_number,
 )
 from connectors.synthetic_noise import Noise
+from connectors.synthetic_rates import SourceNoise
 
 INSURED_RATE = 0.6
 EMPLOYMENT_RATE = 0.2
@@ -39,9 +41,9 @@ class SocialSecurityWriter:
 
     source = "social_security"
 
-    def __init__(self, rng: random.Random, salt: int):
+    def __init__(self, rng: random.Random, salt: int, rates: SourceNoise):
         self.rng = rng
-        self.pen = Noise(self.source, rng)
+        self.pen = Noise(self.source, rng, rates)
         self.count = 0
         self.salt = salt
 
@@ -92,7 +94,7 @@ class SocialSecurityWriter:
             "aac003": pen.name(person.name, person.minority),
             "aac004": pen.sex(person.sex),
             "aac006": pen.birth(person.born) or None,
-            "address": pen.address(person.address_on(day)) or None,
+            "address": pen.address(person.address_on(day), person.home_left(day)) or None,
             "phone": pen.phone(person.phones) or None,
             "occurred": f"{day.isoformat()}T{rng.randint(8, 17):02d}:{rng.randrange(60):02d}"
                         ":00+08:00",

@@ -2,15 +2,18 @@
 
 The result depends only on the set of records, edges and steward decisions, never on the
 order they arrived in: edges are taken strongest first in a fixed order (rule, score, names),
-and a union of two groups that both hold trusted ID numbers but share none, or of the two
-sides of a steward's split, is refused. That is what lets a streaming merge recompute a
-component whenever new evidence touches it and still reach the same store as a clean run.
+and a union the groups' identities forbid (`Identities`: two groups holding trusted ID numbers
+but sharing none, or two person numbers of one department) or joining the two sides of a
+steward's split is refused. That is what lets a streaming merge recompute a component whenever
+new evidence touches it and still reach the same store as a clean run; the merge's shortcut
+(streams/merge.py, joining new records to a resident without clustering again) holds exactly
+when the records' identities hold one person (`Identities.one_person`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streams.features import RecordFeatures
 from streams.matching import RULE_STRENGTH, Edge
@@ -34,6 +37,49 @@ class Link:
     edge: Edge | None
 
 
+@dataclass
+class Identities:
+    """What a group of records says that no other person shares: its trusted ID numbers, and
+    each department's person numbers. Two groups are two people (a cannot-link) when both hold
+    numbers but share none, or both hold person numbers of one department but share none of
+    them; a steward's confirmation overrides both, and a department's own person number
+    overrides the ID numbers (one person's records, one of them with a relative's number)."""
+
+    numbers: set[str] = field(default_factory=set)
+    keys: dict[str, set[str]] = field(default_factory=dict)  # department -> person numbers
+
+    @classmethod
+    def of(cls, records: Iterable[RecordFeatures]) -> Identities:
+        found = cls()
+        for r in records:
+            if r.id_number and not r.id_suspect:
+                found.numbers.add(r.id_number)
+            if r.person_key:
+                found.keys.setdefault(r.source, set()).add(r.person_key)
+        return found
+
+    def apart_from(self, other: Identities, rule: str) -> bool:
+        """Whether an edge of `rule` may not join this group and `other`."""
+        if rule == "steward":
+            return False
+        if (rule != "department_key" and self.numbers and other.numbers
+                and self.numbers.isdisjoint(other.numbers)):
+            return True
+        return any(source in other.keys and keys.isdisjoint(other.keys[source])
+                   for source, keys in self.keys.items())
+
+    def absorb(self, other: Identities) -> None:
+        self.numbers |= other.numbers
+        for source, keys in other.keys.items():
+            self.keys.setdefault(source, set()).update(keys)
+
+    def one_person(self) -> bool:
+        """Whether nothing here says two people: at most one trusted number and one person
+        number per department. Records whose identities hold one person, joined to one group,
+        are never refused by any union inside it."""
+        return len(self.numbers) <= 1 and all(len(k) <= 1 for k in self.keys.values())
+
+
 def strength(edge: Edge) -> tuple[int, float, str, str]:
     """Where an edge comes in the order clustering takes them (smaller: earlier): by rule, then
     score, then names."""
@@ -53,8 +99,7 @@ def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
     by_ref = {r.ref: r for r in records}
     parent = {ref: ref for ref in by_ref}
     members = {ref: {ref} for ref in by_ref}
-    ids = {ref: ({r.id_number} if r.id_number and not r.id_suspect else set())
-           for ref, r in by_ref.items()}
+    identities = {ref: Identities.of([r]) for ref, r in by_ref.items()}
     apart: dict[str, set[str]] = {ref: set() for ref in by_ref}
     for split in splits:
         if split.a in by_ref and split.b in by_ref:
@@ -72,13 +117,12 @@ def cluster(records: Iterable[RecordFeatures], edges: Iterable[Edge],
         ra, rb = root(edge.a), root(edge.b)
         if ra == rb or _must_stay_apart(ra, rb, members, apart):
             continue
-        trusts_numbers = edge.rule not in ("department_key", "steward")
-        if trusts_numbers and ids[ra] and ids[rb] and ids[ra].isdisjoint(ids[rb]):
-            continue  # only other people's numbers on each side: never one resident
+        if identities[ra].apart_from(identities[rb], edge.rule):
+            continue  # other people's numbers on each side: never one resident
         small, large = sorted((ra, rb), key=lambda r: (len(members[r]), r))
         parent[small] = large
         members[large] |= members.pop(small)
-        ids[large] |= ids.pop(small)
+        identities[large].absorb(identities.pop(small))
 
     best: dict[str, Edge] = {}
     for edge in usable:

@@ -3,8 +3,9 @@
 No truth file is used. u (how often a field agrees by chance) comes from random pairs of
 records, nearly all of which are different people. m (how often it agrees for the same person)
 comes from pairs the deterministic rules already tie together: pairs sharing a trusted ID number
-for every field but the ID itself, and pairs sharing a department's person number for the ID
-(whose typos those pairs do show). Counts are smoothed (add one) so no level has probability 0.
+for every field but the ID itself (less those one department holds as two people, by two of its
+person numbers), and pairs sharing a department's person number for the ID (whose typos those
+pairs do show). Counts are smoothed (add one) so no level has probability 0.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def _pairs_sharing(records: Iterable[RecordFeatures], key_of, limit: int = 50_00
     pairs = []
     for key in sorted(groups):
         group = sorted(groups[key], key=lambda r: r.ref)
-        pairs.extend((a, b) for i, a in enumerate(group) for b in group[i + 1:])
+        pairs.extend((a, b) for i, a in enumerate(group) for b in group[i + 1:]
+                     if not _two_people(a, b))
         if len(pairs) >= limit:
             break
     return pairs
@@ -62,3 +64,9 @@ def _probabilities(pairs: Iterable[tuple[RecordFeatures, RecordFeatures]],
                 counts[f][levels[f]] += 1
     return {f: {level: (counts[f][level] + 1) / (sum(counts[f].values()) + len(LEVELS[f]))
                 for level in LEVELS[f]} for f in fields}
+
+
+def _two_people(a: RecordFeatures, b: RecordFeatures) -> bool:
+    """Two person numbers of one department: two people, whatever else they share."""
+    return (a.source == b.source and a.person_key is not None and b.person_key is not None
+            and a.person_key != b.person_key)

@@ -14,7 +14,13 @@ from typing import Any
 
 from schemas.declarations import Condition, Department, FactRule
 from schemas.departments import department
-from streams.features import department_of, number_contradicts_record, record_ref
+from streams.features import (
+    department_of,
+    field_at,
+    number_contradicts_record,
+    record_ref,
+    relatives_named,
+)
 
 IDENTITY = ("name", "sex", "birth_date", "phone")
 CHINA_TIME = timezone(timedelta(hours=8))  # every valid time is compared in it
@@ -39,16 +45,6 @@ class Relative:
     id_number: str  # valid 18-character number
     name: str | None
     record: str
-
-
-def field_at(parsed: dict[str, Any], path: str) -> Any:
-    """The value at a dotted path (`details.月保障金额`); None where any step is missing."""
-    value: Any = parsed
-    for step in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(step)
-    return value
 
 
 def _empty(value: Any) -> bool:
@@ -88,10 +84,12 @@ def _when(rule: FactRule, parsed: dict[str, Any]) -> str:
     return ""
 
 
-def own_number(parsed: dict[str, Any]) -> str | None:
+def own_number(parsed: dict[str, Any], declared: Department) -> str | None:
     """The record's valid ID number, unless it is evidently a relative's."""
     number = (parsed.get("id_number") or {}).get("normalized")
-    return None if not number or number_contradicts_record(number, parsed) else number
+    if not number or number_contradicts_record(number, parsed, relatives_named(parsed, declared)):
+        return None
+    return number
 
 
 def observations_of(event: dict[str, Any], declared: Department | None = None
@@ -102,7 +100,7 @@ def observations_of(event: dict[str, Any], declared: Department | None = None
     parsed = event["data"]["parsed"]
     when = local_time(parsed.get("occurred") or "")
     found = [Observation(a, parsed.get(a), when, source, ref) for a in IDENTITY]
-    found.append(Observation("id_number", own_number(parsed), when, source, ref))
+    found.append(Observation("id_number", own_number(parsed, declared), when, source, ref))
     found += [Observation(rule.attribute, _value(rule, parsed), _when(rule, parsed), source, ref)
               for rule in declared.facts if _applies(parsed, rule.if_, rule.unless)]
     return [o for o in found if o.value is not None and o.value != ""]

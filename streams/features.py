@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from connectors.fields import id_sex
+from schemas.declarations import Department
 from schemas.departments import department
 from streams.normalize import name_pinyin, normalize_name
 from streams.normalize_address import Address, parse_address
@@ -25,7 +27,7 @@ class RecordFeatures:
     person_key: str | None = None  # the department's own person number, scoped by department
     id_number: str | None = None  # valid 18-character number the record states of itself
     id_digits: str | None = None  # an invalid number's characters, for near-miss comparison
-    id_suspect: bool = False  # valid, but contradicts the record's own sex or birth date
+    id_suspect: bool = False  # valid, but evidently a relative's (number_contradicts_record)
     name: str | None = None
     pinyin: str = ""
     birth: str | None = None  # YYYY, YYYY-MM or YYYY-MM-DD
@@ -62,7 +64,8 @@ def features_of(event: dict[str, Any]) -> RecordFeatures:
         person_key=f"{source}:{parsed['person_key']}" if parsed.get("person_key") else None,
         id_number=normalized,
         id_digits=None if normalized else _digits(id_number.get("original")),
-        id_suspect=bool(normalized) and number_contradicts_record(normalized, parsed),
+        id_suspect=bool(normalized) and number_contradicts_record(
+            normalized, parsed, relatives_named(parsed, declared)),
         name=name,
         pinyin=name_pinyin(name) if name else "",
         birth=parsed.get("birth_date"),
@@ -97,14 +100,54 @@ def _digits(original: str | None) -> str | None:
     return text if 15 <= len(text) <= 18 else None
 
 
-def number_contradicts_record(id_number: str, parsed: dict[str, Any]) -> bool:
-    """A valid number whose sex or whole birth date is not the record's: someone else's (a
-    relative's number typed by mistake)."""
-    if parsed.get("sex") and parsed["sex"] != id_sex(id_number):
+def field_at(parsed: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path (`details.月保障金额`); None where any step is missing."""
+    value: Any = parsed
+    for step in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(step)
+    return value
+
+
+def relatives_named(parsed: dict[str, Any], declared: Department) -> frozenset[str]:
+    """The valid ID numbers the record gives as its relatives' (a spouse, a parent)."""
+    numbers = (field_at(parsed, rule.id_number) for rule in declared.relations)
+    return frozenset(n["normalized"] for n in numbers
+                     if isinstance(n, dict) and n.get("normalized"))
+
+
+def number_contradicts_record(id_number: str, parsed: dict[str, Any],
+                              named: frozenset[str] = frozenset()) -> bool:
+    """Whether a valid number is evidently someone else's (a relative's typed by mistake), not
+    the record's own: the record names it as a relative's, or it contradicts both the record's
+    sex and its birth date, or the birth date beyond a clerk's slip. One contradicting field
+    within a slip (the wrong sex ticked, month and day swapped, a day or a year off, a digit
+    mistyped) is the clerk's, and the number stays the record's own."""
+    if id_number in named:
         return True
-    birth = parsed.get("birth_date")
-    if birth and len(birth) == 10:  # YYYY-MM-DD against the number's YYYYMMDD, part by part
-        stated = (birth[:4], birth[5:7], birth[8:])
-        embedded = (id_number[6:10], id_number[10:12], id_number[12:14])
-        return sum(a != b for a, b in zip(stated, embedded, strict=True)) >= 2
-    return False
+    birth = parsed.get("birth_date") or ""
+    embedded = f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}"[:len(birth)]
+    birth_differs = birth != embedded  # a partial date (1956-03) against the number's prefix
+    if birth_differs and not date_slip(birth, embedded):
+        return True
+    sex_differs = bool(parsed.get("sex")) and parsed["sex"] != id_sex(id_number)
+    return sex_differs and birth_differs
+
+
+def date_slip(a: str, b: str) -> bool:
+    """Whether two different dates of one precision (YYYY, YYYY-MM or YYYY-MM-DD) are one
+    clerk's slip apart: one digit mistyped, the same day a year off, or (whole dates) month and
+    day swapped or a day off."""
+    if len(a) != len(b) or len(a) not in (4, 7, 10):
+        return False
+    if sum(x != y for x, y in zip(a, b, strict=True)) == 1:
+        return True
+    if a[:4] == b[:4] and a[5:7] == b[8:] and a[8:] == b[5:7]:
+        return True
+    if a[4:] == b[4:] and abs(int(a[:4]) - int(b[:4])) == 1:
+        return True
+    try:
+        return abs(date.fromisoformat(a).toordinal() - date.fromisoformat(b).toordinal()) == 1
+    except ValueError:
+        return False

@@ -3,8 +3,12 @@
 Layers, as the merge applies them:
 1. `department_key`: one department's own person number (its declaration's `person_key`)
    links that department's records.
-2. `id_number`: the same valid ID number links across departments, unless name, birth date
-   and sex all disagree: that is a relative's number typed by mistake (`id_conflict`).
+2. `id_number`: the same trusted ID number links across departments when the evidence of the
+   other fields does not outweigh it: the pair's whole score (the number's weight included)
+   reaches `link`. So an agreeing name and address carry a number past one contradicting field
+   (a clerk's slip in sex or birth date), while a number whose name and address disagree is
+   two people sharing one number, or a relative's number typed by mistake (`id_conflict`, a
+   conflict for stewards).
 3. `probabilistic`: a Fellegi-Sunter score, the sum of log2(m/u) of each field's agreement
    level, with m and u estimated from the data (streams/estimate.py). At or above `link` the
    records link; between `review` and `link` they go to the review queue.
@@ -17,14 +21,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from streams.features import RecordFeatures
+from streams.features import RecordFeatures, date_slip
 from streams.normalize_address import same_place
 
 FIELDS = ("id", "name", "birth", "sex", "address", "phone")
 LEVELS = {
     "id": ("exact", "near", "differ"),
     "name": ("exact", "pinyin", "close", "differ"),
-    "birth": ("exact", "compatible", "year", "differ"),
+    "birth": ("exact", "compatible", "slip", "year", "differ"),
     "sex": ("agree", "differ"),
     "address": ("same", "near", "differ"),
     "phone": ("agree", "differ"),
@@ -50,7 +54,10 @@ class Parameters:
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Parameters:
-        return cls(value["m"], value["u"], float(value["link"]), float(value["review"]))
+        """Parameters as stored; a level estimated before it existed weighs nothing (m = u)."""
+        m, u = ({f: {level: levels.get(f, {}).get(level, 1.0) for level in LEVELS[f]}
+                 for f in FIELDS} for levels in (value["m"], value["u"]))
+        return cls(m, u, float(value["link"]), float(value["review"]))
 
 
 @dataclass(frozen=True)
@@ -94,9 +101,8 @@ def compare(a: RecordFeatures, b: RecordFeatures, parameters: Parameters) -> Edg
     total = score(levels, parameters)
     agreed = tuple(f for f, lv in levels.items() if lv in ("exact", "agree", "same"))
     if levels["id"] == "exact":
-        all_disagree = (levels["name"] == "differ" and levels["birth"] == "differ"
-                        and levels["sex"] == "differ")
-        return Edge(first, second, "id_conflict" if all_disagree else "id_number", total, agreed)
+        rule = "id_number" if total >= parameters.link else "id_conflict"
+        return Edge(first, second, rule, total, agreed)
     if total >= parameters.review:
         return Edge(first, second, "probabilistic" if total >= parameters.link else "review",
                     total, agreed)
@@ -123,9 +129,10 @@ def _name_level(a: RecordFeatures, b: RecordFeatures) -> str | None:
         return "exact"
     if a.pinyin and a.pinyin == b.pinyin:
         return "pinyin"
-    same_length = len(a.name) == len(b.name)
-    one_char = same_length and sum(x != y for x, y in zip(a.name, b.name, strict=True)) == 1
-    return "close" if one_char or edit_distance(a.pinyin, b.pinyin) <= 1 else "differ"
+    # a character wrong, swapped or left out; not in two-character names, where it is the
+    # whole given name (李宁, 李旭: two people of one family)
+    one_edit = max(len(a.name), len(b.name)) >= 3 and edit_distance(a.name, b.name) <= 1
+    return "close" if one_edit or edit_distance(a.pinyin, b.pinyin) <= 1 else "differ"
 
 
 def _birth_level(a: str | None, b: str | None) -> str | None:
@@ -135,6 +142,8 @@ def _birth_level(a: str | None, b: str | None) -> str | None:
         return "exact"
     if a.startswith(b) or b.startswith(a):
         return "compatible"  # one is partial (1956-03) and agrees with the other
+    if date_slip(a, b):
+        return "slip"  # a digit, month and day swapped, a day or a year off
     return "year" if a[:4] == b[:4] else "differ"
 
 
@@ -173,7 +182,8 @@ class RecordKeys:
 
 def keys_of(r: RecordFeatures) -> RecordKeys:
     """A record's blocking keys. Symmetric keys are stored and looked up alike: department
-    person number, ID number, pinyin with birth year, pinyin with community. Two kinds are
+    person number, ID number, phone (which finds a sparse record, without number or birth
+    date, by its phone), pinyin with birth year, pinyin with community. Two kinds are
     one-sided, so the many common records are not stored under keys only rare ones need:
 
     - One-deletion variants of a number (`id~`), which meet one-edit typos, are stored only for
@@ -201,6 +211,8 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
         else:
             shared.update(_deletion_keys(number))
             lookup_only.update(f"id:{near}" for near in near_valid_numbers(number))
+    if r.phone:
+        shared.add(f"ph:{r.phone}")
     if r.pinyin:
         if r.birth:
             shared.add(f"nb:{r.pinyin}|{r.birth[:4]}")

@@ -5,11 +5,12 @@ in one text (streams/record_store.py). Its edges are computed against the record
 keys find, in one statement. Then each resident the batch touches is worked out again from its
 records and written where it differs (streams/resident_store.py), in one of two ways:
 
-- joining: records new to the store whose links reach at most one resident, and whose trusted
-  ID numbers and that resident's are at most one number, join it (or make a new one). Nothing
-  else can regroup: the clustering (streams/clustering.py) refuses a union only on two trusted
-  numbers or a steward's split, and such records bring neither, so a clean run puts them there
-  too; no other record is read.
+- joining: records new to the store whose links reach at most one resident, and whose
+  identities together with that resident's hold one person (clustering.Identities.one_person:
+  at most one trusted ID number, at most one person number per department), join it (or make
+  a new one). Nothing else can regroup: the clustering (streams/clustering.py) refuses a union
+  only on identities that say two people or a steward's split, and such records bring
+  neither, so a clean run puts them there too; no other record is read.
 - reclustering: otherwise (a correction, links to two residents, a second number, a steward's
   decision) the whole component around the records, over linking edges and confirmations, is
   clustered again from scratch.
@@ -37,11 +38,11 @@ from typing import Any
 from streams import recheck_store as rechecks
 from streams import record_store as records
 from streams import resident_store as residents
-from streams.clustering import Link, cluster, strength, strongest_first
+from streams.clustering import Identities, Link, cluster, strength, strongest_first
 from streams.facts import Observation, Relative, observations_of, relatives_of
 from streams.features import RecordFeatures, features_of
 from streams.grids import load_gazetteer
-from streams.matching import Edge, Parameters, RecordKeys, keys_of, trusted_number
+from streams.matching import Edge, Parameters, RecordKeys, keys_of
 from streams.record_store import edge_from_row
 from streams.resident_state import LOOSE_RULES, resident_states, review_items
 from streams.resolve import MAX_BLOCK, edges_among
@@ -229,7 +230,7 @@ def _join(cur: Any, joins: list[Join], batch: dict[str, RecordFeatures],
           facts: dict[str, list[Observation]], edges: Sequence[Edge], summary: MergeSummary
           ) -> set[str]:
     """Write the joins; the refs of those that turn out to need reclustering after all (their
-    resident moved before its lock was ours, or they would hold two trusted numbers)."""
+    resident moved before its lock was ours, or their identities would say two people)."""
     existing = {j.resident for j in joins if j.resident is not None}
     records.lock_residents(cur, existing)
     moved = records.residents_of(cur, [ref for j in joins for ref in j.reached])
@@ -241,9 +242,8 @@ def _join(cur: Any, joins: list[Join], batch: dict[str, RecordFeatures],
     groups: list[tuple[str, frozenset[str]]] = []
     for j in joins:
         inside = by_resident.get(j.resident, set()) if j.resident else set()
-        numbers = {trusted_number(f) for f in [*(batch[r] for r in j.refs),
-                                               *(members[r] for r in inside)]} - {None}
-        if any(moved.get(ref) != j.resident for ref in j.reached) or len(numbers) > 1:
+        identities = Identities.of([*(batch[r] for r in j.refs), *(members[r] for r in inside)])
+        if any(moved.get(ref) != j.resident for ref in j.reached) or not identities.one_person():
             again |= j.refs
             continue
         groups.append((j.resident or _new_name(), frozenset(inside | j.refs)))

@@ -22,9 +22,11 @@ LINKING = ("steward", "department_key", "id_number", "probabilistic")
 OVERRIDING = ("steward", "department_key")  # rules that may join two different numbers
 
 
-def rec(ref: str, id_number: str | None = None, suspect: bool = False) -> RecordFeatures:
-    return RecordFeatures(ref=ref, source=ref.split(":", 1)[0], id_number=id_number,
-                          id_suspect=suspect)
+def rec(ref: str, id_number: str | None = None, suspect: bool = False,
+        key: str | None = None) -> RecordFeatures:
+    source = ref.split(":", 1)[0]
+    return RecordFeatures(ref=ref, source=source, id_number=id_number, id_suspect=suspect,
+                          person_key=f"{source}:{key}" if key else None)
 
 
 def edge(a: str, b: str, rule: str = "probabilistic", score: float = 20.0) -> Edge:
@@ -192,6 +194,29 @@ def test_each_link_names_its_strongest_edge_inside_the_group() -> None:
     assert links["s:d"].edge is None  # its only edge was refused (ID_2 against ID_1)
 
 
+def test_two_person_numbers_of_one_department_are_two_people_despite_one_number() -> None:
+    """One valid number carried by two people, each with their own police person number."""
+    records = [rec("p:a", ID_1, key="R1"), rec("p:b", ID_1, key="R2"), rec("c:c", ID_1)]
+    groups = cluster(records, [edge("p:a", "p:b", "id_number", 30.0),
+                               edge("p:a", "c:c", "id_number", 40.0),
+                               edge("p:b", "c:c", "id_number", 20.0)])
+    assert partition(groups) == {frozenset({"p:a", "c:c"}), frozenset({"p:b"})}
+
+
+def test_a_steward_joins_two_person_numbers_of_one_department() -> None:
+    records = [rec("p:a", ID_1, key="R1"), rec("p:b", ID_1, key="R2")]
+    assert partition(cluster(records, [edge("p:a", "p:b", "id_number", 30.0)])) == {
+        frozenset({"p:a"}), frozenset({"p:b"})}
+    assert partition(cluster(records, [edge("p:a", "p:b", "steward")])) == {
+        frozenset({"p:a", "p:b"})}
+
+
+def test_person_numbers_of_different_departments_never_keep_records_apart() -> None:
+    records = [rec("p:a", ID_1, key="R1"), rec("s:b", ID_1, key="R2")]
+    assert partition(cluster(records, [edge("p:a", "s:b", "id_number", 30.0)])) == {
+        frozenset({"p:a", "s:b"})}
+
+
 # --- properties ----------------------------------------------------------------------------
 
 REFS = [f"{source}:{i}" for i, source in enumerate("ppccssppcs")]
@@ -201,7 +226,8 @@ REFS = [f"{source}:{i}" for i, source in enumerate("ppccssppcs")]
 def scenes(draw: st.DrawFn, rules: Sequence[str] = tuple(RULE_STRENGTH)
            ) -> tuple[list[RecordFeatures], list[Edge], list[Split]]:
     refs = REFS[:draw(st.integers(1, len(REFS)))]
-    records = [rec(ref, draw(st.sampled_from((None, None, ID_1, ID_2, ID_3))), draw(st.booleans()))
+    records = [rec(ref, draw(st.sampled_from((None, None, ID_1, ID_2, ID_3))), draw(st.booleans()),
+                   draw(st.sampled_from((None, None, "K1", "K2"))))
                for ref in refs]
     pairs = st.tuples(st.sampled_from(refs), st.sampled_from(refs)).filter(lambda p: p[0] != p[1])
     edges = draw(st.lists(st.builds(lambda pair, rule, score: edge(*pair, rule, score),
@@ -286,7 +312,13 @@ def test_every_linking_edge_left_between_groups_was_refused_for_a_reason(scene) 
                             for s in splits)
         number_clash = (e.rule not in OVERRIDING and numbers[x] and numbers[y]
                         and numbers[x] != numbers[y])
-        assert split_between or number_clash, e
+        keys = [{(by_ref[r].source, by_ref[r].person_key) for r in m if by_ref[r].person_key}
+                for m in (members[x], members[y])]
+        key_clash = e.rule != "steward" and any(
+            source == other_source and not ({k for s, k in keys[0] if s == source}
+                                            & {k for s, k in keys[1] if s == source})
+            for source, _ in keys[0] for other_source, _ in keys[1])
+        assert split_between or number_clash or key_clash, e
 
 
 def test_a_nameless_record_fitting_two_people_alike_joins_neither() -> None:

@@ -22,7 +22,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from connectors.fields import parse_id_number
-from streams.features import RecordFeatures, department_of, features_of
+from streams.features import (
+    RecordFeatures,
+    department_of,
+    features_of,
+    number_contradicts_record,
+)
 from streams.matching import (
     LEVELS,
     Parameters,
@@ -45,7 +50,7 @@ DEFAULT_PARAMETERS = Path(__file__).resolve().parents[2] / "streams" / "default_
 BITS = {
     "id": {"exact": 10.0, "near": 5.0, "differ": -10.0},
     "name": {"exact": 4.0, "pinyin": 3.0, "close": 1.0, "differ": -4.0},
-    "birth": {"exact": 5.0, "compatible": 3.0, "year": 0.0, "differ": -5.0},
+    "birth": {"exact": 5.0, "compatible": 3.0, "slip": 2.0, "year": 0.0, "differ": -5.0},
     "sex": {"agree": 1.0, "differ": -5.0},
     "address": {"same": 4.0, "near": 1.0, "differ": -1.0},
     "phone": {"agree": 6.0, "differ": -1.0},
@@ -401,9 +406,18 @@ def test_a_number_meets_a_valid_one_a_deletion_and_an_insertion_away_only_if_one
     assert meet(replace(original, id_suspect=True), other)
 
 
-def test_a_record_without_identity_has_no_blocking_keys() -> None:
+def test_a_record_without_identity_is_found_by_its_phone_only() -> None:
     keys = keys_of(record("civil_affairs:1", sex="M", phone="13900000000"))
-    assert keys.stored == keys.lookup == set()
+    assert keys.stored == keys.lookup == {"ph:13900000000"}
+    assert keys_of(record("civil_affairs:1", sex="M")).stored == set()
+
+
+def test_a_sparse_record_meets_its_person_by_phone() -> None:
+    """No number, no birth date, a name with a character left out: the phone finds it."""
+    sparse = record("civil_affairs:1", name="李宁", sex="M", phone="13673808322")
+    police = record("police:1", name="李宁涛", sex="M", birth="1987-11-07",
+                    phone="13673808322", id_number=make_id(born="19871107"))
+    assert keys_of(sparse).lookup & keys_of(police).stored == {"ph:13673808322"}
 
 
 def test_homophone_names_born_the_same_year_share_a_blocking_key() -> None:
@@ -423,8 +437,12 @@ def test_homophone_names_born_the_same_year_share_a_blocking_key() -> None:
     ("1956", "1956-03-12", "compatible"),
     ("1956-03", "1956-03", "compatible"),  # equal, but neither gives the day
     ("1956-04", "1956-03-12", "year"),
-    ("1956-03-13", "1956-03-12", "year"),
-    ("1957-03-12", "1956-03-12", "differ"),
+    ("1956-03-13", "1956-03-12", "slip"),  # a day off
+    ("1956-12-03", "1956-03-12", "slip"),  # month and day swapped
+    ("1957-03-12", "1956-03-12", "slip"),  # a year off
+    ("1956-08-21", "1956-03-12", "year"),
+    ("1958-03-12", "1956-03-12", "slip"),  # one digit mistyped
+    ("1962-03-12", "1956-03-12", "differ"),
     ("1957", "1956-03", "differ"),
     (None, "1956-03-12", None),
 ])
@@ -444,7 +462,10 @@ def test_birth_levels_of_partial_dates(first: str | None, second: str, level: st
     ("王伟", "王玮", "pinyin"),  # homophones
     ("江磊", "姜磊", "pinyin"),
     ("陳玮", "陈伟", "pinyin"),
-    ("王伟", "王强", "close"),  # one character differs
+    ("王建国", "王建华", "close"),  # one character differs
+    ("刘德龙", "刘龙德", "close"),  # two characters swapped
+    ("李宁涛", "李宁", "close"),  # one left out
+    ("王伟", "王强", "differ"),  # in a two-character name, the whole given name
     ("王伟", "李强", "differ"),
     ("阿依古丽·买买提", "阿依古丽．买买提", "exact"),
     (None, "王伟", None),
@@ -522,53 +543,48 @@ def test_person_numbers_of_different_departments_never_collide() -> None:
     assert edge is None or edge.rule != "department_key"
 
 
-def test_same_valid_number_links_by_id_number_even_with_a_low_score() -> None:
-    number = make_id()
-    a = record("police:1", id_number=number, name="王伟", birth="1956-03-12", sex="M")
-    b = record("civil_affairs:1", id_number=number, name="王强", birth="1957-03-12", sex="M")
-    edge = compare(a, b, bits_parameters())
+def heavy_id_parameters() -> Parameters:
+    """bits_parameters with an exact number as heavy as the data make it (2**16 to 1)."""
+    parameters = bits_parameters()
+    parameters.m["id"]["exact"] = 2.0 ** 16
+    return parameters
+
+
+@pytest.mark.parametrize("slip", [dict(sex="F"), dict(birth="1956-12-03"),
+                                  dict(birth="1956-03-13"), dict(birth="1957-03-12")])
+def test_a_number_with_agreeing_name_and_address_outweighs_one_slip(slip: dict[str, str]
+                                                                     ) -> None:
+    number, home = make_id(), (parse_address("天全县太平村12组53号"),)
+    a = record("police:1", id_number=number, name="王伟", birth="1956-03-12", sex="M",
+               addresses=home)
+    b = record("civil_affairs:1", id_number=number, addresses=home,
+               **{**dict(name="王伟", birth="1956-03-12", sex="M"), **slip})
+    edge = compare(a, b, heavy_id_parameters())
     assert edge is not None and edge.rule == "id_number" and edge.links
-    assert edge.score == pytest.approx(10 + 1 - 5 + 1)  # id exact, name close, birth differ, sex
-    assert edge.agreed == ("id", "sex")
+
+
+def test_one_number_on_two_people_is_an_id_conflict_unless_the_number_outweighs() -> None:
+    """A duplicate number: same birth date and sex (the number's), other name and address."""
+    number = make_id()
+    a = record("police:1", id_number=number, name="王伟", birth="1956-03-12", sex="M",
+               addresses=(parse_address("天全县太平村12组53号"),), phone="13900000001")
+    b = record("police:2", id_number=number, name="李强", birth="1956-03-12", sex="M",
+               addresses=(parse_address("芦山县北街村8组78号"),), phone="13900000002")
+    edge = compare(a, b, bits_parameters())  # 10 - 4 + 5 + 1 - 1 - 1 = 10 bits < 15
+    assert edge is not None and edge.rule == "id_conflict" and not edge.links
+    assert edge.score == pytest.approx(10)
+    edge = compare(a, b, heavy_id_parameters())  # 16 bits: the number outweighs
+    assert edge is not None and edge.rule == "id_number"
 
 
 def test_same_number_with_name_birth_and_sex_all_disagreeing_is_an_id_conflict() -> None:
     number = make_id()
     a = record("civil_affairs:1", id_number=number, name="王伟", birth="1956-03-12", sex="M")
     b = record("police:1", id_number=number, name="李娜", birth="1988-09-10", sex="F")
-    edge = compare(a, b, bits_parameters())
+    edge = compare(a, b, heavy_id_parameters())
     assert edge is not None
     assert (edge.a, edge.b, edge.rule) == ("civil_affairs:1", "police:1", "id_conflict")
     assert not edge.links
-
-
-@pytest.mark.parametrize("agreeing", ["name", "birth", "sex"])
-def test_same_number_is_a_link_when_any_of_name_birth_and_sex_agrees(agreeing: str) -> None:
-    number = make_id()
-    a = dict(name="王伟", birth="1956-03-12", sex="M")
-    b = dict(name="李娜", birth="1988-09-10", sex="F")
-    b[agreeing] = a[agreeing]
-    edge = compare(record("police:1", id_number=number, **a),
-                   record("civil_affairs:1", id_number=number, **b), bits_parameters())
-    assert edge is not None and edge.rule == "id_number"
-
-
-@pytest.mark.parametrize("missing", ["name", "birth", "sex"])
-def test_same_number_is_a_link_when_name_birth_or_sex_is_missing(missing: str) -> None:
-    number = make_id()
-    b = dict(name="李娜", birth="1988-09-10", sex="F")
-    b[missing] = None
-    edge = compare(record("police:1", id_number=number, name="王伟", birth="1956-03-12", sex="M"),
-                   record("civil_affairs:1", id_number=number, **b), bits_parameters())
-    assert edge is not None and edge.rule == "id_number"
-
-
-def test_same_number_with_only_the_year_agreeing_is_not_a_conflict() -> None:
-    number = make_id()
-    edge = compare(record("police:1", id_number=number, name="王伟", birth="1956-03-12", sex="M"),
-                   record("civil_affairs:1", id_number=number, name="李娜", birth="1956-09",
-                          sex="F"), bits_parameters())
-    assert edge is not None and edge.rule == "id_number"
 
 
 def test_a_relatives_number_flagged_suspect_is_ignored() -> None:
@@ -701,8 +717,7 @@ def test_compare_follows_the_rule_layers(a: RecordFeatures, b: RecordFeatures) -
     if a.person_key and a.person_key == b.person_key:
         expected = "department_key"
     elif same_number:
-        conflict = all(levels[f] == "differ" for f in ("name", "birth", "sex"))
-        expected = "id_conflict" if conflict else "id_number"
+        expected = "id_number" if total >= parameters.link else "id_conflict"
     elif total >= parameters.link:
         expected = "probabilistic"
     elif total >= parameters.review:
@@ -730,3 +745,26 @@ def test_a_nameless_record_meets_the_named_born_that_day_in_its_community() -> N
     assert not meet(nameless, replace(nameless, ref="health:O2"))  # two nameless: no name key
     other_named = record("police:GA2", name="王芳", birth="2021-03-19", addresses=home)
     assert not meet(named, other_named)  # named records meet by their names, not this key
+
+
+# --- a relative's number, recognised from the record's own evidence -----------------------
+
+MAN_1956 = make_id("511803", "19560312", 457)
+
+
+@pytest.mark.parametrize(("parsed", "someone_elses"), [
+    (dict(sex="M", birth_date="1956-03-12"), False),
+    (dict(sex="F", birth_date="1956-03-12"), False),  # the wrong sex ticked: a slip
+    (dict(sex="M", birth_date="1956-12-03"), False),  # month and day swapped
+    (dict(sex="M", birth_date="1956-03-11"), False),  # a day off
+    (dict(sex="M", birth_date="1957-03-12"), False),  # a year off
+    (dict(sex="F", birth_date="1956-03-11"), True),  # two fields contradict it
+    (dict(sex="M", birth_date="1960-07-01"), True),  # beyond a slip
+    (dict(sex="F", birth_date="1958-07"), True),  # a partial date against the number's
+    (dict(sex="M", birth_date="1956-03"), False),
+    (dict(sex="M", birth_date="1956-03-12", named=True), True),  # given as the spouse's
+])
+def test_a_number_is_someone_elses_only_beyond_one_slip(parsed: dict[str, Any],
+                                                         someone_elses: bool) -> None:
+    named = frozenset({MAN_1956}) if parsed.pop("named", False) else frozenset()
+    assert number_contradicts_record(MAN_1956, parsed, named) == someone_elses

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-import connectors.synthetic_noise as synthetic_noise
+import connectors.synthetic_rates as synthetic_rates
 from connectors.csv_source import read_csv
 from connectors.fields import id_sex, parse_date, parse_id_number
 from connectors.jsonl_source import read_jsonl
@@ -36,12 +36,11 @@ from connectors.synthetic_noise import (
     CHINESE_NUMERALS,
     HOMOPHONES,
     MIDDLE_DOT,
-    NOISE,
     TRADITIONAL,
-    SourceNoise,
     legacy_number,
 )
 from connectors.synthetic_places import grid_reference
+from connectors.synthetic_rates import NOISE, SourceNoise
 from schemas.departments import department
 from schemas.registry import validation_errors
 from streams.findings import KINDS
@@ -588,7 +587,7 @@ def _percent(text: str) -> float:
 
 
 def test_the_docstring_tables_rates_are_the_configured_ones() -> None:
-    doc = synthetic_noise.__doc__ or ""
+    doc = synthetic_rates.__doc__ or ""
     fields = {f.name for f in dataclasses.fields(SourceNoise)}
     rows = [[cell.strip() for cell in line.strip("|").split("|")]
             for line in doc.splitlines() if line.startswith("| ")]
