@@ -22,6 +22,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from connectors.fields import parse_id_number
+from streams.estimate import estimate_parameters
 from streams.features import (
     RecordFeatures,
     department_of,
@@ -39,7 +40,7 @@ from streams.matching import (
 )
 from streams.normalize import name_pinyin
 from streams.normalize_address import parse_address
-from tests.samples import sample_events
+from tests.samples import sample5_events, sample_events
 
 WEIGHTS = [2 ** (17 - i) % 11 for i in range(17)]
 ID_CHARS = "0123456789X"
@@ -768,3 +769,11 @@ def test_a_number_is_someone_elses_only_beyond_one_slip(parsed: dict[str, Any],
                                                          someone_elses: bool) -> None:
     named = frozenset({MAN_1956}) if parsed.pop("named", False) else frozenset()
     assert number_contradicts_record(MAN_1956, parsed, named) == someone_elses
+
+
+def test_the_shipped_parameters_are_estimated_from_the_five_department_sample() -> None:
+    """The processor's parameters until `sanwang estimate` runs: reproducible from the fixture
+    (write them again with `json.dumps(p.to_json(), indent=1, sort_keys=True)`), so a new
+    comparison level is never missing from them."""
+    estimated = estimate_parameters([features_of(e) for e in sample5_events()]).to_json()
+    assert json.loads(DEFAULT_PARAMETERS.read_text()) == json.loads(json.dumps(estimated))
