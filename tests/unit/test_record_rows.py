@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,9 +23,14 @@ from streams.record_store import (
 )
 
 KEYRING = ids.new_keyring()
-id_keys.install(KEYRING)
 NUMBER = "511803198111163399"
 TEXTS = ("四川省雅安市名山区百丈镇兴隆社区文化路144号8栋3单元1002室", "名山区兴隆社区")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def keyring() -> None:
+    """This module's keyring, installed for it: a stack set up before it installs its own."""
+    id_keys.install(KEYRING)
 
 
 def stored(features: RecordFeatures, facts: list[Observation] = ()) -> dict[str, object]:
