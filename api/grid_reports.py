@@ -25,7 +25,7 @@ from psycopg2 import sql
 from pydantic import BaseModel, Field
 
 from api.access import Principal, audit
-from api.responses import SOME_PRINCIPALS, Invalid, Problem
+from api.responses import REFUSED_DECISION, SOME_PRINCIPALS, Invalid, Problem
 from connectors.mapping import to_event
 from connectors.publisher import EventPublisher, InvalidEventError
 from connectors.records import MappingError, SourceRecord
@@ -79,6 +79,7 @@ class ReportReceipt(BaseModel):
 
 
 REFUSED_REPORT = {
+    400: REFUSED_DECISION[400],
     403: {"model": Problem, "description": "not a grid worker, or a resident or grid that is not "
                                            "theirs"},
     422: {"model": Invalid | Problem, "description": "a body that does not match the schema, or "

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
 from api.access import Principal, audit
 from api.responses import REFUSED_DECISION, SOME_PRINCIPALS, Problem, not_found
@@ -64,20 +64,27 @@ class TaskPage(BaseModel):
     next_offset: int | None
 
 
-class TaskDecision(BaseModel):
-    """`confirmed`: the report is right (the department's own system will say so too);
-    `rejected`: it is wrong, and why."""
+OFFICER = Field(min_length=1, max_length=100, pattern=TEXT, description="who decided (audited)")
+REASON = Field(min_length=2, max_length=500, pattern=TEXT)
 
-    decision: Literal["confirmed", "rejected"]
-    officer: str = Field(min_length=1, max_length=100, pattern=TEXT,
-                         description="who decided (audited)")
+
+class Confirmation(BaseModel):
+    """The report is right (the department's own system will say so too)."""
+
+    decision: Literal["confirmed"]
+    officer: str = OFFICER
     reason: str | None = Field(default=None, min_length=2, max_length=500, pattern=TEXT)
 
-    @model_validator(mode="after")
-    def _rejection_says_why(self) -> "TaskDecision":
-        if self.decision == "rejected" and self.reason is None:
-            raise ValueError("a rejection gives its reason")
-        return self
+
+class Rejection(BaseModel):
+    """The report is wrong, and why."""
+
+    decision: Literal["rejected"]
+    officer: str = OFFICER
+    reason: str = REASON
+
+
+TaskDecision = Annotated[Confirmation | Rejection, Field(discriminator="decision")]
 
 
 CLOSED = {409: {"model": Problem, "description": "the task is closed already"}}
@@ -121,7 +128,7 @@ def tasks_router(who: Callable[..., Principal],
     @router.post("/departments/{department}/tasks/{task_id}", response_model=Task,
                  summary="close a task: confirmed, or rejected with a reason",
                  responses=SOME_PRINCIPALS | not_found("no such task of this department")
-                 | CLOSED | {422: REFUSED_DECISION[422]})
+                 | CLOSED | {400: REFUSED_DECISION[400], 422: REFUSED_DECISION[422]})
     def decide(principal: Who, department: DEPARTMENT, task_id: TASK_ID,
                decision: TaskDecision) -> Task:
         owner = _department(principal, department)
