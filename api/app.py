@@ -31,8 +31,10 @@ from pydantic import BaseModel, Field
 
 from api.access import Principal, audit, entitled_fields, principal_of
 from api.console import console_router
+from api.grid_reports import ReportPublisher, grid_reports_router
 from api.metrics import REQUEST_SECONDS, REQUESTS
 from api.responses import REFUSED_DECISION, SOME_PRINCIPALS, errors_as_json, not_found
+from api.tasks import tasks_router
 from deploy.id_keys import process_keyring
 from schemas.departments import all_departments
 from streams import id_protection as ids
@@ -116,10 +118,12 @@ def _page(items: list[dict[str, Any]], limit: int, offset: int) -> Page:
                 next_offset=offset + limit if more else None)
 
 
-def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) -> FastAPI:
+def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None,
+               reports: ReportPublisher | None = None) -> FastAPI:
     """The API over the store: reads as `dsn` (the `sanwang_api` role); stewards' decisions,
     which cluster the store again, as `steward_dsn` (a role that writes the store); with
-    `prometheus_url`, the browser console at /console too."""
+    `prometheus_url`, the browser console at /console too; with `reports`, grid workers'
+    reports (POST /grid/reports) published through it."""
     app = FastAPI(title="Sanwang Hub query API", version="1",
                   description=__doc__)
     app.mount("/metrics", make_asgi_app())
@@ -164,6 +168,9 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
     Who = Annotated[Principal, Depends(who)]
     if prometheus_url is not None:
         app.include_router(console_router(prometheus_url, who, transaction))
+    if reports is not None:
+        app.include_router(grid_reports_router(who, transaction, reports))
+    app.include_router(tasks_router(who, transaction))
 
     def only(principal: Principal, *kinds: str) -> None:
         if principal.kind not in kinds:

@@ -40,6 +40,7 @@ def add_api_parser(commands: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace, settings: HubSettings) -> int:
     from api.app import create_app
+    from api.grid_reports import ReportPublisher
     from cli.serving import bind, serve
     from deploy import id_keys, metrics_targets, stopping
     from deploy.migrations import check_migrated
@@ -53,7 +54,8 @@ def _serve(args: argparse.Namespace, settings: HubSettings) -> int:
     if not until_ready(lambda: check_migrated(postgres.dsn(settings, "sanwang_api")), stop):
         return 0  # asked to stop while waiting for PostgreSQL
     app = create_app(postgres.dsn(settings, "sanwang_api"),
-                     postgres.dsn(settings, "sanwang_processor"), endpoint(settings))
+                     postgres.dsn(settings, "sanwang_processor"), endpoint(settings),
+                     ReportPublisher(settings))
     metrics_targets.register(settings, metrics_targets.API, host, int(port))
     print(f"query API on http://{host}:{port} (OpenAPI: /docs, console: /console)", flush=True)
     serve(app, sock)

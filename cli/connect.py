@@ -40,6 +40,8 @@ def add_connect_parser(commands: argparse._SubParsersAction) -> None:
         "$SANWANG_CONNECTOR_METRICS_PORT (taken: a free port, printed).")
     departments = connect.add_subparsers(dest="department", required=True, metavar="DEPARTMENT")
     for department in all_departments().values():
+        if department.live.kind == "query_api":
+            continue  # its records come through the query API, from its principals
         formats = " or ".join(f"{f.suffix} ({f.kind}" + (f", {f.encoding})" if f.kind == "csv"
                                                         else ")") for f in department.formats)
         p = departments.add_parser(department.cli_name,

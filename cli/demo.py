@@ -13,6 +13,7 @@ import psycopg2
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.demo_live import play_departments, start_live_sources
+from cli.demo_reports import play_grid_reports
 from connectors.file_backfill import backfill_file
 from connectors.synthetic_city import generate_city
 from connectors.synthetic_output import EXPORTS
@@ -60,10 +61,12 @@ def run_demo(settings: HubSettings, city: Path | None, persons: int, seed: int,
         wait_for_processor(settings, timeout=1800)
         before = _latency_buckets(settings)
         print(f"5/6 Live for {live_seconds:.0f} s: police table inserts (logical replication), "
-              "civil affairs files dropped, social security, party and health HTTP pushes")
+              "civil affairs files dropped, social security, party and health HTTP pushes, "
+              "grid workers' reports through the query API")
         live, dsn = start_live_sources(settings, work / "drop")
         sent = play_departments(settings, city, dsn, work / "drop", live_seconds)
         print("    sent live: " + ", ".join(f"{d} {n}" for d, n in sent.items()))
+        print(f"    grid workers' reports accepted: {play_grid_reports(settings)}")
         time.sleep(3)  # the last changes reach the topics
         wait_for_processor(settings, timeout=600)
         p99 = _p99(before, _latency_buckets(settings))
@@ -149,6 +152,9 @@ def _summary(settings: HubSettings) -> list[str]:
             cur.execute("SELECT (SELECT count(*) FROM hub.conflicts WHERE status = 'open'),"
                         " (SELECT count(*) FROM hub.review_queue WHERE status = 'open')")
             conflicts, review = cur.fetchone()
+            cur.execute("SELECT department, kind, count(*) FROM hub.verification_tasks"
+                        " WHERE status = 'open' GROUP BY 1, 2 ORDER BY 1, 2")
+            tasks = ", ".join(f"{d} {kind} {n}" for d, kind, n in cur.fetchall()) or "none"
     finally:
         conn.close()
     return [f"records stored once each: {events}",
@@ -157,4 +163,5 @@ def _summary(settings: HubSettings) -> list[str]:
             f"living residents placed in a grid: {placed}; not placeable: {unplaced}",
             f"findings: {findings}",
             f"relations between residents: {relations}",
-            f"open conflicts for stewards: {conflicts}; possible matches to review: {review}"]
+            f"open conflicts for stewards: {conflicts}; possible matches to review: {review}",
+            f"verification tasks grid reports opened: {tasks}"]

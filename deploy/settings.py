@@ -50,6 +50,12 @@ class HubSettings(BaseSettings):
                                       "waits (live traffic makes smaller ones): larger merges "
                                       "faster, smaller holds fewer locks and redoes less after "
                                       "a crash.")
+    task_due_days: dict[str, int] = Field(default_factory=dict, description="Days a "
+                                          "department has to verify a grid report, by task kind"
+                                          " (JSON object, e.g. {\"deceased\": 7}); kinds not "
+                                          "named take task_due_days_default.")
+    task_due_days_default: int = Field(15, ge=1, description="Days to verify a task whose kind "
+                                       "task_due_days does not name.")
     id_keyring: SecretStr = Field(SecretStr(""), description="The ID-number keyring itself "
                                   "(JSON, as `sanwang ids add-key` writes it); else the file.")
     id_keyring_file: str = Field("", description="The ID-number keyring's file; empty: "

@@ -21,17 +21,18 @@ class Attribute:
     description: str
     compared: bool = False  # another department's contradicting value opens a conflict
     sensitive: str | None = None  # why it is sensitive personal information (PIPL art. 28)
+    place: bool = False  # an address: two values agree when they name the same place
 
 
 def attributes_from(table: Mapping[str, Any], where: str) -> dict[str, Attribute]:
-    """Attributes as TOML tables `[NAME] description = ... compared = ... sensitive = ...`;
-    ValueError naming `where` and the attribute for anything else."""
+    """Attributes as TOML tables `[NAME] description = ... compared = ... sensitive = ...
+    place = ...`; ValueError naming `where` and the attribute for anything else."""
     found = {}
     for name, entry in table.items():
         if not isinstance(entry, dict) or not set(entry) <= {"description", "compared",
-                                                              "sensitive"}:
+                                                              "sensitive", "place"}:
             raise ValueError(f"{where}: attribute {name!r}: give description, and optionally "
-                             "compared and sensitive")
+                             "compared, sensitive and place")
         if not isinstance(entry.get("description"), str):
             raise ValueError(f"{where}: attribute {name!r}: description missing")
         found[name] = Attribute(name, **entry)

@@ -21,7 +21,12 @@ from deploy.errors import ConfigurationError
 from schemas.attributes import CATALOGUE, HUB_FIELDS, Attribute, attributes_from
 
 FILE_KINDS = ("csv", "jsonl", "xlsx")
-LIVE_KINDS = ("logical_replication", "drop_folder", "http_push")
+# query_api: its records come through the query API from its principals (none of its own)
+LIVE_KINDS = ("logical_replication", "drop_folder", "http_push", "query_api")
+# department: owns what it declares, its values outrank observers'; observer: its values never
+# outrank a department's (a golden value only where no department has one)
+AUTHORITIES = ("department", "observer")
+EXPECTATIONS = ("same", "differs")  # what a verified fact expects of the owner's value
 NETWORKS = ("public_security", "services", "party_building")
 RELATION_KINDS = ("mother", "father", "spouse")  # of the person the record describes
 _ID = re.compile(r"[a-z][a-z0-9_]{0,30}")
@@ -72,10 +77,21 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class Verification:
+    """A fact the attribute's owner should verify: its current value should be the `same` as
+    the fact's, or should `differ` from it (the fact then states no value: the record says the
+    attribute no longer has it). One that does not opens a `task` of that kind for the owner."""
+
+    expect: str
+    task: str
+
+
+@dataclass(frozen=True)
 class FactRule:
     """A fact a record states: `attribute` = a constant `value`, the field at path `source`, or
     an object of paths (`{"value": c}` for a constant), `default` when that is empty; true from
-    the first non-empty `when` path; only if every `if_` holds and no `unless` does."""
+    the first non-empty `when` path; only if every `if_` holds and no `unless` does; `verify`:
+    the owner should verify it."""
 
     attribute: str
     value: Any = None
@@ -85,6 +101,7 @@ class FactRule:
     when: tuple[str, ...] = ("occurred",)
     if_: tuple[Condition, ...] = ()
     unless: tuple[Condition, ...] = ()
+    verify: Verification | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +133,12 @@ class Department:
     facts: tuple[FactRule, ...] = ()
     relations: tuple[RelationRule, ...] = ()
     attributes: tuple[Attribute, ...] = ()  # attributes it brings, beyond the catalogue
+    authority: str = "department"  # or observer (AUTHORITIES)
     path: Path | None = None
+
+    @property
+    def observer(self) -> bool:
+        return self.authority == "observer"
 
     @property
     def cli_name(self) -> str:
@@ -181,6 +203,10 @@ def _check_together(departments: dict[str, Department]) -> None:
                                        f"{owner[attribute]!r} already")
             owner[attribute] = d.id
     for d in departments.values():
+        for i, rule in enumerate(d.facts):
+            if rule.verify is not None and rule.attribute not in owner:
+                raise DeclarationError(f"{d.path}: facts[{i}].verify: {rule.attribute!r} has "
+                                       "no owner to verify it")
         for other in d.shares:
             if other not in departments:
                 raise DeclarationError(f"{d.path}: shares: no department {other!r}")
@@ -201,7 +227,8 @@ class _Reader:
     """Turns one file's TOML into models; every error names the file and the key."""
 
     TOP = {"id", "name", "title", "network", "event_type", "addresses", "owns", "reads", "shares",
-           "time", "fields", "backfill", "live", "facts", "relations", "attributes"}
+           "time", "fields", "backfill", "live", "facts", "relations", "attributes",
+           "authority"}
 
     def __init__(self, path: Path, data: dict[str, Any]) -> None:
         self.path, self.data = path, data
@@ -252,21 +279,25 @@ class _Reader:
         for required in ("record_id", "occurred"):
             if required not in names:
                 raise self.fail("fields", f"no {required!r} field")
+        authority = self.text(self.data, "authority", "", "department")
+        if authority not in AUTHORITIES:
+            raise self.fail("authority", f"{authority!r} is not one of {list(AUTHORITIES)}")
         time_field = self.text(self.data, "time", "", None)
         if time_field is not None and time_field not in names:
             raise self.fail("time", f"no field {time_field!r}")
+        live = self.live()
         department = Department(
             id=ident, name=self.text(self.data, "name", ""),
             title=self.text(self.data, "title", ""), network=network,
             event_type=self.text(self.data, "event_type", ""), fields=fields,
-            formats=self.formats(), live=self.live(),
+            formats=self.formats(live), live=live,
             addresses=self.names("addresses", names), owns=self.names("owns", self.attributes),
             reads=self.names("reads"),
             shares=self.names("shares"), time_field=time_field,
             facts=tuple(self.fact(i, t, names) for i, t in enumerate(self.tables("facts"))),
             relations=tuple(self.relation(i, t, names)
                             for i, t in enumerate(self.tables("relations"))),
-            attributes=tuple(own.values()), path=self.path)
+            attributes=tuple(own.values()), authority=authority, path=self.path)
         if not department.event_type.startswith(f"hub.{ident}."):
             raise self.fail("event_type", f"must start with 'hub.{ident}.'")
         return department
@@ -313,7 +344,7 @@ class _Reader:
                 key_suffix=self.text(table, "key_suffix", where, None)))
         return tuple(specs)
 
-    def formats(self) -> tuple[FileFormat, ...]:
+    def formats(self, live: LiveSource) -> tuple[FileFormat, ...]:
         backfill = self.data.get("backfill", {})
         self.known_keys(backfill, {"formats"}, "backfill")
         found = []
@@ -325,8 +356,9 @@ class _Reader:
                 raise self.fail(f"{where}kind", f"{kind!r} is not one of {list(FILE_KINDS)}")
             found.append(FileFormat(kind, self.text(table, "suffix", where).lower(),
                                     self.text(table, "encoding", where, "utf-8")))
-        if not found:
-            raise self.fail("backfill.formats", "at least one file format")
+        if not found and live.kind != "query_api":
+            raise self.fail("backfill.formats", "at least one file format (only a source "
+                            "whose records come through the query API has none)")
         return tuple(found)
 
     def live(self) -> LiveSource:
@@ -363,7 +395,7 @@ class _Reader:
     def fact(self, i: int, table: dict[str, Any], names: set[str]) -> FactRule:
         where = f"facts[{i}]."
         self.known_keys(table, {"attribute", "value", "from", "object", "default", "when", "if",
-                                "unless"}, where)
+                                "unless", "verify"}, where)
         attribute = self.text(table, "attribute", where)
         if attribute not in self.attributes:
             raise self.fail(f"{where}attribute", f"{attribute!r} is neither in "
@@ -387,7 +419,22 @@ class _Reader:
             self.path_of(path, f"{where}when", names)
         return FactRule(attribute, table.get("value"), source, obj, table.get("default"), when,
                         self.conditions(table, "if", where, names),
-                        self.conditions(table, "unless", where, names))
+                        self.conditions(table, "unless", where, names),
+                        self.verification(table.get("verify"), f"{where}verify"))
+
+    def verification(self, table: Any, where: str) -> Verification | None:
+        if table is None:
+            return None
+        if not isinstance(table, dict):
+            raise self.fail(where, "expected a table { expect = ..., task = ... }")
+        self.known_keys(table, {"expect", "task"}, where)
+        expect = self.text(table, "expect", f"{where}.")
+        task = self.text(table, "task", f"{where}.")
+        if expect not in EXPECTATIONS:
+            raise self.fail(f"{where}.expect", f"{expect!r} is not one of {list(EXPECTATIONS)}")
+        if not _ID.fullmatch(task):
+            raise self.fail(f"{where}.task", f"{task!r}: lower-case letters, digits and _ only")
+        return Verification(expect, task)
 
     def relation(self, i: int, table: dict[str, Any], names: set[str]) -> RelationRule:
         where = f"relations[{i}]."

@@ -52,11 +52,14 @@ from streams.metrics import (
     LATENCY,
     MATCH_OUTCOMES,
     OPEN_CONFLICTS,
+    OPEN_TASKS,
+    OVERDUE_TASKS,
     RECHECKS,
     RESIDENT_CHANGES,
     RESIDENTS,
     REVIEW_QUEUE,
 )
+from streams.survivorship import owners
 
 log = logging.getLogger(__name__)
 BATCH_WITHIN_SECONDS = 0.5
@@ -127,6 +130,10 @@ def create_app(settings: HubSettings) -> faust.App:
         RESIDENTS.set(state["residents"])
         for kind in FINDING_KINDS:
             FINDINGS.labels(kind).set(state["findings"].get(kind, 0))
+        for owner in sorted(set(owners().values())):
+            open_tasks, overdue = state["tasks"].get(owner, (0, 0))
+            OPEN_TASKS.labels(owner).set(open_tasks)
+            OVERDUE_TASKS.labels(owner).set(overdue)
         for tp, behind in lag.items():
             CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(behind)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from schemas.declarations import Condition, Department, FactRule
+from schemas.declarations import Condition, Department, FactRule, Verification
 from schemas.departments import department
 from streams.features import (
     department_of,
@@ -28,13 +28,20 @@ CHINA_TIME = timezone(timedelta(hours=8))  # every valid time is compared in it
 
 @dataclass(frozen=True)
 class Observation:
-    """A fact a record states: attribute, value, when it became true, and who said it."""
+    """A fact a record states: attribute, value, when it became true, and who said it;
+    `claim`: the attribute's owner should verify it (a `differs` claim states no value, only
+    that the attribute no longer has this one)."""
 
     attribute: str
     value: Any
     valid_from: str  # YYYY[-MM[-DD]] or an ISO timestamp; sorts chronologically as text
     source: str
     record: str  # the record ref
+    claim: Verification | None = None
+
+    @property
+    def states_value(self) -> bool:
+        return self.claim is None or self.claim.expect != "differs"
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,8 @@ def observations_of(event: dict[str, Any], declared: Department | None = None
     when = local_time(parsed.get("occurred") or "")
     found = [Observation(a, parsed.get(a), when, source, ref) for a in IDENTITY]
     found.append(Observation("id_number", own_number(parsed, declared), when, source, ref))
-    found += [Observation(rule.attribute, _value(rule, parsed), _when(rule, parsed), source, ref)
+    found += [Observation(rule.attribute, _value(rule, parsed), _when(rule, parsed), source, ref,
+                          rule.verify)
               for rule in declared.facts if _applies(parsed, rule.if_, rule.unless)]
     return [o for o in found if o.value is not None and o.value != ""]
 

@@ -154,8 +154,12 @@ class HubStore:
                         " (SELECT count(*) FROM hub.residents)")
             conflicts, review, residents = cur.fetchone()
             cur.execute("SELECT kind, count(*) FROM hub.findings GROUP BY kind")
+            findings = dict(cur.fetchall())
+            cur.execute("SELECT department, count(*), count(*) FILTER (WHERE due_at < now())"
+                        " FROM hub.verification_tasks WHERE status = 'open' GROUP BY 1")
             return {"conflicts": conflicts, "review": review, "residents": residents,
-                    "findings": dict(cur.fetchall())}
+                    "findings": findings,
+                    "tasks": {d: (n, overdue) for d, n, overdue in cur.fetchall()}}
 
     def close(self) -> None:
         if self._conn is not None:

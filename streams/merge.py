@@ -38,6 +38,7 @@ from typing import Any
 from streams import recheck_store as rechecks
 from streams import record_store as records
 from streams import resident_store as residents
+from streams import task_store as tasks
 from streams.clustering import Identities, Link, cluster, strength, strongest_first
 from streams.facts import Observation, Relative, observations_of, relatives_of
 from streams.features import RecordFeatures, features_of
@@ -369,6 +370,7 @@ def _write_groups(cur: Any, groups: list[tuple[str, frozenset[str]]],
     gone = sorted(previous - names)
     stored = residents.load_stored(cur, names | set(gone))
     residents.write_states(cur, states, stored, gone)
+    tasks.write_tasks(cur, states)
     residents.write_links(cur, links, stored_links)
     residents.replace_review_items(cur, refs, review_items(groups, loose))
     before = {ref: link[0] for ref, link in stored_links.items()}

@@ -42,3 +42,7 @@ OPEN_CONFLICTS = Gauge("sanwang_store_open_conflicts", "Open conflicts for data 
 REVIEW_QUEUE = Gauge("sanwang_store_review_queue", "Possible matches waiting for review")
 FINDINGS = Gauge("sanwang_store_findings", "Current cross-department findings", ["kind"])
 RESIDENTS = Gauge("sanwang_store_residents", "Residents in the store")
+OPEN_TASKS = Gauge("sanwang_store_open_tasks", "Open verification tasks (grid workers' reports to"
+                   " verify), by the department that owns the fact", ["department"])
+OVERDUE_TASKS = Gauge("sanwang_store_overdue_tasks", "Open verification tasks past their due"
+                      " date, by the department that owns the fact", ["department"])

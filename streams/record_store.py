@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from deploy.id_keys import process_keyring
+from schemas.declarations import Verification
 from streams import id_protection as ids
 from streams.clustering import Split
 from streams.facts import Observation, Relative
@@ -45,18 +46,20 @@ def record_row(features: RecordFeatures, event_id: str, facts: Sequence[Observat
 
 
 def facts_text(facts: Iterable[Observation]) -> str:
-    """A version's facts as stored: [[attribute, value, valid_from], ...], numbers sealed."""
+    """A version's facts as stored: [[attribute, value, valid_from], ...], numbers sealed; a
+    claim to verify adds [..., expect, task]."""
     keyring = process_keyring()
-    return json_text([[o.attribute, ids.seal_document(keyring, o.value), o.valid_from]
-                      for o in facts])
+    return json_text([[o.attribute, ids.seal_document(keyring, o.value), o.valid_from,
+                       *((o.claim.expect, o.claim.task) if o.claim else ())] for o in facts])
 
 
 def facts_of(ref: str, text: str) -> list[Observation]:
     """The facts a stored version states (opened), as observations of its record."""
     keyring = process_keyring()
     source = ref.split(":", 1)[0]
-    return [Observation(attribute, ids.open_document(keyring, value), valid_from, source, ref)
-            for attribute, value, valid_from in json_value(text)]
+    return [Observation(attribute, ids.open_document(keyring, value), valid_from, source, ref,
+                        Verification(*claim) if claim else None)
+            for attribute, value, valid_from, *claim in json_value(text)]
 
 
 def features_of_row(row: Sequence[Any]) -> RecordFeatures:

@@ -1,5 +1,5 @@
 """What the store holds about a resident, worked out from its records (pure): golden record,
-grid, conflicts, findings; and which scored pairs wait for a steward.
+grid, conflicts, findings, claims to verify; and which scored pairs wait for a steward.
 
 The merge computes these for every resident a batch touches, from its members' features and
 facts, then writes only what differs from what is stored (streams/resident_store.py).
@@ -18,6 +18,7 @@ from streams.grids import grid_of
 from streams.matching import Edge
 from streams.normalize_address import Gazetteer, community_of, normalize_address
 from streams.survivorship import GoldenValue, golden_record
+from streams.verification import Claim, claims_of
 
 LOOSE_RULES = ("review", "probabilistic", "id_conflict")  # scored pairs that may not link
 
@@ -33,6 +34,7 @@ class ResidentState:
     address_key: str | None
     conflicts: tuple[tuple[str, str | None, dict[str, Any]], ...]  # kind, attribute, details
     findings: tuple[Finding, ...]
+    claims: tuple[Claim, ...] = ()  # for verification tasks (streams/verification.py)
 
 
 def _group_of(groups: Sequence[tuple[str, frozenset[str]]]) -> dict[str, str]:
@@ -67,10 +69,17 @@ def resident_states(groups: Sequence[tuple[str, frozenset[str]]],
         address = normalize_address(residence and residence.value, gazetteer)
         spellings = [a for ref in sorted(members) for a in features[ref].addresses]
         waiting = frozenset(s for ref in members for s in possible.get(ref, ()))
+        values = [o for o in stated if o.states_value]
         states.append(ResidentState(
             resident, members, golden, grid_of(residence and residence.value, spellings,
                                                gazetteer),
             address and address.key(), tuple(rows),
-            tuple(findings_of(ResidentFacts(golden, stated, waiting),
-                              lambda place: community_of(place, gazetteer)))))
+            tuple(findings_of(ResidentFacts(golden, values, waiting),
+                              lambda place: community_of(place, gazetteer))),
+            tuple(claims_of(stated, lambda text: _place_key(text, gazetteer)))))
     return states
+
+
+def _place_key(text: str, gazetteer: Gazetteer) -> str | None:
+    address = normalize_address(text, gazetteer)
+    return address and address.key()

@@ -25,7 +25,7 @@ from streams.matching import Edge
 from streams.record_store import FEATURE_COLUMNS, facts_of, features_of_row, finite
 from streams.resident_state import ResidentState
 from streams.store_io import PAGE, copy_rows, split_ref, upsert_rows
-from streams.survivorship import GoldenValue, owners
+from streams.survivorship import GoldenValue, observers, owners
 
 COLUMNS = ("name", "sex", "birth_date", "ethnicity", "hukou_address", "residence_address",
            "phone", "life_status")  # golden values kept as columns of hub.residents too
@@ -43,13 +43,19 @@ class Stored:
 
 
 def store_owners(cur: Any) -> None:
-    """The declarations' owner of each attribute, which the history view follows."""
+    """The declarations' owner of each attribute, and the observer sources, which the history
+    view follows."""
     declared = owners()
     cur.execute("DELETE FROM hub.attribute_owners WHERE NOT attribute = ANY(%s)",
                 (list(declared),))
     execute_values(cur, "INSERT INTO hub.attribute_owners (attribute, owner) VALUES %s"
                         " ON CONFLICT (attribute) DO UPDATE SET owner = EXCLUDED.owner",
                    sorted(declared.items()))
+    cur.execute("DELETE FROM hub.observer_sources WHERE NOT source = ANY(%s)",
+                (sorted(observers()),))
+    if observers():
+        execute_values(cur, "INSERT INTO hub.observer_sources (source) VALUES %s"
+                            " ON CONFLICT DO NOTHING", [(s,) for s in sorted(observers())])
 
 
 def load_members(cur: Any, residents: Iterable[str]

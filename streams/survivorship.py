@@ -4,7 +4,9 @@ Each attribute has an owner, the department that collects that fact. A resident'
 owner's latest, by when the fact happened (not when it arrived); ties go to the larger record
 id, so the result never depends on arrival order. Other departments' values are observations;
 one that contradicts the owner's current value is a conflict for the stewards. Without any
-value from the owner, the latest observation stands in, marked as such.
+value from the owner, the latest observation stands in, marked as such. An observer's values
+(a declaration with `authority = "observer"`) rank below every department's: one stands in only
+where no department has a value. Facts that state no value (a `differs` claim) are left out.
 """
 
 from __future__ import annotations
@@ -29,6 +31,18 @@ def owner_of(attribute: str) -> str | None:
 def owners() -> dict[str, str]:
     """Each owned attribute's owner, as the departments' declarations say."""
     return {a: d.id for d in all_departments().values() for a in d.owns}
+
+
+@cache
+def observers() -> frozenset[str]:
+    """The sources whose values never outrank a department's."""
+    return frozenset(d.id for d in all_departments().values() if d.observer)
+
+
+def ranked(found: list[Observation]) -> list[Observation]:
+    """The values that may stand for an attribute: the departments', else the observers'."""
+    stated = [o for o in found if o.states_value]
+    return [o for o in stated if o.source not in observers()] or stated
 
 
 @dataclass(frozen=True)
@@ -62,7 +76,10 @@ def golden_record(observations: Iterable[Observation]
         by_attribute[o.attribute].append(o)
     golden: dict[str, GoldenValue] = {}
     conflicts: list[Conflict] = []
-    for attribute, found in sorted(by_attribute.items()):
+    for attribute, every in sorted(by_attribute.items()):
+        found = ranked(every)
+        if not found:
+            continue
         owner = owner_of(attribute)
         owned = [o for o in found if owner is None or o.source == owner]
         pick = _latest(owned or found)
@@ -71,12 +88,13 @@ def golden_record(observations: Iterable[Observation]
                                         pick.record, authority)
         if owned and all_attributes()[attribute].compared:
             conflicts += [Conflict(attribute, pick.value, o.value, pick.record, o.record)
-                          for o in sorted(found, key=lambda o: o.record)
-                          if o.source != owner and not _agrees(attribute, pick.value, o.value)]
+                          for o in sorted(every, key=lambda o: o.record)
+                          if o.states_value and o.source != owner
+                          and not agrees(attribute, pick.value, o.value)]
     return golden, conflicts
 
 
-def _agrees(attribute: str, owner_value: Any, other: Any) -> bool:
+def agrees(attribute: str, owner_value: Any, other: Any) -> bool:
     if attribute == "birth_date":  # a partial date agrees with the full one it abbreviates
         return str(owner_value).startswith(str(other)) or str(other).startswith(str(owner_value))
     if attribute == "name":
@@ -90,7 +108,8 @@ def history(observations: Iterable[Observation]) -> list[tuple[Observation, str 
     for o in observations:
         by_attribute[o.attribute].append(o)
     rows = []
-    for attribute, found in sorted(by_attribute.items()):
+    for attribute, every in sorted(by_attribute.items()):
+        found = ranked(every)
         owner = owner_of(attribute)
         owned = [o for o in found if owner is None or o.source == owner] or found
         ordered = sorted(owned, key=lambda o: (o.valid_from, o.record))

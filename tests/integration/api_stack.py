@@ -14,6 +14,7 @@ import psycopg2
 
 from api.access import add_principal
 from api.app import create_app
+from api.grid_reports import ReportPublisher
 from deploy import postgres, prometheus
 from deploy.settings import HubSettings
 from streams.grids import read_grids_csv, store_grids
@@ -107,11 +108,11 @@ class Served:
 @contextmanager
 def serving_api(settings: HubSettings) -> Iterator[str]:
     """The API as `sanwang api serve` runs it (uvicorn; reads as sanwang_api, stewards'
-    decisions as sanwang_processor; the console over the stack's Prometheus) on a free port;
-    its base URL."""
+    decisions as sanwang_processor; the console over the stack's Prometheus; grid reports
+    published to the settings' topics) on a free port; its base URL."""
     with serving(create_app(postgres.dsn(settings, "sanwang_api"),
                             postgres.dsn(settings, "sanwang_processor"),
-                            prometheus.endpoint(settings))) as url:
+                            prometheus.endpoint(settings), ReportPublisher(settings))) as url:
         yield url
 
 

@@ -99,7 +99,9 @@ ROUTES = [("GET", "/residents/lookup"), ("GET", "/residents/R0123456789abcde"),
           ("GET", "/analytics/residents"), ("GET", "/analytics/residents.csv"),
           ("GET", "/grid/residents"), ("GET", "/steward/conflicts"), ("GET", "/steward/review"),
           ("POST", "/steward/confirm"), ("POST", "/steward/reject"), ("POST", "/steward/split"),
-          ("GET", "/console/me"), ("GET", "/console/ops"), ("GET", "/console/summary")]
+          ("GET", "/console/me"), ("GET", "/console/ops"), ("GET", "/console/summary"),
+          ("POST", "/grid/reports"), ("GET", "/departments/police/tasks"),
+          ("POST", "/departments/police/tasks/0123456789abcdef01234567")]
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
@@ -133,6 +135,11 @@ def _outside_rights() -> list[tuple[str, str, str, dict[str, Any] | None]]:
         (STEWARD, "GET", "/grid/residents", None),
         (POLICE, "GET", "/residents/{id}/access-log", None),
         (SOCIAL_SECURITY, "POST", "/steward/split", split),
+        (ANALYST, "POST", "/grid/reports", {"kind": "lives_alone", "lives_alone": "no",
+                                            "resident_id": "{id}", "observed_on": "2026-11-20"}),
+        (STEWARD, "GET", "/departments/police/tasks", None),
+        (SOCIAL_SECURITY, "GET", "/departments/police/tasks", None),
+        ("gw1", "GET", "/departments/police/tasks", None),
     ]
     cases += [("gw1", method, path, body) for method, path, body in [
         ("GET", "/steward/conflicts", None), ("GET", "/steward/review", None),

@@ -25,19 +25,26 @@ ALLOWED = ("connectors/synthetic_", "cli/demo", "deploy/compose/", "deploy/k8s/"
 # Ids that are also everyday English ("health check", "third party"): named only as code does,
 # quoted or as a record's prefix (`"health"`, `health:O1`), not in prose.
 ENGLISH_WORDS = ("health", "party")
+# Ids that are also the hub's own words ("grid": the four-level grid and its grid workers, in
+# levels, routes and prose): named only as a record's prefix (`grid:G1`), a source's path
+# (`/departments/grid`) or a raw topic (`raw.grid`).
+HUB_WORDS = ("grid",)
 
 
 def department_words() -> re.Pattern[str]:
     """What names a department: its id, command-line name, Chinese name, live table."""
     words: set[str] = set()
     quoted: set[str] = set()
+    hub: set[str] = set()
     for d in all_departments().values():
-        (quoted if d.id in ENGLISH_WORDS else words).add(d.id)
+        (quoted if d.id in ENGLISH_WORDS else hub if d.id in HUB_WORDS else words).add(d.id)
         words |= {d.cli_name, d.name} - {d.id}
         words |= {w for w in (d.live.table, d.live.updated) if w}
     bare = [rf"(?<![\w-]){re.escape(w)}(?![\w-])" for w in sorted(words)]
     code = [rf"[\"'/]{re.escape(w)}[\"'/:]|(?<![\w-]){re.escape(w)}:\w" for w in sorted(quoted)]
-    return re.compile("|".join(bare + code))
+    ours = [rf"(?<![\w-]){re.escape(w)}:\w|(departments/|raw\.){re.escape(w)}(?![\w-])"
+            for w in sorted(hub)]
+    return re.compile("|".join(bare + code + ours))
 
 
 def test_no_module_outside_the_declarations_names_a_department() -> None:
@@ -61,6 +68,9 @@ def test_the_check_finds_a_department_named_in_code() -> None:
     assert pattern.search("ref = 'health:O1'") and pattern.search('choices=["party"]')
     assert not pattern.search("policeman_count = 1")  # part of another word
     assert not pattern.search("each component's health")
+    assert pattern.search("ref = 'grid:G1'") and pattern.search('"/departments/grid"')
+    assert not pattern.search('LEVELS = ["district", "grid"]')
+    assert not pattern.search('@app.get("/grid/residents")')
 
 
 def test_every_declaration_has_its_event_schema_and_its_fields_in_it() -> None:

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from api.grid_reports import reporting_source
 from cli.main import build_parser
 from connectors.push_api import push_departments
 from deploy import kafka_auth, kafka_broker, postgres, prometheus
@@ -381,7 +382,8 @@ def format_credentials(script: str, env: dict[str, str]) -> list[tuple[str, str]
 
 def kafka_principal(argv: list[str] | None) -> str | None:
     """The Kafka principal a hub command talks as (deploy/kafka_auth.py): the migrate step
-    (argv None) the admin, the processor its own, a connector its department's, the API none."""
+    (argv None) the admin, the processor its own, a connector its department's, the API the
+    reporting source's (grid workers' reports, api/grid_reports.py)."""
     if argv is None:
         return kafka_auth.ADMIN
     args = parse_sanwang(argv)
@@ -389,6 +391,8 @@ def kafka_principal(argv: list[str] | None) -> str | None:
         return kafka_auth.PROCESSOR
     if args.command == "connect":
         return department(args.department).id
+    if args.command == "api" and args.action == "serve":
+        return reporting_source().id
     return None
 
 
@@ -509,7 +513,7 @@ def check_kafka_format(m: Manifests) -> None:
 def check_kafka_credentials(m: Manifests) -> None:
     """Every hub process that talks to Kafka authenticates as the principal the code uses for
     it, with that principal's password (the one the broker was formatted with), over the
-    broker's listener protocol; the API, which reads the store only, holds none. The push
+    broker's listener protocol; the API the reporting source's (grid workers' reports). The push
     endpoint also holds, in SANWANG_KAFKA_PASSWORDS, exactly the passwords of the other
     departments that push, each its own: the code then publishes as each of them."""
     protocols = dict(p.split(":") for p in kafka_envs(m)["k8s"][
@@ -809,7 +813,7 @@ def check_live_paths(m: Manifests) -> None:
     serving: dict[str, list[str]] = {}
     for name, service in hub_compose(m).items():
         argv = compose_argv(service)
-        if argv and parse_sanwang(argv).command == "connect":
+        if argv and parse_sanwang(argv).command in ("connect", "api"):
             for each in published_as(argv):
                 serving.setdefault(each, []).append(name)
     assert set(serving) == set(all_departments()), f"live: {sorted(serving)}"
