@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 
 from api.access import Principal, audit, entitled_fields, principal_of
 from api.console import console_router
+from api.indicators import indicators_router
 from api.metrics import REQUEST_SECONDS, REQUESTS
 from api.responses import REFUSED_DECISION, SOME_PRINCIPALS, errors_as_json, not_found
 from deploy.id_keys import process_keyring
@@ -164,6 +165,7 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None) ->
     Who = Annotated[Principal, Depends(who)]
     if prometheus_url is not None:
         app.include_router(console_router(prometheus_url, who, transaction))
+    app.include_router(indicators_router(who, transaction))
 
     def only(principal: Principal, *kinds: str) -> None:
         if principal.kind not in kinds:

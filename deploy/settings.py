@@ -50,6 +50,12 @@ class HubSettings(BaseSettings):
                                       "waits (live traffic makes smaller ones): larger merges "
                                       "faster, smaller holds fewer locks and redoes less after "
                                       "a crash.")
+    small_cell_k: int = Field(3, ge=0, description="Analysts never see a count of 1..k for a "
+                              "unit below the township level (indicators, warnings, exports): "
+                              "an aggregate must not single a person out. 0: none withheld.")
+    indicator_months: int = Field(36, ge=13, le=240, description="How many months (through "
+                                  "the current one) `sanwang indicators refresh` computes; the "
+                                  "early warnings need 13 (a year's baseline and the month).")
     id_keyring: SecretStr = Field(SecretStr(""), description="The ID-number keyring itself "
                                   "(JSON, as `sanwang ids add-key` writes it); else the file.")
     id_keyring_file: str = Field("", description="The ID-number keyring's file; empty: "
