@@ -35,6 +35,7 @@ MIN_ACTIVE_CHILDREN = 3
 
 KINDS = ("incipient", "trending", "widespread")
 Key = tuple[str, str, str]  # (level, unit code, indicator)
+QUIET = (0.0, 0.0, 0.0)  # robust z, median and MAD of a series of zeros
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,17 @@ def early_warnings(series: Mapping[Key, Sequence[float]], months: Sequence[str],
         unit = units.get((key[0], key[1]))
         if unit is not None and unit.parent is not None:
             children[_parent_level(key[0]), unit.parent, key[2]].append(key)
+    siblings: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+    for (level, code), unit in units.items():
+        siblings[level, unit.parent].append(code)
     found: list[EarlyWarning] = []
     for key, values in series.items():
         unit = units.get((key[0], key[1]))
         if unit is None:
             continue
-        peers = [zs[p] for p in children.get((_parent_level(key[0]), unit.parent, key[2]), ())
-                 if p != key and zs[p] is not None] if unit.parent else []
+        peers = [z for z in (zs.get((key[0], code, key[2]), QUIET)
+                             for code in siblings[key[0], unit.parent] if code != key[1])
+                 if z is not None]  # a peer without a series counted 0 throughout
         shared = _widespread(key, unit, values, at, zs, children.get(key, []), months, shown)
         own = None if shared else _incipient(key, unit, values, at, zs[key], peers, months, shown)
         found += [w for w in (own, shared, _trending(key, unit, values, at, months, shown)) if w]
@@ -118,7 +123,8 @@ def _incipient(key: Key, unit: Unit, values: Sequence[float], at: int,
     if own < SURGE_Z or own - peer_z < SURGE_Z:
         return None
     n = min(at, BASELINE_MONTHS)
-    peer_text = (f"its {len(peers)} peers under the same parent moved {peer_z:+.1f} (median)"
+    where = "under the same parent" if unit.parent else "of the city"
+    peer_text = (f"the {len(peers)} other {key[0]} units {where} moved {peer_z:+.1f} (median)"
                  if peers else "it has no peers to compare with")
     return EarlyWarning(
         "incipient", key[0], key[1], unit.name, key[2], months[at],
