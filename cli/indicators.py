@@ -8,14 +8,15 @@ import dataclasses
 import datetime
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploy import postgres
 from deploy.errors import InputError
 from deploy.settings import HubSettings
-from streams.early_warnings import EarlyWarning, early_warnings
 from streams.grid_units import LEVELS
-from streams.indicator_store import refresh_indicators, stored_indicators
+
+if TYPE_CHECKING:
+    from streams.early_warnings import EarlyWarning
 
 
 def _month(text: str) -> str:
@@ -55,6 +56,8 @@ def add_indicators_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def run_refresh(args: argparse.Namespace, settings: HubSettings) -> int:
+    from streams.indicator_store import refresh_indicators  # every command imports this module
+
     through = args.through or datetime.datetime.now(
         datetime.timezone(datetime.timedelta(hours=8))).strftime("%Y-%m")
     conn = postgres.connect(postgres.dsn(settings))
@@ -72,6 +75,9 @@ def run_refresh(args: argparse.Namespace, settings: HubSettings) -> int:
 def current_warnings(cur: Any, month: str | None, level: str | None, small_cell_k: int
                      ) -> list[EarlyWarning]:
     """The warnings of `month` (default: the last refreshed), of one level or all."""
+    from streams.early_warnings import early_warnings
+    from streams.indicator_store import stored_indicators
+
     stored = stored_indicators(cur)
     if stored is None:
         raise InputError("no indicators yet: run `sanwang indicators refresh` first")
