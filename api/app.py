@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from api.access import Principal, audit, entitled_fields, principal_of
 from api.console import console_router
 from api.grid_reports import ReportPublisher, grid_reports_router
+from api.indicators import indicators_router
 from api.metrics import REQUEST_SECONDS, REQUESTS
 from api.responses import REFUSED_DECISION, SOME_PRINCIPALS, errors_as_json, not_found
 from api.tasks import tasks_router
@@ -171,6 +172,7 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None,
     if reports is not None:
         app.include_router(grid_reports_router(who, transaction, reports))
     app.include_router(tasks_router(who, transaction))
+    app.include_router(indicators_router(who, transaction))
 
     def only(principal: Principal, *kinds: str) -> None:
         if principal.kind not in kinds:

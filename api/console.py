@@ -28,7 +28,7 @@ from api.responses import ANY_PRINCIPAL, PROMETHEUS_DOWN, SOME_PRINCIPALS
 from deploy.errors import ApiError
 
 STATIC = Path(__file__).parent / "console"
-ASSETS = {"app.js": "text/javascript", "style.css": "text/css"}
+ASSETS = {"app.js": "text/javascript", "trends.js": "text/javascript", "style.css": "text/css"}
 HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "no-referrer",
            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:;"

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from cli.api import add_api_parser
 from cli.connect import add_connect_parser
 from cli.ids import add_ids_parser
+from cli.indicators import add_indicators_parsers
 from cli.log_masking import mask_log_records
 from cli.resident import add_resident_parser
 from cli.steward import add_steward_parser
@@ -285,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_resident_parser(commands)
     add_api_parser(commands)
     add_ids_parser(commands)
+    add_indicators_parsers(commands)
 
     p = commands.add_parser("generate", help="a synthetic city in the departments' formats",
                             description="Write a synthetic city (deterministic by seed): every "

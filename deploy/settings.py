@@ -56,6 +56,12 @@ class HubSettings(BaseSettings):
                                           "named take task_due_days_default.")
     task_due_days_default: int = Field(15, ge=1, description="Days to verify a task whose kind "
                                        "task_due_days does not name.")
+    small_cell_k: int = Field(3, ge=0, description="Analysts never see a count of 1..k for a "
+                              "unit below the township level (indicators, warnings, exports): "
+                              "an aggregate must not single a person out. 0: none withheld.")
+    indicator_months: int = Field(36, ge=13, le=240, description="How many months (through "
+                                  "the current one) `sanwang indicators refresh` computes; the "
+                                  "early warnings need 13 (a year's baseline and the month).")
     id_keyring: SecretStr = Field(SecretStr(""), description="The ID-number keyring itself "
                                   "(JSON, as `sanwang ids add-key` writes it); else the file.")
     id_keyring_file: str = Field("", description="The ID-number keyring's file; empty: "

@@ -323,6 +323,7 @@ async function start() {
     $("analytics").hidden = false;
     state.path = [];
     loadAnalytics();
+    loadTrends();
   } else {
     say("The analytics view needs an analyst's token.");
   }
@@ -333,10 +334,11 @@ function signOut() {
   sessionStorage.removeItem(TOKEN);
   sessionStorage.removeItem(PURPOSE);
   Object.assign(state, { token: "", purpose: "", timer: null, population: null, path: [] });
-  for (const id of ["ops", "analytics", "whoami"]) $(id).hidden = true;
+  for (const id of ["ops", "analytics", "trends", "whoami"]) $(id).hidden = true;
   $("signin").hidden = false;
   delete document.body.dataset.ops;
   delete document.body.dataset.analytics;
+  delete document.body.dataset.trends;
   say("Signed out.");
 }
 

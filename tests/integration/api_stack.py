@@ -18,6 +18,7 @@ from api.grid_reports import ReportPublisher
 from deploy import postgres, prometheus
 from deploy.settings import HubSettings
 from streams.grids import read_grids_csv, store_grids
+from streams.indicator_store import refresh_indicators
 from streams.landing import ConsumedEvent, HubStore
 from tests.integration.conftest import hub_settings, query
 from tests.integration.workers import serving
@@ -27,11 +28,13 @@ from tests.samples import SAMPLE, sample_events
 DEPARTMENTS = {"police": "police-hukou-system", "civil_affairs": "civil-affairs-system",
                "social_security": "social-security-system"}
 ANALYST = "analyst-zhang"
+SAMPLE_LAST_MONTH = "2026-11"  # the sample's latest facts are of 2026-10
 STEWARD = "steward-li"
 
 
 def merge_sample(stack: HubSettings) -> HubSettings:
-    """A fresh database holding the grid reference and the whole sample, merged."""
+    """A fresh database holding the grid reference and the whole sample, merged, and its
+    indicators refreshed."""
     settings = hub_settings(stack)
     conn = psycopg2.connect(postgres.dsn(settings, "sanwang_owner"))
     with conn, conn.cursor() as cur:
@@ -40,6 +43,10 @@ def merge_sample(stack: HubSettings) -> HubSettings:
     store = HubStore(postgres.dsn(settings, "sanwang_processor"))
     store.apply([ConsumedEvent(e, "t", 0, i) for i, e in enumerate(sample_events())])
     store.close()
+    conn = psycopg2.connect(postgres.dsn(settings, "sanwang_owner"))
+    with conn, conn.cursor() as cur:
+        refresh_indicators(cur, SAMPLE_LAST_MONTH, 36, settings.small_cell_k)
+    conn.close()
     return settings
 
 

@@ -1,0 +1,130 @@
+"""hub.indicators kept from the store: every resident's timeline read in one pass, the monthly
+counts computed (streams/indicators.py) and written whole in one transaction, so that a late
+record that moved a fact to another month corrects it at the next refresh; and the stored
+indicators read back as series for the early warnings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg2.extras import execute_values
+
+from streams.features import addresses_of
+from streams.grid_units import GridRow, Unit, units_of
+from streams.grids import grid_of, load_gazetteer
+from streams.indicators import (
+    Fact,
+    Place,
+    Timeline,
+    grid_counts,
+    month_index,
+    months_through,
+    roll_up,
+)
+from streams.normalize_address import Gazetteer, normalize_address
+
+FACT_ATTRIBUTES = ("life_status", "population_type", "residence_permit", "employment", "pension",
+                   "dibao")
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    first_month: str
+    last_month: str
+    residents: int
+    rows: int
+
+
+def grid_units(cur: Any) -> dict[tuple[str, str], Unit]:
+    cur.execute("SELECT grid_code, district, township, community, grid_name FROM hub.grids")
+    return units_of(GridRow(*row) for row in cur.fetchall())
+
+
+def _place(since: str, text: str, spellings: tuple, gazetteer: Gazetteer) -> Place:
+    address = normalize_address(text, gazetteer)
+    return Place(since, grid_of(text, spellings, gazetteer), address and address.key())
+
+
+def read_timelines(cur: Any) -> list[Timeline]:
+    """Every resident's timeline: places from their residence history (placed as the merge
+    places a residence), the facts the indicators count, findings and conflicts."""
+    gazetteer = load_gazetteer(cur)
+    cur.execute("""
+        SELECT r.resident_id, r.birth_date, array_agg(t.text ORDER BY s.ref, t.n)
+          FROM hub.residents r
+          JOIN hub.source_links l ON l.resident_id = r.resident_id
+          JOIN hub.source_records s ON s.ref = l.ref
+          LEFT JOIN LATERAL unnest(s.addresses) WITH ORDINALITY AS t (text, n) ON true
+         GROUP BY r.resident_id, r.birth_date""")
+    residents = {r: (birth, addresses_of(tuple(t for t in texts if t)))
+                 for r, birth, texts in cur.fetchall()}
+    places: dict[str, list[Place]] = defaultdict(list)
+    facts: dict[str, list[Fact]] = defaultdict(list)
+    cur.execute("SELECT resident_id, attribute, value, valid_from FROM hub.resident_history"
+                " WHERE attribute = ANY(%s) ORDER BY resident_id, valid_from, record_ref",
+                (["residence_address", *FACT_ATTRIBUTES],))
+    for resident, attribute, value, valid_from in cur.fetchall():
+        if attribute == "residence_address" and isinstance(value, str) and resident in residents:
+            places[resident].append(_place(valid_from, value, residents[resident][1], gazetteer))
+        elif attribute != "residence_address":
+            facts[resident].append(Fact(attribute, value, valid_from))
+    findings: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    cur.execute("SELECT resident_id, kind, since FROM hub.findings")
+    for resident, kind, since in cur.fetchall():
+        findings[resident].append((kind, since))
+    conflicts: dict[str, list[str]] = defaultdict(list)
+    cur.execute("SELECT resident_id, to_char(opened_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')"
+                " FROM hub.conflicts")
+    for resident, month in cur.fetchall():
+        conflicts[resident].append(month)
+    return [Timeline(r, birth, tuple(places[r]), tuple(facts[r]), tuple(findings[r]),
+                     tuple(conflicts[r])) for r, (birth, _) in residents.items()]
+
+
+def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int) -> Refreshed:
+    """Compute every indicator of the `months` months through `last_month` and replace
+    hub.indicators with them (in the caller's transaction)."""
+    window = months_through(last_month, months)
+    units = grid_units(cur)
+    timelines = read_timelines(cur)
+    totals = roll_up(grid_counts(timelines, window), units)
+    rows = [(level, code, units[level, code].name, units[level, code].parent, indicator, month,
+             value) for (level, code, indicator, month), value in totals.items() if value]
+    cur.execute("DELETE FROM hub.indicators")
+    execute_values(cur, "INSERT INTO hub.indicators (level, unit_code, unit_name, parent_code,"
+                        " indicator, month, value) VALUES %s", rows, page_size=5000)
+    cur.execute("INSERT INTO hub.indicator_refresh (id, first_month, last_month, small_cell_k)"
+                " VALUES (1, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET refreshed_at = now(),"
+                " first_month = EXCLUDED.first_month, last_month = EXCLUDED.last_month,"
+                " small_cell_k = EXCLUDED.small_cell_k", (window[0], window[-1], small_cell_k))
+    return Refreshed(window[0], window[-1], len(timelines), len(rows))
+
+
+@dataclass(frozen=True)
+class StoredIndicators:
+    """The stored indicators as series: one value a month (zeros filled in) per unit and
+    indicator, the months they cover, the units and the small-cell k of the refresh."""
+
+    months: list[str]
+    series: dict[tuple[str, str, str], list[float]]
+    units: dict[tuple[str, str], Unit]
+    small_cell_k: int
+
+
+def stored_indicators(cur: Any) -> StoredIndicators | None:
+    """None before the first refresh. `cur`: a cursor returning tuples."""
+    cur.execute("SELECT first_month, last_month, small_cell_k FROM hub.indicator_refresh")
+    row = cur.fetchone()
+    if row is None:
+        return None
+    first, last, k = row
+    months = months_through(last, month_index(last) - month_index(first) + 1)
+    at = {m: i for i, m in enumerate(months)}
+    series: dict[tuple[str, str, str], list[float]] = {}
+    cur.execute("SELECT level, unit_code, indicator, month, value FROM hub.indicators")
+    for level, code, indicator, month, value in cur.fetchall():
+        series.setdefault((level, code, indicator), [0.0] * len(months))[at[month]] = value
+    return StoredIndicators(months, series, grid_units(cur), k)
