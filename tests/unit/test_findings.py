@@ -66,6 +66,13 @@ def test_a_death_any_department_records_with_a_pension_still_paid() -> None:
     assert "deceased_with_active_pension" in found(DEREGISTERED, PENSION, STOPPED, restarted)
 
 
+def test_a_grid_workers_deceased_report_is_evidence_on_a_pension_still_paid() -> None:
+    reported = o("life_status", "deceased", "2026-11-20", "grid:GR1")  # an observation only
+    assert found(ALIVE, PENSION, reported)["deceased_with_active_pension"] == (
+        "grid:GR1", "social_security:RS1")
+    assert golden_record((ALIVE, PENSION, reported))[0]["life_status"].value == "alive"
+
+
 def test_a_death_certificate_or_cremation_the_police_never_deregistered() -> None:
     assert set(found(ALIVE, CREMATION, CREMATED)) == {"cremated_not_deregistered"}
     assert set(found(CREMATION, CREMATED)) == {"cremated_not_deregistered"}  # no police record
