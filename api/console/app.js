@@ -13,6 +13,10 @@ const FINDINGS = { // kind: [short name, meaning]
   cremated_not_deregistered: ["已火化未注销户口", "cremated, not deregistered"],
   dibao_with_employment: ["低保且有就业", "低保 while employed"],
   elderly_living_alone: ["独居老人", "elderly living alone"],
+  party_member_living_elsewhere: ["党员组织关系在外", "party member kept in another community"],
+  deceased_party_member_on_roll: ["已故党员仍在册", "deceased, still on the party roll"],
+  death_certified_not_deregistered: ["已出具死亡证明未注销", "death certified, not deregistered"],
+  birth_not_registered: ["新生儿未落户", "birth certified, not registered"],
 };
 const SVGNS = "http://www.w3.org/2000/svg";
 const state = { token: "", purpose: "", timer: null, opsBusy: false, population: null, path: [] };
