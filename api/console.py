@@ -1,7 +1,8 @@
 """The browser console at GET /console: an operators' view of the hub's processes (any valid
 principal; numbers fetched server-side from Prometheus with the hub's metric names) and an
 analysts' view of the store (analyst principals; the page itself calls /analytics/population,
-/analytics/findings with a declared purpose, and /console/summary for counts).
+/analytics/findings with a declared purpose, and /console/summary for counts); a grid worker's
+report form (POST /grid/reports) and a department's verification tasks (api/tasks.py).
 
 Mount inside `create_app`, reading as the API reads (the `sanwang_api` role's DSN):
 `app.include_router(console_router(prometheus_url, dsn))`.
@@ -22,13 +23,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse
+from pydantic import BaseModel
 
 from api.access import Principal
 from api.responses import ANY_PRINCIPAL, PROMETHEUS_DOWN, SOME_PRINCIPALS
 from deploy.errors import ApiError
 
 STATIC = Path(__file__).parent / "console"
-ASSETS = {"app.js": "text/javascript", "trends.js": "text/javascript", "style.css": "text/css"}
+ASSETS = {"app.js": "text/javascript", "trends.js": "text/javascript",
+          "reports.js": "text/javascript", "style.css": "text/css"}
 HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "no-referrer",
            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:;"
@@ -60,6 +63,15 @@ def latency(q: float, window: str | None) -> str:
     (window None); `>= 0` drops the NaN of a histogram that did not grow."""
     buckets = BUCKETS if window is None else f"increase({BUCKETS}[{window}])"
     return f"histogram_quantile({q}, sum by (le) ({buckets})) >= 0"
+
+
+class ConsoleUser(BaseModel):
+    """Who the token belongs to; a grid worker's grids fill the report form's grid codes."""
+
+    name: str
+    kind: str
+    department: str | None
+    grids: list[str]
 
 
 class PrometheusError(ApiError):
@@ -134,7 +146,7 @@ def ops_snapshot(base: str, minutes: int, now: float) -> dict[str, Any]:
 
 
 def console_router(prometheus_url: str, who: Callable[..., Principal],
-                   transaction: Callable[[], AbstractContextManager[Any]]) -> APIRouter:
+                   transaction: Callable[..., AbstractContextManager[Any]]) -> APIRouter:
     """The console's page, assets and JSON routes, authenticated and reading the store the
     way the API does (`who` and `transaction` are the API's own)."""
     router = APIRouter(prefix="/console", tags=["console"])
@@ -151,9 +163,15 @@ def console_router(prometheus_url: str, who: Callable[..., Principal],
         router.add_api_route(f"/{name}", asset(name, media_type), include_in_schema=False)
 
     @router.get("/me", summary="who the console's token belongs to", responses=ANY_PRINCIPAL)
-    def me(principal: Who) -> dict[str, str | None]:
-        return {"name": principal.name, "kind": principal.kind,
-                "department": principal.department}
+    def me(principal: Who) -> ConsoleUser:
+        grids: list[str] = []
+        if principal.kind == "grid_worker":
+            with transaction(principal) as cur:  # as their own role: their grids only
+                cur.execute("SELECT grid_code FROM hub.grid_worker_grids"
+                            " WHERE db_role = current_user ORDER BY grid_code")
+                grids = [r["grid_code"] for r in cur.fetchall()]
+        return ConsoleUser(name=principal.name, kind=principal.kind,
+                           department=principal.department, grids=grids)
 
     @router.get("/ops", summary="the operators' numbers, from Prometheus",
                 responses=ANY_PRINCIPAL | PROMETHEUS_DOWN)

@@ -28,18 +28,29 @@ function say(text, isError = false) {
   $("message").className = isError ? "error" : "";
 }
 
-async function api(path) {
-  const response = await fetch(path, {
-    headers: { Authorization: `Bearer ${state.token}` }, cache: "no-store",
-  });
-  const body = await response.json().catch(() => ({}));
+// FastAPI's detail: a sentence, or the fields a body did not match ([{loc, msg}, ...])
+function detailText(detail) {
+  if (!Array.isArray(detail)) return typeof detail === "string" ? detail : JSON.stringify(detail);
+  return detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+}
+
+// GET path, or POST `body` as JSON when one is given
+async function api(path, body = undefined) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  const init = { headers, cache: "no-store" };
+  if (body !== undefined) {
+    Object.assign(init, { method: "POST", body: JSON.stringify(body) });
+    headers["Content-Type"] = "application/json";
+  }
+  const response = await fetch(path, init);
+  const answer = await response.json().catch(() => ({}));
   if (!response.ok) {
-    const detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
+    const detail = detailText(answer.detail);
     const error = new Error(`${path.split("?")[0]}: ${response.status} ${detail}`);
     error.status = response.status;
     throw error;
   }
-  return body;
+  return answer;
 }
 
 // ---- formatting -------------------------------------------------------------------------
@@ -328,6 +339,10 @@ async function start() {
     state.path = [];
     loadAnalytics();
     loadTrends();
+  } else if (principal.kind === "grid_worker") {
+    showReportForm(principal.grids);
+  } else if (principal.kind === "department") {
+    loadTasks(principal.department);
   } else {
     say("The analytics view needs an analyst's token.");
   }
@@ -338,11 +353,14 @@ function signOut() {
   sessionStorage.removeItem(TOKEN);
   sessionStorage.removeItem(PURPOSE);
   Object.assign(state, { token: "", purpose: "", timer: null, population: null, path: [] });
-  for (const id of ["ops", "analytics", "trends", "whoami"]) $(id).hidden = true;
+  for (const id of ["ops", "analytics", "trends", "report", "tasks", "whoami"]) {
+    $(id).hidden = true;
+  }
   $("signin").hidden = false;
   delete document.body.dataset.ops;
   delete document.body.dataset.analytics;
   delete document.body.dataset.trends;
+  delete document.body.dataset.tasks;
   say("Signed out.");
 }
 
@@ -359,6 +377,9 @@ function boot() {
   $("signout").addEventListener("click", signOut);
   $("window").addEventListener("change", refreshOps);
   $("reload").addEventListener("click", loadAnalytics);
+  $("report-kind").addEventListener("change", showReportFields);
+  $("report-form").addEventListener("submit", submitReport);
+  $("tasks-reload").addEventListener("click", () => loadTasks());
   window.addEventListener("hashchange", () => {
     readFragment();
     if (sessionStorage.getItem(TOKEN)) start();
