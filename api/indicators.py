@@ -15,11 +15,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from api.access import Principal
+from api.access import Principal, audit
 from api.responses import SOME_PRINCIPALS, not_found
 from streams.early_warnings import KINDS, EarlyWarning, early_warnings
 from streams.grid_units import LEVELS
-from streams.indicator_store import stored_indicators
+from streams.indicator_store import records_behind, stored_indicators
 from streams.indicators import INDICATORS
 
 LEVEL = f"^({'|'.join(LEVELS)})$"
@@ -39,6 +39,16 @@ class IndicatorRow(BaseModel):
     month: str
     value: int | None  # None: a count of 1..k withheld
     withheld: bool
+
+
+class RecordsBehind(BaseModel):
+    """The records behind one unit's count of an indicator in a month (a warning's)."""
+
+    unit_code: str
+    indicator: str
+    month: str
+    residents: int  # the residents whose records are listed
+    records: list[str]  # source:record_id
 
 
 CSV_OR_JSON = {200: {"description": "the rows, as JSON or (Accept: text/csv, ?format=csv) CSV",
@@ -103,5 +113,37 @@ def indicators_router(who: Callable[..., Principal],
                                stored.small_cell_k)
         return [w for w in found if (level is None or w.level == level)
                 and (kind is None or w.kind == kind)]
+
+    @router.get("/warnings/records", summary="the records behind a warning (personal data)",
+                description="The records (source:record_id) of the residents one unit's count "
+                "of an indicator in a month counts: a warning's unit_code, indicator and month. "
+                "A steward reads every department's; a department principal its own records "
+                "only; analysts (counts only) and grid workers are refused. Audited.",
+                responses=SOME_PRINCIPALS | not_found(
+                    "no indicators refreshed yet, a month outside them, or no such unit"))
+    def records(principal: Who,
+                unit: Annotated[str, Query(pattern=CODE, description="a unit's code")],
+                indicator: Annotated[str, Query(pattern=f"^({'|'.join(INDICATORS)})$")],
+                month: Annotated[str, Query(pattern=MONTH)],
+                purpose: Annotated[str, Query(min_length=2, max_length=200, pattern=r"^[^\x00]*$",
+                                              description="declared purpose (audited)")]
+                ) -> RecordsBehind:
+        if principal.kind not in ("steward", "department"):
+            raise HTTPException(403, f"a {principal.kind} principal may not read records")
+        with transaction() as cur:
+            with cur.connection.cursor() as plain:
+                stored = stored_indicators(plain)
+                if stored is None:
+                    raise HTTPException(404, "no indicators yet: `sanwang indicators refresh` "
+                                             "first")
+                if month not in stored.months:
+                    raise HTTPException(404, f"no indicators of {month}")
+                if not any(code == unit for _, code in stored.units):
+                    raise HTTPException(404, f"no unit {unit}")
+                found = records_behind(plain, unit, indicator, month, principal.department)
+            residents = sorted({resident for resident, _ in found})
+            audit(cur, principal, "warning-records", residents, ["records"], purpose)
+        return RecordsBehind(unit_code=unit, indicator=indicator, month=month,
+                             residents=len(residents), records=[ref for _, ref in found])
 
     return router

@@ -111,7 +111,7 @@ def _generate(args: argparse.Namespace, settings: HubSettings) -> int:
         args.dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(f"cannot write into {args.dir}: {error.strerror}") from None
-    stats = generate_city(args.persons, args.seed, args.dir, args.noise)
+    stats = generate_city(args.persons, args.seed, args.dir, args.noise, args.plant_warnings)
     records = ", ".join(f"{source} {n}" for source, n in sorted(stats.records.items()))
     findings = ", ".join(f"{kind} {n}" for kind, n in sorted(stats.findings.items()))
     print(f"{args.dir}: {stats.persons} persons in {stats.households} households "
@@ -304,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default), 2 twice today's plus slips in birth dates, sex and names, "
                    "records without number and birth date, stale and variant addresses, "
                    "duplicate ID numbers, common names in one village")
+    p.add_argument("--plant-warnings", action="store_true",
+                   help="add residents whose records carry a surge of floating registrations "
+                   "in one village and a year-long rise of new 低保 in one township, listed in "
+                   "warnings.csv (connectors/synthetic_warnings.py)")
     p.set_defaults(run=_generate)
 
     p = commands.add_parser("grids", help="load the four-level grid reference (grids.csv)",

@@ -38,6 +38,7 @@ from connectors.synthetic_people import Population
 from connectors.synthetic_police import PoliceWriter
 from connectors.synthetic_rates import LEVELS, NoiseLevel
 from connectors.synthetic_social_security import SocialSecurityWriter
+from connectors.synthetic_warnings import Planter, planted_household, write_planted
 from deploy.errors import InputError
 
 
@@ -61,7 +62,7 @@ class CityStats:
 class _City:
     """The generator's state: one random stream, the households, the departments' writers."""
 
-    def __init__(self, persons: int, seed: int, noise: NoiseLevel):
+    def __init__(self, persons: int, seed: int, noise: NoiseLevel, plant_warnings: bool = False):
         if persons < 0:
             raise InputError(f"persons must be >= 0, got {persons}")
         self.total = persons
@@ -76,6 +77,7 @@ class _City:
         self.party = PartyWriter(rng, rng.randrange(10 ** 12), rates["party"])
         self.health = HealthWriter(rng, rates["health"])
         self.stats = CityStats()
+        self.planter = Planter(seed, self.population) if plant_warnings else None
 
     def _members(self) -> list[Person]:
         """A new household's people, keyed and lived; the last ones may be singles."""
@@ -84,14 +86,18 @@ class _City:
         if len(members) > self.total - stats.persons:
             members = [population.single(1930, 2004, population.dwelling(), "汉族")]
         for person in members:
-            index = stats.persons
-            person.key = f"T{index:07d}"
-            person.police_key = f"R{person.home.grid[:6]}{index:08d}"
-            person.social_key = self.social_security.person_key(index)
-            person.party_key = self.party.member_key(index)
-            stats.persons += 1
+            self._key(person)
             population.live(person)
         return members
+
+    def _key(self, person: Person) -> None:
+        """The person's keys in truth.csv and in each department's records."""
+        index = self.stats.persons
+        person.key = f"T{index:07d}"
+        person.police_key = f"R{person.home.grid[:6]}{index:08d}"
+        person.social_key = self.social_security.person_key(index)
+        person.party_key = self.party.member_key(index)
+        self.stats.persons += 1
 
     def households(self) -> Iterator[Household]:
         """Make households until the city has its residents."""
@@ -99,21 +105,29 @@ class _City:
         while stats.persons < self.total:
             household = Household(self._members())
             self.fates.decide(household)
-            records = household.records
-            for person in household.members:
-                fate = household.fates[person]
-                records.extend(self.police.records(person, fate))
-                records.extend(self.civil_affairs.records(person, fate, household))
-                records.extend(self.social_security.records(person, fate))
-                records.extend(self.party.records(person, fate))
-                records.extend(self.health.records(person, fate))
-            household.findings = household_findings(household)
-            self._count(household)
-            yield household
+            yield self._recorded(household)
+        if self.planter is not None:
+            for person, fate in self.planter.persons():
+                self._key(person)
+                yield self._recorded(planted_household(person, fate))
         for writer in (self.police, self.civil_affairs, self.social_security, self.party,
                        self.health):
             stats.noise.update({f"{writer.source}.{kind}": n
                                 for kind, n in writer.pen.applied.items()})
+
+    def _recorded(self, household: Household) -> Household:
+        """The household with every department's records of it and the findings they show."""
+        records = household.records
+        for person in household.members:
+            fate = household.fates[person]
+            records.extend(self.police.records(person, fate))
+            records.extend(self.civil_affairs.records(person, fate, household))
+            records.extend(self.social_security.records(person, fate))
+            records.extend(self.party.records(person, fate))
+            records.extend(self.health.records(person, fate))
+        household.findings = household_findings(household)
+        self._count(household)
+        return household
 
     def _count(self, household: Household) -> None:
         stats, members = self.stats, household.members
@@ -140,16 +154,21 @@ def iter_households(persons: int, seed: int, noise: int = 1) -> Iterator[Househo
     return _City(persons, seed, noise_level(noise)).households()
 
 
-def generate_city(persons: int, seed: int, out_dir: Path, noise: int = 1) -> CityStats:
+def generate_city(persons: int, seed: int, out_dir: Path, noise: int = 1,
+                  plant_warnings: bool = False) -> CityStats:
     """Write the five exports and the city's lists for `persons` residents (babies known only
-    to health among them) at a noise level: load and score the hub at scale."""
-    city = _City(persons, seed, noise_level(noise))
+    to health among them) at a noise level: load and score the hub at scale. With
+    `plant_warnings`, extra residents carry a surge and a trend (synthetic_warnings), listed in
+    warnings.csv."""
+    city = _City(persons, seed, noise_level(noise), plant_warnings)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = CityFiles(out_dir, seed)
     try:
         for household in city.households():
             files.add(household)
         files.finish()
+        if city.planter is not None:
+            write_planted(out_dir / "warnings.csv", city.planter.planted)
     finally:
         files.close()
     return city.stats

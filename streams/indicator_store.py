@@ -19,6 +19,7 @@ from streams.indicators import (
     Fact,
     Place,
     Timeline,
+    counted_residents,
     grid_counts,
     month_index,
     months_through,
@@ -101,6 +102,18 @@ def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int
                 " first_month = EXCLUDED.first_month, last_month = EXCLUDED.last_month,"
                 " small_cell_k = EXCLUDED.small_cell_k", (window[0], window[-1], small_cell_k))
     return Refreshed(window[0], window[-1], len(timelines), len(rows))
+
+
+def records_behind(cur: Any, unit_code: str, indicator: str, month: str,
+                   source: str | None = None) -> list[tuple[str, str]]:
+    """The records (resident, source:record_id) of the residents a unit's count of `indicator`
+    in `month` counts, of one source or all, by ref. It reads every timeline, as a refresh
+    does: seconds for a county, for one warning a reader opens. `cur`: tuples."""
+    residents = counted_residents(read_timelines(cur), unit_code, indicator, month)
+    cur.execute("SELECT resident_id, ref FROM hub.source_links WHERE resident_id = ANY(%s)"
+                " AND (%s::text IS NULL OR source = %s) ORDER BY ref",
+                (sorted(residents), source, source))
+    return [(resident, ref) for resident, ref in cur.fetchall()]
 
 
 @dataclass(frozen=True)

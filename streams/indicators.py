@@ -168,15 +168,27 @@ def _flows(timeline: Timeline, resident: _Resident, window: set[str]) -> set[tup
     return {(g, i, m) for i, m, g in found if g and m in window}
 
 
-def grid_counts(timelines: Iterable[Timeline], months: list[str]) -> Counter[tuple[str, str, str]]:
-    """Each indicator's count by (grid code, indicator, month), over `months`."""
-    counts: Counter[tuple[str, str, str]] = Counter()
+Cell = tuple[str, str, str]  # (grid code, indicator, month)
+
+
+def grid_counts(timelines: Iterable[Timeline], months: list[str],
+                counted: dict[Cell, set[str]] | None = None) -> Counter[Cell]:
+    """Each indicator's count by (grid code, indicator, month), over `months`; with `counted`,
+    also which residents each count counts (the records behind a warning)."""
+    counts: Counter[Cell] = Counter()
     window = set(months)
     dwellers: Counter[tuple[str, str]] = Counter()  # (month, dwelling) -> living residents
-    elderly: list[tuple[str, str, str]] = []  # (grid, month, dwelling)
+    elderly: list[tuple[str, str, str, str]] = []  # (grid, month, dwelling, resident)
+
+    def add(cells: Iterable[Cell], resident_id: str) -> None:
+        counts.update(cells)
+        if counted is not None:
+            for cell in cells:
+                counted.setdefault(cell, set()).add(resident_id)
+
     for timeline in timelines:
-        resident = _Resident(timeline)
-        counts.update(_flows(timeline, resident, window))
+        resident, who = _Resident(timeline), timeline.resident_id
+        add(_flows(timeline, resident, window), who)
         for month in months:
             place = resident.place(month)
             if place is None or not resident.living(month):
@@ -185,17 +197,28 @@ def grid_counts(timelines: Iterable[Timeline], months: list[str]) -> Counter[tup
                 dwellers[month, place.dwelling] += 1
             if place.grid is None:
                 continue
-            counts[place.grid, "population", month] += 1
+            stocks = [(place.grid, "population", month)]
             if resident.dibao_since and resident.dibao_since <= month:
-                counts[place.grid, "dibao_current", month] += 1
+                stocks.append((place.grid, "dibao_current", month))
             if resident.elderly(month):
-                counts[place.grid, "elderly_80", month] += 1
+                stocks.append((place.grid, "elderly_80", month))
                 if place.dwelling:
-                    elderly.append((place.grid, month, place.dwelling))
-    for grid, month, dwelling in elderly:
+                    elderly.append((place.grid, month, place.dwelling, who))
+            add(stocks, who)
+    for grid, month, dwelling, who in elderly:
         if dwellers[month, dwelling] == 1:
-            counts[grid, "elderly_alone", month] += 1
+            add([(grid, "elderly_alone", month)], who)
     return counts
+
+
+def counted_residents(timelines: Iterable[Timeline], unit_code: str, indicator: str,
+                      month: str) -> set[str]:
+    """The residents a unit's count of `indicator` in `month` counts (a unit's code begins
+    every grid code under it)."""
+    counted: dict[Cell, set[str]] = {}
+    grid_counts(timelines, [month], counted)
+    return {who for (grid, name, _), residents in counted.items()
+            if name == indicator and grid.startswith(unit_code) for who in residents}
 
 
 def roll_up(counts: Counter[tuple[str, str, str]], units: dict[tuple[str, str], Unit]

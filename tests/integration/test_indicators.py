@@ -21,7 +21,14 @@ from deploy.postgres import autocommit_cursor
 from deploy.settings import HubSettings
 from streams.grid_units import CODE_LENGTH, LEVELS
 from streams.indicators import months_through
-from tests.integration.api_stack import ANALYST, SAMPLE_LAST_MONTH, STEWARD, Served, api_over_sample
+from tests.integration.api_stack import (
+    ANALYST,
+    DEPARTMENTS,
+    SAMPLE_LAST_MONTH,
+    STEWARD,
+    Served,
+    api_over_sample,
+)
 from tests.integration.conftest import query
 
 MONTHS = months_through(SAMPLE_LAST_MONTH, 36)
@@ -169,3 +176,30 @@ def httpx_get(api: Served, path: str, headers: dict[str, str], **params: Any) ->
 
     return httpx.get(api.url + path, params=params, headers={**api.auth(ANALYST), **headers},
                      timeout=60)
+
+
+def test_the_records_behind_a_count_for_entitled_principals_only(api: Served) -> None:
+    """The records behind a unit-month's count: the steward's name exactly the residents it
+    counts; a department's only its own; analysts and grid workers are refused."""
+    ((unit, indicator, month, value),) = query(
+        api.settings, "SELECT unit_code, indicator, month, value FROM hub.indicators"
+                      " WHERE level = 'community' AND indicator = 'population'"
+                      " ORDER BY value DESC, unit_code, month DESC LIMIT 1")
+    cell = {"unit": unit, "indicator": indicator, "month": month, "purpose": "核查预警"}
+    answer = api.get("/warnings/records", STEWARD, **cell)
+    assert answer.status_code == 200, answer.text
+    behind = answer.json()
+    assert behind["residents"] == value and len(behind["records"]) >= value
+    owners = dict(query(api.settings, "SELECT ref, resident_id FROM hub.source_links"))
+    assert len({owners[ref] for ref in behind["records"]}) == value
+    police = api.get("/warnings/records", DEPARTMENTS["police"], **cell).json()["records"]
+    assert police and set(police) < set(behind["records"])
+    assert all(ref.startswith("police:") for ref in police)
+    for refused in (ANALYST, api.grid_workers[0]):
+        assert api.get("/warnings/records", refused, **cell).status_code == 403
+    assert api.get("/warnings/records", STEWARD, **{**cell, "unit": "511802999"}
+                   ).status_code == 404
+    assert api.get("/warnings/records", STEWARD, **{**cell, "month": "1999-01"}
+                   ).status_code == 404
+    assert query(api.settings, "SELECT count(*) FROM hub.audit_log"
+                               " WHERE action = 'warning-records'") == [(2,)]
