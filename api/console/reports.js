@@ -12,7 +12,7 @@ const REPORT_FIELDS = { // kind: the fields its form asks, besides kind and obse
   phone_changed: ["resident_id", "phone"],
   address_corrected: ["resident_id", "address"],
 };
-const tasksView = { department: "" }; // in the URL's spelling (civil-affairs)
+const tasksView = { department: "" }; // as the URL spells it (dashes, not underscores)
 
 // ---- a grid worker's report -------------------------------------------------------------
 
