@@ -1,5 +1,6 @@
-"""`sanwang demo`, the README's first command, on a stack of its own: every department backfilled
-and live, the summary printed, and nothing left running once the stack is down."""
+"""`sanwang demo`, the README's first command, on a stack of its own (a small city, a short live
+phase): every department backfilled and live, the summary with its scores and the tasks grid
+reports opened."""
 
 from __future__ import annotations
 
