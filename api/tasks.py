@@ -42,7 +42,7 @@ class Task(BaseModel):
     resident_id: str
     report_ref: str  # the report's record (source:record_id)
     reported: Any  # what the report says (for `differs`: what it says is no longer so)
-    observed_on: str
+    observed_on: str  # when the report says the fact became so: a death's date, else the day seen
     owner_value: Any  # the department's current value; None: it has none
     owner_record: str | None
     status: TaskStatus

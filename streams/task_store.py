@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-import orjson
 from psycopg2.extras import execute_values
 
 from deploy.id_keys import process_keyring
 from deploy.settings import HubSettings
 from streams import id_protection as ids
-from streams.json_text import json_text
+from streams.json_text import json_text, json_value
 from streams.resident_state import ResidentState
 from streams.store_io import PAGE
 from streams.verification import Claim
@@ -62,7 +61,7 @@ def write_tasks(cur: Any, states: Sequence[ResidentState]) -> None:
                                _sealed(c.owner_value), c.owner_record, due_days(c.kind)))
             continue
         was, was_resident, owner_value, owner_record = stored[task]
-        before = ids.open_document(keyring, orjson.loads(owner_value)) if owner_value else None
+        before = ids.open_document(keyring, json_value(owner_value)) if owner_value else None
         if was not in DECIDED and (was, was_resident, before, owner_record) != (
                 status, resident, c.owner_value, c.owner_record):
             changed.append((task, status, resident, _sealed(c.owner_value), c.owner_record,
