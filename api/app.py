@@ -287,36 +287,37 @@ def create_app(dsn: str, steward_dsn: str, prometheus_url: str | None = None,
         fields = sorted(items[0]) if items else []
         audit(cur, principal, action, [i["resident_id"] for i in items], fields, purpose)
 
-    def _search(cur: Any, name: str | None, grid_code: str | None, limit: int,
+    def _search(cur: Any, name: str | None, township_code: str | None, limit: int,
                 offset: int) -> list[dict[str, Any]]:
         cur.execute("SELECT * FROM hub.analyst_residents"
                     " WHERE (%(n)s::text IS NULL OR name LIKE %(n)s || '%%')"
-                    " AND (%(g)s::text IS NULL OR grid_code = %(g)s)"
+                    " AND (%(t)s::text IS NULL OR township_code = %(t)s)"
                     " ORDER BY resident_id LIMIT %(l)s OFFSET %(o)s",
-                    {"n": name, "g": grid_code, "l": limit, "o": offset})
+                    {"n": name, "t": township_code, "l": limit, "o": offset})
         return [dict(r) for r in cur.fetchall()]
 
     Name = Annotated[str | None, Query(min_length=1, max_length=50, pattern=TEXT)]
-    Grid = Annotated[str | None, Query(pattern=r"^[0-9]{1,20}$")]
+    Township = Annotated[str | None, Query(pattern=r"^[0-9]{9}$", description="a township's "
+                                           "code: the first 9 digits of its grids' codes")]
 
-    @app.get("/analytics/residents", summary="masked search by name prefix and grid",
+    @app.get("/analytics/residents", summary="masked search by name prefix and township",
              responses=SOME_PRINCIPALS)
-    def search(principal: Who, purpose: PURPOSE, name: Name = None, grid_code: Grid = None,
-               limit: LIMIT = 50, offset: OFFSET = 0) -> Page:
+    def search(principal: Who, purpose: PURPOSE, name: Name = None,
+               township_code: Township = None, limit: LIMIT = 50, offset: OFFSET = 0) -> Page:
         only(principal, "analyst")
         with transaction() as cur:
-            items = _search(cur, name, grid_code, limit + 1, offset)
+            items = _search(cur, name, township_code, limit + 1, offset)
             _audit_rows(cur, principal, "search", items[:limit], purpose)
         return _page(items, limit, offset)
 
     @app.get("/analytics/residents.csv", response_class=CSVResponse,
              responses=errors_as_json(SOME_PRINCIPALS),
              summary="CSV export of the masked search (at most 100,000 rows)")
-    def export(principal: Who, purpose: PURPOSE, name: Name = None, grid_code: Grid = None
-               ) -> CSVResponse:
+    def export(principal: Who, purpose: PURPOSE, name: Name = None,
+               township_code: Township = None) -> CSVResponse:
         only(principal, "analyst")
         with transaction() as cur:
-            items = _search(cur, name, grid_code, 100_000, 0)
+            items = _search(cur, name, township_code, 100_000, 0)
             _audit_rows(cur, principal, "export", items, purpose)
         out = io.StringIO()
         if items:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -35,9 +34,11 @@ def add_indicators_parsers(commands: argparse._SubParsersAction) -> None:
     refresh = sub.add_parser("refresh", help="recompute hub.indicators from the store",
                              description="Recompute every indicator of the last "
                              "$SANWANG_INDICATOR_MONTHS months through --through (default: "
-                             "this month) and replace hub.indicators in one transaction: run "
-                             "it after a backlog is merged, or on a timer (a late record moves "
-                             "its fact's month at the next refresh).")
+                             "this month) and replace hub.indicators in one transaction. Each "
+                             "processor does this itself every "
+                             "$SANWANG_INDICATOR_REFRESH_SECONDS when the store changed (a "
+                             "late record moves its fact's month at the next refresh); run it "
+                             "to have them at once, or with another --through.")
     refresh.add_argument("--through", type=_month, metavar="YYYY-MM",
                          help="the last month (default: the current one, China time)")
     refresh.set_defaults(run=run_refresh)
@@ -56,10 +57,9 @@ def add_indicators_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def run_refresh(args: argparse.Namespace, settings: HubSettings) -> int:
-    from streams.indicator_store import refresh_indicators  # every command imports this module
+    from streams.indicator_store import refresh_indicators, this_month  # not every command's
 
-    through = args.through or datetime.datetime.now(
-        datetime.timezone(datetime.timedelta(hours=8))).strftime("%Y-%m")
+    through = args.through or this_month()
     conn = postgres.connect(postgres.dsn(settings))
     try:
         with conn, conn.cursor() as cur:

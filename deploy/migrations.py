@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 
@@ -63,3 +64,10 @@ def check_migrated(dsn: str) -> None:
         lacks = f"migrations {', '.join(missing)}" if applied else "every migration (no tables)"
         raise StoreError(f"{location(dsn)} lacks the hub's {lacks}: run `sanwang up` (or the "
                          "migrate job)")
+
+
+def store_small_cell_k(cur: Any, small_cell_k: int) -> None:
+    """Set the k of the small-cell rule every analyst view applies (hub.small_cell): the
+    settings' small_cell_k, written by `sanwang up` and by each indicator refresh."""
+    cur.execute("UPDATE hub.small_cell_rule SET k = %s WHERE k <> %s",
+                (small_cell_k, small_cell_k))

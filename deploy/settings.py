@@ -62,6 +62,10 @@ class HubSettings(BaseSettings):
     indicator_months: int = Field(36, ge=13, le=240, description="How many months (through "
                                   "the current one) `sanwang indicators refresh` computes; the "
                                   "early warnings need 13 (a year's baseline and the month).")
+    indicator_refresh_seconds: int = Field(300, ge=0, description="How often a processor "
+                                           "refreshes the indicators when the store changed "
+                                           "(one worker at a time); 0: only `sanwang "
+                                           "indicators refresh` does.")
     id_keyring: SecretStr = Field(SecretStr(""), description="The ID-number keyring itself "
                                   "(JSON, as `sanwang ids add-key` writes it); else the file.")
     id_keyring_file: str = Field("", description="The ID-number keyring's file; empty: "

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from deploy import id_keys, kafka_broker, postgres, prometheus
 from deploy.kafka_acls import ensure_acls, ensure_principals
 from deploy.kafka_auth import password_file, principals
-from deploy.migrations import apply_migrations
+from deploy.migrations import apply_migrations, store_small_cell_k
 from deploy.settings import HubSettings
 from deploy.topics import ensure_topics
 from schemas.topics import all_topics
@@ -53,6 +53,8 @@ def up(settings: HubSettings, say: Callable[[str], None] = print) -> None:
     applied = apply_migrations(postgres.dsn(settings))
     if applied:
         say(f"PostgreSQL: applied migrations {', '.join(applied)}")
+    with postgres.autocommit_cursor(settings) as cur:
+        store_small_cell_k(cur, settings.small_cell_k)
     started = prometheus.start(settings)
     say(f"Prometheus: {'started' if started else 'already running'} at "
         f"{prometheus.endpoint(settings)}")

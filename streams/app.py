@@ -39,6 +39,7 @@ from schemas.topics import (
 )
 from streams.features import department_of
 from streams.findings import KINDS as FINDING_KINDS
+from streams.indicator_store import keep_indicators_current
 from streams.lag import LagProbe
 from streams.landing import DATABASE_GONE, ConsumedEvent, HubStore
 from streams.metrics import (
@@ -136,6 +137,21 @@ def create_app(settings: HubSettings) -> faust.App:
             OVERDUE_TASKS.labels(owner).set(overdue)
         for tp, behind in lag.items():
             CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(behind)
+
+    if settings.indicator_refresh_seconds:
+        @app.timer(interval=settings.indicator_refresh_seconds)
+        async def keep_indicators() -> None:
+            """hub.indicators kept current as the store changes (one worker at a time)."""
+            try:
+                done = await asyncio.to_thread(
+                    keep_indicators_current, dsn(settings, "sanwang_processor"),
+                    settings.indicator_months, settings.small_cell_k)
+            except psycopg2.Error as error:
+                log.warning("indicators not refreshed: %s", error)
+                return
+            if done is not None:
+                log.info("indicators of %s..%s refreshed from %d residents", done.first_month,
+                         done.last_month, done.residents)
 
     @app.agent(raw)
     async def land_events(stream: faust.StreamT) -> None:

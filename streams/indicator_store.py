@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import psycopg2
 from psycopg2.extras import execute_values
 
+from deploy.migrations import store_small_cell_k
 from streams.features import addresses_of
 from streams.grid_units import GridRow, Unit, units_of
 from streams.grids import grid_of, load_gazetteer
@@ -27,6 +30,7 @@ from streams.indicators import (
 )
 from streams.normalize_address import Gazetteer, normalize_address
 
+REFRESH_LOCK = 7_303_240_002  # advisory lock: one indicator refresh at a time
 FACT_ATTRIBUTES = ("life_status", "population_type", "residence_permit", "employment", "pension",
                    "dibao")
 
@@ -87,7 +91,12 @@ def read_timelines(cur: Any) -> list[Timeline]:
 
 def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int) -> Refreshed:
     """Compute every indicator of the `months` months through `last_month` and replace
-    hub.indicators with them (in the caller's transaction)."""
+    hub.indicators with them (in the caller's transaction). One refresh at a time (an advisory
+    lock); it records the change feed's length, so that a processor refreshes again only after
+    the store changed."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK,))
+    cur.execute("SELECT count(*) FROM hub.change_outbox")
+    (changes,) = cur.fetchone()
     window = months_through(last_month, months)
     units = grid_units(cur)
     timelines = read_timelines(cur)
@@ -97,11 +106,45 @@ def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int
     cur.execute("DELETE FROM hub.indicators")
     execute_values(cur, "INSERT INTO hub.indicators (level, unit_code, unit_name, parent_code,"
                         " indicator, month, value) VALUES %s", rows, page_size=5000)
-    cur.execute("INSERT INTO hub.indicator_refresh (id, first_month, last_month, small_cell_k)"
+    cur.execute("INSERT INTO hub.indicator_refresh (id, first_month, last_month, changes_seen)"
                 " VALUES (1, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET refreshed_at = now(),"
                 " first_month = EXCLUDED.first_month, last_month = EXCLUDED.last_month,"
-                " small_cell_k = EXCLUDED.small_cell_k", (window[0], window[-1], small_cell_k))
+                " changes_seen = EXCLUDED.changes_seen", (window[0], window[-1], changes))
+    store_small_cell_k(cur, small_cell_k)
     return Refreshed(window[0], window[-1], len(timelines), len(rows))
+
+
+def refresh_if_changed(cur: Any, last_month: str, months: int, small_cell_k: int
+                       ) -> Refreshed | None:
+    """A processor's periodic refresh (None: not needed). Skipped while another refresh runs,
+    and when neither the store (the change feed's length) nor the month changed since the
+    last one."""
+    cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (REFRESH_LOCK,))
+    if not cur.fetchone()[0]:
+        return None
+    cur.execute("SELECT changes_seen = (SELECT count(*) FROM hub.change_outbox)"
+                " AND last_month = %s FROM hub.indicator_refresh", (last_month,))
+    current = cur.fetchone()
+    if current is not None and current[0]:
+        return None
+    return refresh_indicators(cur, last_month, months, small_cell_k)
+
+
+def keep_indicators_current(conninfo: str, months: int, small_cell_k: int) -> Refreshed | None:
+    """The processor's timer: `refresh_if_changed` through this month, on a connection of its
+    own, reading one snapshot of the store (repeatable read)."""
+    conn = psycopg2.connect(conninfo)
+    try:
+        conn.set_session(isolation_level="REPEATABLE READ")
+        with conn, conn.cursor() as cur:
+            return refresh_if_changed(cur, this_month(), months, small_cell_k)
+    finally:
+        conn.close()
+
+
+def this_month() -> str:
+    """The current month where the departments are (UTC+8): the last a refresh counts."""
+    return datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m")
 
 
 def records_behind(cur: Any, unit_code: str, indicator: str, month: str,
@@ -119,7 +162,7 @@ def records_behind(cur: Any, unit_code: str, indicator: str, month: str,
 @dataclass(frozen=True)
 class StoredIndicators:
     """The stored indicators as series: one value a month (zeros filled in) per unit and
-    indicator, the months they cover, the units and the small-cell k of the refresh."""
+    indicator, the months they cover, the units and the small-cell rule's k."""
 
     months: list[str]
     series: dict[tuple[str, str, str], list[float]]
@@ -129,7 +172,7 @@ class StoredIndicators:
 
 def stored_indicators(cur: Any) -> StoredIndicators | None:
     """None before the first refresh. `cur`: a cursor returning tuples."""
-    cur.execute("SELECT first_month, last_month, small_cell_k FROM hub.indicator_refresh")
+    cur.execute("SELECT first_month, last_month, k FROM hub.indicator_refresh, hub.small_cell_rule")
     row = cur.fetchone()
     if row is None:
         return None

@@ -56,6 +56,8 @@ async function api(path, body = undefined) {
 // ---- formatting -------------------------------------------------------------------------
 
 const integer = (v) => (v == null ? "–" : Math.round(v).toLocaleString("en-US"));
+// an analyst's count below the township is null where the small-cell rule withholds it
+const count = (v) => (v == null ? "withheld" : integer(v));
 const rate = (v) => (v == null ? "–" : v.toFixed(1));
 const tick = (v) => (v >= 1000 ? `${Number((v / 1000).toFixed(1))}k` : `${Number(v.toFixed(2))}`);
 
@@ -152,12 +154,12 @@ function barChart(svg, rows, onPick) {
   rows.forEach((row, i) => {
     const y = T + i * (BAR + GAP);
     const g = svgEl(svg, "g", { class: onPick ? "bar pick" : "bar" });
-    svgEl(g, "title", {}, `${row.label}: ${integer(row.value)}`);
+    svgEl(g, "title", {}, `${row.label}: ${count(row.value)}`);
     const label = row.label.length > 16 ? `${row.label.slice(0, 15)}…` : row.label;
     svgEl(g, "text", { x: L - 8, y: y + BAR - 5, class: "tick y" }, label);
     const width = Math.max(1, ((W - L - R) * row.value) / top);
     svgEl(g, "rect", { x: L, y, width: width.toFixed(1), height: BAR, rx: 2 });
-    svgEl(g, "text", { x: L + width + 6, y: y + BAR - 5, class: "value" }, integer(row.value));
+    svgEl(g, "text", { x: L + width + 6, y: y + BAR - 5, class: "value" }, count(row.value));
     if (onPick) g.addEventListener("click", () => onPick(row.key));
   });
   if (!rows.length) svgEl(svg, "text", { x: W / 2, y: H / 2 + 4, class: "empty" }, "none");
@@ -242,14 +244,16 @@ function renderPopulation() {
   tbody.replaceChildren();
   for (const r of rows) {
     const tr = tableRow(tbody, [{ text: nameOf(level, r), col: "area" },
-      ...COLUMNS.map((c) => ({ text: integer(r[c]), num: true, col: c }))], "population-row");
+      ...COLUMNS.map((c) => ({ text: count(r[c]), num: true, col: c }))], "population-row");
     if (drill) {
       tr.classList.add("pick");
       tr.addEventListener("click", () => drill(keyOf(level, r)));
     }
   }
-  const total = rows.reduce((n, r) => n + r.population, 0);
-  setText("population-sum", `${rows.length} ${level} rows, population ${integer(total)}`);
+  const total = rows.reduce((n, r) => n + (r.population ?? 0), 0);
+  const withheld = rows.filter((r) => r.population == null).length;
+  setText("population-sum", `${rows.length} ${level} rows, population ${integer(total)}`
+    + (withheld ? ` shown, ${withheld} withheld (1 to k residents each)` : ""));
   $("population-table").dataset.level = level;
 }
 

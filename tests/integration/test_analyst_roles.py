@@ -65,6 +65,8 @@ def test_analysts_read_residents_with_masked_id_numbers(settings: HubSettings,
         assert MASKED.match(row["id_number_masked"]), row
         assert row["id_number_masked"] == f"{number[:6]}********{number[-4:]}"
     assert sum(1 for r in rows if r["id_number_masked"]) > 0.9 * len(rows)
+    placed = dict(query(settings, "SELECT resident_id, left(grid_code, 9) FROM hub.residents"))
+    assert {r["resident_id"]: r["township_code"] for r in rows} == placed
 
 
 def test_analysts_read_findings_masked(settings: HubSettings, analyst: Any) -> None:
@@ -76,7 +78,7 @@ def test_analysts_read_findings_masked(settings: HubSettings, analyst: Any) -> N
 
 def test_analysts_may_read_the_non_identifying_columns(settings: HubSettings,
                                                        analyst: Any) -> None:
-    analyst.execute("SELECT resident_id, name, sex, birth_date, life_status, grid_code,"
+    analyst.execute("SELECT resident_id, name, sex, birth_date, life_status,"
                     " record_count, updated_at FROM hub.residents")
     assert len(analyst.fetchall()) == query(settings, "SELECT count(*) FROM hub.residents")[0][0]
 
@@ -90,6 +92,8 @@ def test_analysts_may_read_the_non_identifying_columns(settings: HubSettings,
     "SELECT count(*) FROM hub.residents GROUP BY id_number_sealed",
     "SELECT value FROM hub.golden_values",
     "SELECT residence_address, phone FROM hub.residents",
+    "SELECT grid_code FROM hub.residents",  # a resident's grid would recount small cells
+    "SELECT * FROM hub.resident_profile",
     "SELECT * FROM hub.events",
     "SELECT * FROM hub.source_records",
     "SELECT * FROM hub.source_links",
@@ -109,23 +113,88 @@ def test_analysts_cannot_reach_id_numbers_or_raw_records(analyst: Any, statement
 
 def test_population_counts_agree_across_the_four_levels(settings: HubSettings,
                                                         analyst: Any) -> None:
+    """Each level's counts are the residents' own (counted here from the tables), except that
+    below the township a count of 1..k is withheld (NULL), and only those."""
+    k = settings.small_cell_k
     levels = {level: rows_of(analyst, f"SELECT * FROM hub.population_by_{level}")
               for level in LEVELS}
     assert len(levels["district"]) < len(levels["township"]) < len(levels["community"]) \
         < len(levels["grid"])
-    counts = [c for c, v in levels["grid"][0].items() if isinstance(v, int)]
-    assert "population" in counts and "deceased" in counts and len(counts) == 13
-    totals = [{c: sum(r[c] for r in levels[level]) for c in counts} for level in LEVELS]
-    assert all(t == totals[0] for t in totals)
-    for parent, child in zip(LEVELS, LEVELS[1:], strict=False):
-        for row in levels[parent]:
-            key = tuple(row[k] for k in KEYS[parent])
-            below = [r for r in levels[child] if tuple(r[k] for k in KEYS[parent]) == key]
-            assert {c: row[c] for c in counts} == {c: sum(r[c] for r in below) for c in counts}
-    living, dead = query(settings, "SELECT count(*) FILTER (WHERE life_status IS DISTINCT FROM"
-                                   " 'deceased'), count(*) FILTER (WHERE life_status ="
-                                   " 'deceased') FROM hub.residents WHERE grid_code IS NOT NULL")[0]
-    assert (totals[0]["population"], totals[0]["deceased"]) == (living, dead)
+    columns = [c for c, v in levels["district"][0].items() if isinstance(v, int)]
+    assert "population" in columns and "deceased" in columns and len(columns) == 13
+    people = query(settings, "SELECT g.district, g.township, g.community, r.grid_code,"
+                             " r.life_status IS DISTINCT FROM 'deceased', r.sex"
+                             " FROM hub.residents r JOIN hub.grids g USING (grid_code)")
+    withheld = 0
+    for depth, level in enumerate(LEVELS):
+        expected: dict[tuple, dict[str, int]] = {}
+        for person in people:
+            key = person[:depth + 1]
+            counts = expected.setdefault(key, {"population": 0, "deceased": 0, "male": 0})
+            living, sex = person[4], person[5]
+            counts["population" if living else "deceased"] += 1
+            counts["male"] += living and sex == "M"
+        for row in levels[level]:
+            key = tuple(row[c] for c in KEYS[level])
+            for column, count in expected.pop(key).items():
+                if level in ("community", "grid") and 1 <= count <= k:
+                    assert row[column] is None, (level, key, column)
+                    withheld += 1
+                else:
+                    assert row[column] == count, (level, key, column)
+        assert not expected, level  # every unit with residents has its row
+    for row in levels["community"] + levels["grid"]:
+        assert not [c for c in columns if row[c] is not None and 1 <= row[c] <= k], row
+    assert withheld > 10  # the sample has many small cells below the township
+
+
+# What the analysts' role may read. A relation granted to analysts that is not listed here fails
+# the test below: decide first whether it can show a small count or a resident's grid.
+ANALYST_COUNTS = {  # the level of its rows (None: read from the row) and its main count
+    "analyst_indicators": (None, "value"), "analyst_population": (None, "population"),
+    "population_by_district": ("district", "population"),
+    "population_by_township": ("township", "population"),
+    "population_by_community": ("community", "population"),
+    "population_by_grid": ("grid", "population"),
+    "attribute_counts_by_grid": ("grid", "residents")}
+ANALYST_PERSONS = ("analyst_residents", "analyst_findings", "residents")
+ANALYST_OTHER = ("grids", "small_cell_rule", "indicator_refresh")
+FINER_THAN_TOWNSHIP = {"grid_code", "grid_name", "community", "residence_address", "coverage"}
+
+
+def level_of(row: dict[str, Any], fixed: str | None) -> str:
+    if fixed is not None:
+        return fixed
+    if "level" in row:
+        return row["level"]
+    return "grid" if row["grid_code"] else "community" if row["community"] else "township"
+
+
+def test_every_relation_analysts_read_keeps_the_small_cell_rule(settings: HubSettings,
+                                                                analyst: Any) -> None:
+    readable = {name for (name,) in query(settings, """
+        SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'hub' AND c.relkind IN ('r', 'v', 'm', 'p')
+           AND has_any_column_privilege('sanwang_analyst', c.oid, 'SELECT')""")}
+    assert readable == {*ANALYST_COUNTS, *ANALYST_PERSONS, *ANALYST_OTHER}
+    k = settings.small_cell_k
+    for relation, (fixed, main) in ANALYST_COUNTS.items():
+        rows = rows_of(analyst, f"SELECT * FROM hub.{relation}")
+        below = [r for r in rows if level_of(r, fixed) in ("community", "grid")]
+        if fixed in ("district", "township"):
+            assert rows and not below, relation
+            continue
+        assert len([r for r in below if r[main] is not None]) > 10, relation
+        for row in below:
+            counts = [v for v in row.values() if isinstance(v, int) and not isinstance(v, bool)]
+            assert not [v for v in counts if 1 <= v <= k], (relation, row)
+    for relation in ANALYST_PERSONS:
+        columns = {name for (name,) in query(settings, """
+            SELECT a.attname FROM pg_attribute a
+             WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
+               AND has_column_privilege('sanwang_analyst', a.attrelid, a.attnum, 'SELECT')""",
+            (f"hub.{relation}",))}
+        assert columns and not columns & FINER_THAN_TOWNSHIP, (relation, columns)
 
 
 # --- grid workers: row-level security --------------------------------------------------------

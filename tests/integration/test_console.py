@@ -113,10 +113,15 @@ def number(text: str) -> int:
     return int(text.replace(",", ""))
 
 
-def table(page: Any, testid: str, key: str, value: str) -> dict[str, int]:
-    """Rows of a rendered table as {key cell's text: value cell's number}."""
+def count(text: str) -> int | None:
+    """A count cell's number; None where the small-cell rule withholds it."""
+    return None if text == "withheld" else number(text)
+
+
+def table(page: Any, testid: str, key: str, value: str) -> dict[str, int | None]:
+    """Rows of a rendered table as {key cell's text: value cell's number, or None}."""
     return {row.locator(f"[data-col={key}]").inner_text():
-            number(row.locator(f"[data-col={value}]").inner_text())
+            count(row.locator(f"[data-col={value}]").inner_text())
             for row in page.locator(f"[data-testid={testid}]").all()}
 
 
@@ -145,7 +150,7 @@ def test_the_console_shows_what_the_store_and_prometheus_hold(
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 _the_page_shows_the_store(page, hub, url, token["analyst"])
                 _the_page_shows_prometheus(page)
-                _population_drills_down(page)
+                _population_drills_down(page, hub.small_cell_k)
                 page.locator("#population-path button").first.click()
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot), full_page=True)
@@ -200,13 +205,20 @@ def _the_page_shows_prometheus(page: Any) -> None:
     assert page.locator("#chart-throughput line.grid").count() == 5
 
 
-def _population_drills_down(page: Any) -> None:
+def _population_drills_down(page: Any, k: int) -> None:
     """District -> township -> community -> grid by the first row; each level sums to its
-    parent's population."""
+    parent's population, less 1..k for each count the small-cell rule withholds (below the
+    township: shown as "withheld", never as 1..k)."""
     rows = page.locator("[data-testid=population-row]")
     for level in ("township", "community", "grid"):
-        parent = number(rows.first.locator("[data-col=population]").inner_text())
+        parent = count(rows.first.locator("[data-col=population]").inner_text())
         rows.first.click()
         playwright.expect(page.locator("#population-table")).to_have_attribute(
             "data-level", level)
-        assert sum(table(page, "population-row", "area", "population").values()) == parent
+        shown = list(table(page, "population-row", "area", "population").values())
+        hidden = shown.count(None)
+        if level != "township":
+            assert not [n for n in shown if n is not None and 1 <= n <= k], shown
+        if parent is not None:
+            rest = parent - sum(n for n in shown if n is not None)
+            assert hidden <= rest <= hidden * k, (level, parent, shown)

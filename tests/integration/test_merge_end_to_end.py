@@ -9,15 +9,20 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg2
+import pytest
+
 from connectors.file_backfill import backfill_file
+from deploy import postgres
 from deploy.id_keys import load_keyring, write_keyring
 from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from schemas.topics import changes_topic, findings_topic
 from streams.evaluation import read_truth, store_scores
 from streams.id_protection import Keyring, keyring_from_json, keyring_to_json, mask, open_sealed
+from streams.indicator_store import refresh_indicators, this_month
 from streams.lag import wait_for_processor
-from tests.integration.conftest import query
+from tests.integration.conftest import hub_settings, query
 from tests.integration.id_scan import clear_id_numbers_in_store, id_numbers_in, sealing_key_ids
 from tests.integration.kafka_topics import read_data
 from tests.samples import EXPORTS as FIVE_EXPORTS
@@ -25,6 +30,12 @@ from tests.samples import SAMPLE, SAMPLE5, sample_events
 
 EXPORTS = (("police", "police_population.csv"), ("civil_affairs", "civil_affairs.csv"),
            ("social_security", "social_security.jsonl"))
+
+
+@pytest.fixture
+def hub(stack: HubSettings) -> HubSettings:
+    """This test's topics and database; its processor refreshes the indicators every 2 s."""
+    return hub_settings(stack).model_copy(update={"indicator_refresh_seconds": 2})
 
 
 def test_the_sample_city_merges_as_the_truth_says(hub: HubSettings, processor: subprocess.Popen,
@@ -35,6 +46,7 @@ def test_the_sample_city_merges_as_the_truth_says(hub: HubSettings, processor: s
     for department, name in EXPORTS:
         assert backfill_file(hub, department, SAMPLE / name, progress=False).reconciles
     wait_for_processor(hub, timeout=300)
+    _the_processor_keeps_the_indicators_current(hub)
     scores = store_scores(hub, read_truth(SAMPLE / "truth.csv"))
     assert scores.records == 949
     assert scores.precision >= 0.999 and scores.recall >= 0.998, scores
@@ -59,6 +71,29 @@ def test_the_sample_city_merges_as_the_truth_says(hub: HubSettings, processor: s
     _planted_findings_are_found_and_no_others(hub, SAMPLE)
     _no_id_number_is_stored_in_clear(hub)
     _a_rotation_seals_everything_under_the_new_key(hub, tmp_path)
+
+
+def _the_processor_keeps_the_indicators_current(hub: HubSettings) -> None:
+    """Once the merge is done, a refresh that saw the whole change feed, and indicators equal
+    to what a refresh computes now."""
+    deadline = time.monotonic() + 60
+    while query(hub, "SELECT count(*) FROM hub.change_outbox") != query(
+            hub, "SELECT changes_seen FROM hub.indicator_refresh"):
+        assert time.monotonic() < deadline, "the processor did not refresh the indicators"
+        time.sleep(0.5)
+    read = "SELECT level, unit_code, indicator, month, value FROM hub.indicators"
+    conn = psycopg2.connect(postgres.dsn(hub))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(read)
+            kept = set(cur.fetchall())
+            refresh_indicators(cur, this_month(), hub.indicator_months, hub.small_cell_k)
+            cur.execute(read)
+            assert set(cur.fetchall()) == kept
+        conn.rollback()
+    finally:
+        conn.close()
+    assert len({k for k in kept if k[2] == "population"}) > 100
 
 
 def _living_residents_are_in_their_grid(hub: HubSettings) -> None:
