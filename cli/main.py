@@ -179,8 +179,8 @@ def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
     import json as json_module
 
     from deploy import postgres
-    from streams.estimate import estimate_parameters
-    from streams.record_store import every_record
+    from streams.estimate import estimate_parameters, labelled_pairs
+    from streams.record_store import every_record, latest_steward_decisions
 
     conn = postgres.connect(postgres.dsn(settings))
     try:
@@ -189,13 +189,18 @@ def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
             if len(records) < 2:
                 print("sanwang estimate: the store holds no records yet", file=sys.stderr)
                 return 2
-            parameters = estimate_parameters(records)
+            labelled = latest_steward_decisions(cur)
+            parameters = estimate_parameters(records, labelled=labelled)
             cur.execute("INSERT INTO hub.match_parameters (id, parameters) VALUES (1, %s)"
                         " ON CONFLICT (id) DO UPDATE SET parameters = EXCLUDED.parameters,"
                         " estimated_at = now()", (json_module.dumps(parameters.to_json()),))
     finally:
         conn.close()
-    print(f"estimated from {len(records)} records (m: pairs the rules tie; u: random pairs):")
+    confirmed, split = labelled_pairs(records, labelled)
+    print(f"estimated from {len(records)} records and the stewards' latest decisions:"
+          f" {len(confirmed)} confirmed pairs, {len(split)} split pairs used")
+    print("(m: pairs the rules tie and confirmed pairs, never split ones;"
+          " u: random pairs and split pairs):")
     for field, levels in parameters.m.items():
         weights = ", ".join(f"{lv} {parameters.weight(field, lv):+.1f}" for lv in levels)
         print(f"  {field:<8} {weights}  (bits)")
@@ -328,8 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("estimate", help="estimate the matching parameters from the store",
                             description="Fellegi-Sunter m and u probabilities from the records "
                             "in the store itself (never from a truth file): u from random "
-                            "pairs, m from pairs the deterministic rules already link. Stored "
-                            "for processors started afterwards.")
+                            "pairs, m from pairs the deterministic rules already link. The "
+                            "stewards' latest decisions are labelled pairs: a confirmed pair "
+                            "counts towards m, a split pair towards u and never towards m. "
+                            "Stored for processors started afterwards.")
     p.set_defaults(run=_estimate)
 
     p = commands.add_parser("rebuild", help="derive the store again from the landed events",

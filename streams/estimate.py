@@ -6,13 +6,19 @@ comes from pairs the deterministic rules already tie together: pairs sharing a t
 for every field but the ID itself (less those one department holds as two people, by two of its
 person numbers), and pairs sharing a department's person number for the ID (whose typos those
 pairs do show). Counts are smoothed (add one) so no level has probability 0.
+
+The data stewards' decisions are labelled pairs: a pair confirmed as one person joins the m
+pairs of every field (the ID too), and a pair split as two people never counts towards m,
+whatever the rules tie (one ID number carried by two people), and joins the u pairs. For one
+pair only the latest decision stands, as in the merge.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 
 from streams.features import RecordFeatures
 from streams.matching import FIELDS, LEVELS, Parameters, comparison
@@ -20,24 +26,67 @@ from streams.matching import FIELDS, LEVELS, Parameters, comparison
 LINK_BITS = 15.0
 REVIEW_BITS = 8.0
 
+Pair = tuple[RecordFeatures, RecordFeatures]
+
+
+@dataclass(frozen=True)
+class LabelledPair:
+    """A steward's decision on two records (refs): one person (`same`) or two people."""
+
+    a: str
+    b: str
+    same: bool
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The unordered pair, as the store keys it (smaller ref first)."""
+        return (min(self.a, self.b), max(self.a, self.b))
+
 
 def estimate_parameters(records: Sequence[RecordFeatures], random_pairs: int = 50_000,
-                        seed: int = 0) -> Parameters:
-    """m and u for every field level, estimated from `records`."""
+                        seed: int = 0, labelled: Sequence[LabelledPair] = ()) -> Parameters:
+    """m and u for every field level, estimated from `records` and the stewards' `labelled`
+    pairs (in decision order; the latest per pair stands, refs not in `records` are ignored).
+
+    Each labelled pair counts once, like any pair the rules tie or any random pair: stewards
+    see the pairs the matcher was unsure of, so weighting them more would skew m and u towards
+    the hard cases instead of describing the records as a whole.
+    """
     rng = random.Random(seed)
     shuffled = sorted(records, key=lambda r: r.ref)
+    confirmed, split = labelled_pairs(shuffled, labelled)
+    apart = {(a.ref, b.ref) for a, b in split}
     unrelated = ((shuffled[rng.randrange(len(shuffled))], shuffled[rng.randrange(len(shuffled))])
                  for _ in range(random_pairs if len(shuffled) > 1 else 0))
-    u = _probabilities(((a, b) for a, b in unrelated if a.ref != b.ref), FIELDS)
-    by_id = _pairs_sharing(records, lambda r: None if r.id_suspect else r.id_number)
-    by_key = _pairs_sharing(records, lambda r: r.person_key)
-    m = _probabilities(by_id, [f for f in FIELDS if f != "id"])
-    m["id"] = _probabilities(by_key, ["id"])["id"]
+    u = _probabilities([*((a, b) for a, b in unrelated if a.ref != b.ref), *split], FIELDS)
+    by_id = _pairs_sharing(records, lambda r: None if r.id_suspect else r.id_number, apart)
+    by_key = _pairs_sharing(records, lambda r: r.person_key, apart)
+    m = _probabilities(_with(by_id, confirmed), [f for f in FIELDS if f != "id"])
+    m["id"] = _probabilities(_with(by_key, confirmed), ["id"])["id"]
     return Parameters(m=m, u=u, link=LINK_BITS, review=REVIEW_BITS)
 
 
-def _pairs_sharing(records: Iterable[RecordFeatures], key_of, limit: int = 50_000
-                   ) -> list[tuple[RecordFeatures, RecordFeatures]]:
+def labelled_pairs(records: Iterable[RecordFeatures], labelled: Iterable[LabelledPair]
+                   ) -> tuple[list[Pair], list[Pair]]:
+    """The confirmed and the split pairs among `records`, each sorted, smaller ref first: the
+    latest decision per unordered pair (`labelled` is in decision order)."""
+    by_ref = {r.ref: r for r in records}
+    latest = {pair.key: pair.same for pair in labelled}
+    known = sorted((key, same) for key, same in latest.items()
+                   if key[0] != key[1] and key[0] in by_ref and key[1] in by_ref)
+    return ([(by_ref[a], by_ref[b]) for (a, b), same in known if same],
+            [(by_ref[a], by_ref[b]) for (a, b), same in known if not same])
+
+
+def _with(pairs: list[Pair], extra: list[Pair]) -> list[Pair]:
+    """`pairs` and those of `extra` not among them (a pair counts once)."""
+    present = {(a.ref, b.ref) for a, b in pairs}
+    return pairs + [(a, b) for a, b in extra if (a.ref, b.ref) not in present]
+
+
+def _pairs_sharing(records: Iterable[RecordFeatures],
+                   key_of: Callable[[RecordFeatures], str | None],
+                   apart: Collection[tuple[str, str]], limit: int = 50_000) -> list[Pair]:
     groups: dict[str, list[RecordFeatures]] = defaultdict(list)
     for record in records:
         key = key_of(record)
@@ -47,14 +96,13 @@ def _pairs_sharing(records: Iterable[RecordFeatures], key_of, limit: int = 50_00
     for key in sorted(groups):
         group = sorted(groups[key], key=lambda r: r.ref)
         pairs.extend((a, b) for i, a in enumerate(group) for b in group[i + 1:]
-                     if not _two_people(a, b))
+                     if not _two_people(a, b) and (a.ref, b.ref) not in apart)
         if len(pairs) >= limit:
             break
     return pairs
 
 
-def _probabilities(pairs: Iterable[tuple[RecordFeatures, RecordFeatures]],
-                   fields: Iterable[str]) -> dict[str, dict[str, float]]:
+def _probabilities(pairs: Iterable[Pair], fields: Iterable[str]) -> dict[str, dict[str, float]]:
     fields = list(fields)
     counts: dict[str, Counter[str]] = {f: Counter() for f in fields}
     for a, b in pairs:

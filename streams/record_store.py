@@ -16,6 +16,7 @@ from deploy.id_keys import process_keyring
 from schemas.declarations import Verification
 from streams import id_protection as ids
 from streams.clustering import Split
+from streams.estimate import LabelledPair
 from streams.facts import Observation, Relative
 from streams.features import RecordFeatures, addresses_of
 from streams.json_text import json_text, json_value
@@ -97,6 +98,18 @@ def every_record(cur: Any) -> list[RecordFeatures]:
     """Every stored record's features (what `sanwang estimate` learns from)."""
     cur.execute(f"SELECT {', '.join(FEATURE_COLUMNS)} FROM hub.source_records")
     return [features_of_row(row) for row in cur.fetchall()]
+
+
+def latest_steward_decisions(cur: Any) -> list[LabelledPair]:
+    """Each pair's latest steward decision (a later one overrides), in decision order: the
+    labelled pairs `sanwang estimate` learns from."""
+    cur.execute("""
+        SELECT a, b, kind FROM (
+            SELECT DISTINCT ON (least(a, b), greatest(a, b)) a, b, kind, decision_id
+              FROM hub.steward_decisions
+             ORDER BY least(a, b), greatest(a, b), decision_id DESC) latest
+         ORDER BY decision_id""")
+    return [LabelledPair(a, b, kind == "confirm") for a, b, kind in cur.fetchall()]
 
 
 def load_features(cur: Any, refs: Iterable[str]) -> dict[str, RecordFeatures]:
