@@ -110,7 +110,7 @@ def indicators_router(who: Callable[..., Principal],
         if month is not None and month not in stored.months:
             raise HTTPException(404, f"no indicators of {month}")
         found = early_warnings(stored.series, stored.months, stored.units, month,
-                               stored.small_cell_k)
+                               stored.small_cell_k, stored.withheld)
         return [w for w in found if (level is None or w.level == level)
                 and (kind is None or w.kind == kind)]
 

@@ -85,7 +85,7 @@ def current_warnings(cur: Any, month: str | None, level: str | None, small_cell_
         raise InputError(f"{month} is outside the refreshed months "
                          f"{stored.months[0]}..{stored.months[-1]}")
     found = early_warnings(stored.series, stored.months, stored.units, month,
-                           max(small_cell_k, stored.small_cell_k))
+                           max(small_cell_k, stored.small_cell_k), stored.withheld)
     return [w for w in found if level is None or w.level == level]
 
 

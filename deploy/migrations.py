@@ -67,7 +67,10 @@ def check_migrated(dsn: str) -> None:
 
 
 def store_small_cell_k(cur: Any, small_cell_k: int) -> None:
-    """Set the k of the small-cell rule every analyst view applies (hub.small_cell): the
-    settings' small_cell_k, written by `sanwang up` and by each indicator refresh."""
+    """Set the k of the small-cell rule every analyst view applies (hub.withheld_cells): the
+    settings' small_cell_k, written by `sanwang up` and by each indicator refresh. A new k
+    decides again which stored indicators are withheld."""
     cur.execute("UPDATE hub.small_cell_rule SET k = %s WHERE k <> %s",
                 (small_cell_k, small_cell_k))
+    if cur.rowcount:
+        cur.execute("SELECT hub.mark_withheld_indicators()")

@@ -53,10 +53,13 @@ class EarlyWarning:
 
 
 class _Shown:
-    """Counts as an analyst may see them: below the township level a count 1..k is withheld."""
+    """Counts as an analyst may see them: below the township level a count 1..k is withheld,
+    and so is each cell the store's small-cell rule withheld (hub.withheld_cells: also the
+    second cells that keep the first from being worked out)."""
 
-    def __init__(self, k: int) -> None:
+    def __init__(self, k: int, withheld: frozenset[tuple[str, str, str, str]]) -> None:
         self.k = k
+        self.withheld = withheld
 
     def hidden(self, level: str, value: float) -> bool:
         return level in BELOW_TOWNSHIP and 0 < value <= self.k
@@ -67,16 +70,26 @@ class _Shown:
     def text(self, level: str, value: float) -> str:
         return f"1-{self.k}" if self.hidden(level, value) else f"{value:g}"
 
+    def cell(self, key: Key, month: str, value: float) -> float | None:
+        """A unit's count of one month (a cell of hub.indicators)."""
+        return None if (*key, month) in self.withheld else self.number(key[0], value)
+
+    def cell_text(self, key: Key, month: str, value: float) -> str:
+        return "withheld" if (*key, month) in self.withheld else self.text(key[0], value)
+
 
 def early_warnings(series: Mapping[Key, Sequence[float]], months: Sequence[str],
                    units: Mapping[tuple[str, str], Unit], month: str | None = None,
-                   small_cell_k: int = 0) -> list[EarlyWarning]:
+                   small_cell_k: int = 0,
+                   withheld: frozenset[tuple[str, str, str, str]] = frozenset()
+                   ) -> list[EarlyWarning]:
     """Every warning for `month` (default: the last): by kind, then level from the district
     down, strongest first. A move most of a unit's children share is its widespread warning,
     neither its own incipient one nor its children's.
-    `series`: each unit's indicator, one value per month of `months` (zeros included)."""
+    `series`: each unit's indicator, one value per month of `months` (zeros included);
+    `withheld`: (level, unit code, indicator, month) of the cells the small-cell rule withheld."""
     at = months.index(month) if month else len(months) - 1
-    shown = _Shown(small_cell_k)
+    shown = _Shown(small_cell_k, withheld)
     zs = {key: _z(values, at) for key, values in series.items()}
     children: dict[tuple[str, str, str], list[Key]] = defaultdict(list)  # parent key -> keys
     for key in series:
@@ -128,8 +141,9 @@ def _incipient(key: Key, unit: Unit, values: Sequence[float], at: int,
                  if peers else "it has no peers to compare with")
     return EarlyWarning(
         "incipient", key[0], key[1], unit.name, key[2], months[at],
-        shown.number(key[0], values[at]), shown.number(key[0], level), round(own - peer_z, 2),
-        f"{shown.text(key[0], values[at])} in {months[at]} against a usual "
+        shown.cell(key, months[at], values[at]), shown.number(key[0], level),
+        round(own - peer_z, 2),
+        f"{shown.cell_text(key, months[at], values[at])} in {months[at]} against a usual "
         f"{shown.text(key[0], level)} (median of its previous {n} months, MAD {mad:g}): "
         f"{own:+.1f} robust standard deviations; {peer_text}")
 
@@ -150,7 +164,7 @@ def _trending(key: Key, unit: Unit, values: Sequence[float], at: int, months: Se
     start, end = intercept, intercept + change
     return EarlyWarning(
         "trending", key[0], key[1], unit.name, key[2], months[at],
-        shown.number(key[0], values[at]), shown.number(key[0], round(start, 2)),
+        shown.cell(key, months[at], values[at]), shown.number(key[0], round(start, 2)),
         round(abs(size), 3),
         f"{'rose' if change > 0 else 'fell'} from about {shown.text(key[0], round(start, 1))} "
         f"to {shown.text(key[0], round(end, 1))} over {len(window)} months "
@@ -171,9 +185,9 @@ def _widespread(key: Key, unit: Unit, values: Sequence[float], at: int,
     child_level = children[0][0]
     return EarlyWarning(
         "widespread", key[0], key[1], unit.name, key[2], months[at],
-        shown.number(key[0], values[at]), shown.number(key[0], own[1]),
+        shown.cell(key, months[at], values[at]), shown.number(key[0], own[1]),
         round(abs(own[0]) * len(moving) / len(active), 2),
-        f"{shown.text(key[0], values[at])} in {months[at]} against a usual "
+        f"{shown.cell_text(key, months[at], values[at])} in {months[at]} against a usual "
         f"{shown.text(key[0], own[1])} ({own[0]:+.1f} robust standard deviations), "
         f"{'a rise' if own[0] > 0 else 'a fall'} shared by {len(moving)} of its "
         f"{len(active)} active {child_level} units (each {SHARED_Z:g}+ robust standard "

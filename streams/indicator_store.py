@@ -91,10 +91,11 @@ def read_timelines(cur: Any) -> list[Timeline]:
 
 def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int) -> Refreshed:
     """Compute every indicator of the `months` months through `last_month` and replace
-    hub.indicators with them (in the caller's transaction). One refresh at a time (an advisory
-    lock); it records the change feed's length, so that a processor refreshes again only after
-    the store changed."""
+    hub.indicators with them (in the caller's transaction), marking the counts the small-cell
+    rule withholds. One refresh at a time (an advisory lock); it records the change feed's
+    length, so that a processor refreshes again only after the store changed."""
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK,))
+    store_small_cell_k(cur, small_cell_k)
     cur.execute("SELECT count(*) FROM hub.change_outbox")
     (changes,) = cur.fetchone()
     window = months_through(last_month, months)
@@ -110,7 +111,7 @@ def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int
                 " VALUES (1, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET refreshed_at = now(),"
                 " first_month = EXCLUDED.first_month, last_month = EXCLUDED.last_month,"
                 " changes_seen = EXCLUDED.changes_seen", (window[0], window[-1], changes))
-    store_small_cell_k(cur, small_cell_k)
+    cur.execute("SELECT hub.mark_withheld_indicators()")
     return Refreshed(window[0], window[-1], len(timelines), len(rows))
 
 
@@ -162,12 +163,14 @@ def records_behind(cur: Any, unit_code: str, indicator: str, month: str,
 @dataclass(frozen=True)
 class StoredIndicators:
     """The stored indicators as series: one value a month (zeros filled in) per unit and
-    indicator, the months they cover, the units and the small-cell rule's k."""
+    indicator, the months they cover, the units, the small-cell rule's k and the cells
+    (level, unit code, indicator, month) it withheld."""
 
     months: list[str]
     series: dict[tuple[str, str, str], list[float]]
     units: dict[tuple[str, str], Unit]
     small_cell_k: int
+    withheld: frozenset[tuple[str, str, str, str]]
 
 
 def stored_indicators(cur: Any) -> StoredIndicators | None:
@@ -180,7 +183,10 @@ def stored_indicators(cur: Any) -> StoredIndicators | None:
     months = months_through(last, month_index(last) - month_index(first) + 1)
     at = {m: i for i, m in enumerate(months)}
     series: dict[tuple[str, str, str], list[float]] = {}
-    cur.execute("SELECT level, unit_code, indicator, month, value FROM hub.indicators")
-    for level, code, indicator, month, value in cur.fetchall():
+    withheld: set[tuple[str, str, str, str]] = set()
+    cur.execute("SELECT level, unit_code, indicator, month, value, withheld FROM hub.indicators")
+    for level, code, indicator, month, value, hidden in cur.fetchall():
         series.setdefault((level, code, indicator), [0.0] * len(months))[at[month]] = value
-    return StoredIndicators(months, series, grid_units(cur), k)
+        if hidden:
+            withheld.add((level, code, indicator, month))
+    return StoredIndicators(months, series, grid_units(cur), k, frozenset(withheld))

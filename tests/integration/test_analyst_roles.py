@@ -15,6 +15,7 @@ from psycopg2 import sql
 
 from deploy.postgres import autocommit_cursor
 from deploy.settings import HubSettings
+from tests.differencing import worked_out
 from tests.integration.api_stack import Principals, add_principals, merge_sample
 from tests.integration.conftest import clear_id_numbers, query
 
@@ -114,7 +115,8 @@ def test_analysts_cannot_reach_id_numbers_or_raw_records(analyst: Any, statement
 def test_population_counts_agree_across_the_four_levels(settings: HubSettings,
                                                         analyst: Any) -> None:
     """Each level's counts are the residents' own (counted here from the tables), except that
-    below the township a count of 1..k is withheld (NULL), and only those."""
+    below the township some are withheld (NULL): every count of 1..k, and beside them others,
+    so that none can be worked out from the shown ones (tests/differencing.py)."""
     k = settings.small_cell_k
     levels = {level: rows_of(analyst, f"SELECT * FROM hub.population_by_{level}")
               for level in LEVELS}
@@ -125,7 +127,7 @@ def test_population_counts_agree_across_the_four_levels(settings: HubSettings,
     people = query(settings, "SELECT g.district, g.township, g.community, r.grid_code,"
                              " r.life_status IS DISTINCT FROM 'deceased', r.sex"
                              " FROM hub.residents r JOIN hub.grids g USING (grid_code)")
-    withheld = 0
+    small = withheld = 0
     for depth, level in enumerate(LEVELS):
         expected: dict[tuple, dict[str, int]] = {}
         for person in people:
@@ -136,16 +138,35 @@ def test_population_counts_agree_across_the_four_levels(settings: HubSettings,
             counts["male"] += living and sex == "M"
         for row in levels[level]:
             key = tuple(row[c] for c in KEYS[level])
-            for column, count in expected.pop(key).items():
-                if level in ("community", "grid") and 1 <= count <= k:
-                    assert row[column] is None, (level, key, column)
+            for column, count in expected.pop(key, {"population": 0, "deceased": 0,
+                                                    "male": 0}).items():
+                if row[column] is None:
+                    assert level in ("community", "grid"), (level, key, column)
                     withheld += 1
                 else:
                     assert row[column] == count, (level, key, column)
+                    assert level in ("district", "township") or not 1 <= count <= k
+                small += level in ("community", "grid") and 1 <= count <= k
         assert not expected, level  # every unit with residents has its row
-    for row in levels["community"] + levels["grid"]:
-        assert not [c for c in columns if row[c] is not None and 1 <= row[c] <= k], row
-    assert withheld > 10  # the sample has many small cells below the township
+    assert withheld > small > 10  # the sample has many small cells below the township
+    for column in columns:
+        shown, children = units_shown(levels, column)
+        assert worked_out(shown, children) == {}, column
+
+
+def units_shown(levels: dict[str, list[dict[str, Any]]], column: str
+                ) -> tuple[dict[tuple, int | None], dict[tuple, list[tuple]]]:
+    """One column of the population views as units (keyed by their names down the levels),
+    and each unit's children."""
+    shown: dict[tuple, int | None] = {}
+    children: dict[tuple, list[tuple]] = {}
+    for depth, level in enumerate(LEVELS):
+        for row in levels[level]:
+            key = tuple(row[c] for c in KEYS[level])
+            shown[key] = row[column]
+            if depth:
+                children.setdefault(key[:-1], []).append(key)
+    return shown, children
 
 
 # What the analysts' role may read. A relation granted to analysts that is not listed here fails
@@ -195,6 +216,23 @@ def test_every_relation_analysts_read_keeps_the_small_cell_rule(settings: HubSet
                AND has_column_privilege('sanwang_analyst', a.attrelid, a.attnum, 'SELECT')""",
             (f"hub.{relation}",))}
         assert columns and not columns & FINER_THAN_TOWNSHIP, (relation, columns)
+    groups = 0
+    for (indicator, month), (shown, children) in indicator_units(analyst).items():
+        assert worked_out(shown, children) == {}, (indicator, month)
+        groups += any(v is None for v in shown.values())
+    assert groups > 10  # indicators and months with withheld counts
+
+
+def indicator_units(analyst: Any) -> dict[tuple[str, str], tuple[dict[str, int | None],
+                                                                 dict[str, list[str]]]]:
+    """hub.analyst_indicators as units shown and their children, per indicator and month."""
+    found: dict[tuple[str, str], tuple[dict[str, int | None], dict[str, list[str]]]] = {}
+    for row in rows_of(analyst, "SELECT * FROM hub.analyst_indicators"):
+        shown, children = found.setdefault((row["indicator"], row["month"]), ({}, {}))
+        shown[row["unit_code"]] = row["value"]
+        if row["parent_code"]:
+            children.setdefault(row["parent_code"], []).append(row["unit_code"])
+    return found
 
 
 # --- grid workers: row-level security --------------------------------------------------------

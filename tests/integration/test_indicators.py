@@ -81,8 +81,10 @@ def settings(api: Served) -> HubSettings:
 
 
 def stored(settings: HubSettings) -> dict[tuple[str, str, str, str], int]:
+    """The stored non-zero counts (a withheld 0 is a row too)."""
     return {(lv, u, i, m): v for lv, u, i, m, v in query(
-        settings, "SELECT level, unit_code, indicator, month, value FROM hub.indicators")}
+        settings, "SELECT level, unit_code, indicator, month, value FROM hub.indicators"
+                  " WHERE value <> 0")}
 
 
 def by_unit(grid_counts: Counter) -> Counter:

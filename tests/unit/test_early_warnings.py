@@ -101,7 +101,19 @@ def test_a_small_count_is_no_alarm_and_small_cells_are_withheld() -> None:
     (warning,) = early_warnings(loud, MONTHS, UNITS, small_cell_k=3)
     assert warning.expected is None and "against a usual 1-3" in warning.explanation
     (open_,) = early_warnings(loud, MONTHS, UNITS)
-    assert open_.expected == 0.5
+    assert open_.expected == 0.5 and open_.value == 9.0
+
+
+def test_a_count_the_store_withheld_is_withheld_in_its_warning() -> None:
+    """A second cell the small-cell rule withheld (more than k) is no number in a warning."""
+    loud = {("grid", GRIDS[0], "births"): [0.0, 1.0] * 11 + [0.0, 9.0]}
+    (warning,) = early_warnings(loud, MONTHS, UNITS, small_cell_k=3,
+                                withheld=frozenset({("grid", GRIDS[0], "births", MONTHS[-1])}))
+    assert warning.value is None and warning.explanation.startswith("withheld in ")
+    (other_month,) = early_warnings(loud, MONTHS, UNITS, small_cell_k=3,
+                                    withheld=frozenset({("grid", GRIDS[0], "births",
+                                                         MONTHS[-2])}))
+    assert other_month.value == 9.0
 
 
 def test_a_falling_series_is_a_falling_trend() -> None:
