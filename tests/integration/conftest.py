@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -70,6 +71,15 @@ def query(settings: HubSettings, sql: str, params: tuple = ()) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
+
+
+def all_relayed(settings: HubSettings, timeout: float = 60) -> None:
+    """Wait until the processor's relay has published every change-feed entry to Kafka (it
+    runs on a timer, after the events are stored)."""
+    deadline = time.monotonic() + timeout
+    while query(settings, "SELECT count(*) FROM hub.change_outbox WHERE sent_at IS NULL")[0][0]:
+        assert time.monotonic() < deadline, "the change feed relay did not catch up"
+        time.sleep(0.5)
 
 
 def landed_events(settings: HubSettings, where: str = "true") -> dict[str, dict]:

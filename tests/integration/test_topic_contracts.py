@@ -33,7 +33,7 @@ from schemas.topics import (
 )
 from streams.evaluation import read_truth
 from streams.lag import wait_for_processor
-from tests.integration.conftest import hub_settings, query, run_sql
+from tests.integration.conftest import all_relayed, hub_settings, query, run_sql
 from tests.integration.kafka_topics import message_count
 from tests.integration.workers import serving, spawn_worker, stop_worker
 from tests.samples import SAMPLE, sample_events
@@ -99,13 +99,6 @@ def _write_as_admin(settings: HubSettings, topic: str, values: list[bytes | None
     producer.close()
 
 
-def _all_relayed(settings: HubSettings, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while query(settings, "SELECT count(*) FROM hub.change_outbox WHERE sent_at IS NULL")[0][0]:
-        assert time.monotonic() < deadline, "the change feed relay did not catch up"
-        time.sleep(0.5)
-
-
 @pytest.fixture(scope="module")
 def filled(stack: HubSettings, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[HubSettings]:
@@ -130,11 +123,11 @@ def filled(stack: HubSettings, tmp_path_factory: pytest.TempPathFactory
         assert answer.json()["rejected"] == 1, answer.text
         _write_as_admin(hub, raw_topic(hub.topic_prefix, "police"), [b"not an event", None])
         wait_for_processor(hub, timeout=300)
-        _all_relayed(hub)
+        all_relayed(hub)
         run_sql(dsn(hub), ("UPDATE hub.change_outbox SET sent_at = NULL WHERE seq IN"
                                     " (SELECT seq FROM hub.change_outbox ORDER BY seq LIMIT %s)",
                                     (RESENT,)))
-        _all_relayed(hub)
+        all_relayed(hub)
         assert worker.poll() is None
     finally:
         stop_worker(worker)
