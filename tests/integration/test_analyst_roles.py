@@ -169,6 +169,18 @@ def units_shown(levels: dict[str, list[dict[str, Any]]], column: str
     return shown, children
 
 
+def test_a_count_two_views_show_is_withheld_alike_in_both(analyst: Any) -> None:
+    """dibao and disability holders by grid are in the population view and the attribute view:
+    the same counts, so the same cells withheld (one view must not give back the other's)."""
+    by_grid = rows_of(analyst, "SELECT * FROM hub.population_by_grid")
+    for attribute in ("dibao", "disability"):
+        population = {r["grid_code"]: r[attribute] for r in by_grid if r[attribute] != 0}
+        analyst.execute("SELECT grid_code, residents FROM hub.attribute_counts_by_grid"
+                        " WHERE attribute = %s", (attribute,))
+        holders = dict(analyst.fetchall())
+        assert holders == population and None in holders.values(), attribute
+
+
 # What the analysts' role may read. A relation granted to analysts that is not listed here fails
 # the test below: decide first whether it can show a small count or a resident's grid.
 ANALYST_COUNTS = {  # the level of its rows (None: read from the row) and its main count
