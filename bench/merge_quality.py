@@ -2,7 +2,7 @@
 
 Run by hand, never by CI:
 
-    .venv/bin/python bench/merge_quality.py [--persons 20000] [--seed 7] [--city DIR]
+    .venv/bin/python bench/merge_quality.py [--persons 20000] [--seed 7] [--noise 1] [--city DIR]
 
 Starts a private stack (temporary state directory, free ports), generates a city with
 `sanwang generate` (or takes a city's folder, e.g. the contract's five-department sample
@@ -23,6 +23,8 @@ from harness import EXPORTS, load_grids, private_stack, spawn_workers, stop_work
 
 from connectors.file_backfill import backfill_file
 from connectors.synthetic_city import generate_city
+from deploy import postgres
+from deploy.settings import HubSettings
 from streams.evaluation import read_truth, store_scores
 from streams.lag import wait_for_processor
 
@@ -31,12 +33,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--noise", type=int, default=1, help="the generator's noise level")
     parser.add_argument("--city", type=Path, help="a city's folder instead of a generated one")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         city = args.city or Path(tmp) / "city"
         if not args.city:
-            generate_city(args.persons, args.seed, city)
+            generate_city(args.persons, args.seed, city, noise=args.noise)
         with private_stack(Path(tmp) / "home") as settings:
             load_grids(settings, city)
             workers = spawn_workers(settings, 1)
@@ -47,14 +50,39 @@ def main() -> None:
                 published = time.monotonic() - started
                 wait_for_processor(settings, timeout=3600)
                 merged = time.monotonic() - started
+                relinked = wait_until_settled(settings) - started
                 scores = store_scores(settings, read_truth(city / "truth.csv"))
             finally:
                 stop_workers(workers)
-    name = str(args.city) if args.city else f"generated {args.persons} persons, seed {args.seed}"
-    print("| city | records | precision | recall | F1 | published in | merged in | merged/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    name = str(args.city) if args.city else (f"generated {args.persons} persons, seed"
+                                              f" {args.seed}, noise {args.noise}")
+    print("| city | records | precision | recall | F1 | published in | merged in | merged/s |"
+          " settled in |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {name} | {records} | {scores.precision:.4f} | {scores.recall:.4f} | "
-          f"{scores.f1:.4f} | {published:.0f} s | {merged:.0f} s | {records / merged:.0f} |")
+          f"{scores.f1:.4f} | {published:.0f} s | {merged:.0f} s | {records / merged:.0f} |"
+          f" {relinked:.0f} s |")
+
+
+def wait_until_settled(settings: HubSettings, timeout: float = 1800) -> float:
+    """When a store big enough to re-estimate from (streams/reestimate.py) has its parameters
+    estimated from every landed event and no record waits to be linked again: the time."""
+    conn = postgres.connect(postgres.dsn(settings))
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT (SELECT count(*) FROM hub.source_records) < %s OR"
+                            " coalesce((SELECT events_seen = (SELECT count(*) FROM hub.events)"
+                            " FROM hub.match_parameters), false)"
+                            " AND NOT EXISTS (SELECT FROM hub.relink_pending)",
+                            (settings.reestimate_min_records,))
+                if cur.fetchone()[0]:
+                    return time.monotonic()
+            time.sleep(1)
+    finally:
+        conn.close()
+    raise TimeoutError(f"the parameters did not settle in {timeout:.0f} s")
 
 
 if __name__ == "__main__":

@@ -176,35 +176,45 @@ def _rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
-    import json as json_module
+    from tqdm import tqdm
 
     from deploy import postgres
-    from streams.estimate import estimate_parameters, labelled_pairs
-    from streams.record_store import every_record, latest_steward_decisions
+    from streams.landing import HubStore
+    from streams.parameter_store import load_parameters
+    from streams.reestimate import reestimate, store_size
+    from streams.relink import pending
 
     conn = postgres.connect(postgres.dsn(settings))
     try:
         with conn, conn.cursor() as cur:
-            records = every_record(cur)
-            if len(records) < 2:
+            size = store_size(cur)
+            if size.records < 2:
                 print("sanwang estimate: the store holds no records yet", file=sys.stderr)
                 return 2
-            labelled = latest_steward_decisions(cur)
-            parameters = estimate_parameters(records, labelled=labelled)
-            cur.execute("INSERT INTO hub.match_parameters (id, parameters) VALUES (1, %s)"
-                        " ON CONFLICT (id) DO UPDATE SET parameters = EXCLUDED.parameters,"
-                        " estimated_at = now()", (json_module.dumps(parameters.to_json()),))
+            done = reestimate(cur, size)
+            parameters = load_parameters(cur).parameters
+            queued = pending(cur)
     finally:
         conn.close()
-    confirmed, split = labelled_pairs(records, labelled)
-    print(f"estimated from {len(records)} records and the stewards' latest decisions:"
-          f" {len(confirmed)} confirmed pairs, {len(split)} split pairs used")
+    print(f"estimated from {done.records} records and the stewards' latest decisions:"
+          f" {done.confirmed} confirmed pairs, {done.split} split pairs used")
     print("(m: pairs the rules tie and confirmed pairs, never split ones;"
           " u: random pairs and split pairs):")
     for field, levels in parameters.m.items():
         weights = ", ".join(f"{lv} {parameters.weight(field, lv):+.1f}" for lv in levels)
         print(f"  {field:<8} {weights}  (bits)")
-    print("Stored in hub.match_parameters; processors use them once restarted.")
+    if not done.queued:
+        print("The parameters stored were these already; nothing to link again.")
+    store = HubStore(postgres.dsn(settings))
+    try:
+        with tqdm(total=queued, unit="records", disable=args.no_progress or not queued) as bar:
+            while (records := store.relink_batch()) is not None:
+                bar.update(records)
+    finally:
+        store.close()
+    if queued:
+        print(f"Stored in hub.match_parameters (processors switch at their next batch);"
+              f" {queued} records linked again with them.")
     return 0
 
 
@@ -336,7 +346,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "pairs, m from pairs the deterministic rules already link. The "
                             "stewards' latest decisions are labelled pairs: a confirmed pair "
                             "counts towards m, a split pair towards u and never towards m. "
-                            "Stored for processors started afterwards.")
+                            "Processors switch to them at their next batch, and every record "
+                            "is linked again with them (the store ends as a clean run with "
+                            "them would leave it). Processors also re-estimate by themselves "
+                            "as the store grows (SANWANG_REESTIMATE_SECONDS).")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_estimate)
 
     p = commands.add_parser("rebuild", help="derive the store again from the landed events",

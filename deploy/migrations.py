@@ -9,9 +9,8 @@ import psycopg2
 
 import schemas
 from deploy.errors import StoreError
+from deploy.locks import MIGRATION_LOCK
 from deploy.postgres import connect, location
-
-LOCK_KEY = 7_303_240_001  # advisory lock: two `up`s at once apply each file once
 
 
 def migration_files() -> list[tuple[str, str]]:
@@ -26,7 +25,7 @@ def apply_migrations(dsn: str) -> list[str]:
     applied_now: list[str] = []
     try:
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+            cur.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
             cur.execute("CREATE SCHEMA IF NOT EXISTS hub")
             cur.execute("CREATE TABLE IF NOT EXISTS hub.schema_migrations ("
                         "version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")

@@ -66,6 +66,14 @@ class HubSettings(BaseSettings):
                                            "refreshes the indicators when the store changed "
                                            "(one worker at a time); 0: only `sanwang "
                                            "indicators refresh` does.")
+    reestimate_seconds: int = Field(60, ge=0, description="How often a processor looks "
+                                    "whether to re-estimate the matching parameters from the "
+                                    "store (when it has doubled, or changed and gone quiet; "
+                                    "every record is then linked again with them); 0: only "
+                                    "`sanwang estimate` does.")
+    reestimate_min_records: int = Field(10_000, ge=2, description="The fewest records a "
+                                        "processor re-estimates from: below it the shipped "
+                                        "parameters (or `sanwang estimate`'s) stay.")
     id_keyring: SecretStr = Field(SecretStr(""), description="The ID-number keyring itself "
                                   "(JSON, as `sanwang ids add-key` writes it); else the file.")
     id_keyring_file: str = Field("", description="The ID-number keyring's file; empty: "

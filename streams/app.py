@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 BATCH_WITHIN_SECONDS = 0.5
 CHANGE_RELAY_SECONDS = 0.5
 GAUGE_SECONDS = 10.0
+RELINK_SECONDS = 1.0
 
 
 def create_app(settings: HubSettings) -> faust.App:
@@ -152,6 +153,39 @@ def create_app(settings: HubSettings) -> faust.App:
             if done is not None:
                 log.info("indicators of %s..%s refreshed from %d residents", done.first_month,
                          done.last_month, done.residents)
+
+    if settings.reestimate_seconds:
+        parameter_store = HubStore(dsn(settings, "sanwang_processor"))
+        events_seen: list[int | None] = [None]  # at the previous look
+
+        @app.timer(interval=settings.reestimate_seconds)
+        async def keep_parameters() -> None:
+            """The matching parameters re-estimated as the store grows (streams/reestimate.py),
+            one worker at a time."""
+            try:
+                size, done = await asyncio.to_thread(
+                    parameter_store.reestimate, settings.reestimate_min_records, events_seen[0])
+            except psycopg2.Error as error:
+                parameter_store.close()
+                log.warning("matching parameters not re-estimated: %s", error)
+                return
+            events_seen[0] = size.events
+            if done is not None:
+                log.info("matching parameters re-estimated from %d records; %d queued to be"
+                         " linked again", done.records, done.queued)
+
+    relink_store = HubStore(dsn(settings, "sanwang_processor"))
+
+    @app.timer(interval=RELINK_SECONDS)
+    async def relink_records() -> None:
+        """Records queued by a switch of parameters linked again, a batch per transaction (any
+        worker, side by side); a stop waits for one batch at most."""
+        try:
+            while await asyncio.to_thread(relink_store.relink_batch) is not None:
+                pass
+        except psycopg2.Error as error:
+            relink_store.close()
+            log.warning("records not linked again yet: %s", error)
 
     @app.agent(raw)
     async def land_events(stream: faust.StreamT) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 
 from psycopg2.extras import execute_values
 
+from deploy.locks import MERGE_LOCK
 from streams import id_protection as ids
 from streams.json_text import json_text, json_value
-from streams.merge import MERGE_LOCK
 
 BATCH = 500
 

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg2
 from psycopg2.extras import execute_values
 
+from deploy.locks import INDICATOR_REFRESH_LOCK
 from deploy.migrations import store_small_cell_k
 from streams.features import addresses_of
 from streams.grid_units import GridRow, Unit, units_of
@@ -30,7 +31,6 @@ from streams.indicators import (
 )
 from streams.normalize_address import Gazetteer, normalize_address
 
-REFRESH_LOCK = 7_303_240_002  # advisory lock: one indicator refresh at a time
 FACT_ATTRIBUTES = ("life_status", "population_type", "residence_permit", "employment", "pension",
                    "dibao")
 
@@ -94,7 +94,7 @@ def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int
     hub.indicators with them (in the caller's transaction), marking the counts the small-cell
     rule withholds. One refresh at a time (an advisory lock); it records the change feed's
     length, so that a processor refreshes again only after the store changed."""
-    cur.execute("SELECT pg_advisory_xact_lock(%s)", (REFRESH_LOCK,))
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (INDICATOR_REFRESH_LOCK,))
     store_small_cell_k(cur, small_cell_k)
     cur.execute("SELECT count(*) FROM hub.change_outbox")
     (changes,) = cur.fetchone()
@@ -120,7 +120,7 @@ def refresh_if_changed(cur: Any, last_month: str, months: int, small_cell_k: int
     """A processor's periodic refresh (None: not needed). Skipped while another refresh runs,
     and when neither the store (the change feed's length) nor the month changed since the
     last one."""
-    cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (REFRESH_LOCK,))
+    cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (INDICATOR_REFRESH_LOCK,))
     if not cur.fetchone()[0]:
         return None
     cur.execute("SELECT changes_seen = (SELECT count(*) FROM hub.change_outbox)"

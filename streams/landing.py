@@ -7,18 +7,17 @@ events again changes nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg2
 import psycopg2.errors
 
 from deploy.id_keys import process_keyring
+from deploy.locks import MERGE_LOCK
 from schemas.events import canonical_json
 from schemas.hub_events import OutboxEntry
 from streams import id_protection as ids
@@ -26,10 +25,12 @@ from streams.features import department_of
 from streams.matching import Parameters
 from streams.merge import MergeSummary, merge_events, recheck
 from streams.metrics import BATCH_RETRIES
+from streams.parameter_store import StoredParameters, current_parameters
+from streams.reestimate import Reestimated, StoreSize, reestimate_if_due
+from streams.relink import relink_some
 from streams.resident_store import store_owners
 from streams.store_io import copy_rows
 
-DEFAULT_PARAMETERS = Path(__file__).parent / "default_parameters.json"
 # A dropped connection shows as OperationalError, or, when the rollback on the way out of the
 # transaction finds the connection closed, as InterfaceError: both mean "retry later".
 DATABASE_GONE = (psycopg2.OperationalError, psycopg2.InterfaceError)
@@ -62,26 +63,18 @@ def land_events(cur: Any, rows: Sequence[tuple[Any, ...]]) -> set[str]:
     return {event_id for (event_id,) in cur.fetchall()}
 
 
-def load_parameters(cur: Any) -> Parameters:
-    """The matching parameters `sanwang estimate` stored, else the ones shipped with the hub."""
-    cur.execute("SELECT parameters FROM hub.match_parameters WHERE id = 1")
-    row = cur.fetchone()
-    return Parameters.from_json(row[0] if row else json.loads(DEFAULT_PARAMETERS.read_text()))
-
-
 class HubStore:
     """One connection; `apply` is one transaction per batch."""
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
         self._conn: Any = None
-        self._parameters: Parameters | None = None
+        self._parameters: StoredParameters | None = None
 
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg2.connect(self._dsn)
             with self._conn, self._conn.cursor() as cur:
-                self._parameters = load_parameters(cur)
                 store_owners(cur)
         return self._conn
 
@@ -104,14 +97,40 @@ class HubStore:
             new_ids = land_events(cur, rows)
             new = [c.event for c in batch if c.event["id"] in new_ids]
             new = list({e["id"]: e for e in new}.values())
-            summary = merge_events(cur, new, self._parameters)
+            summary = merge_events(cur, new, self._current(cur))
             return Counter(department_of(e) for e in new), summary
 
         stored, summary = self._transaction(land_and_merge)
-        while (checked := self._transaction(
-                lambda cur: recheck(cur, self._parameters, summary.lookups))) is not None:
-            summary.add(checked)
+        self._recheck(summary)
         return stored, summary
+
+    def relink_batch(self) -> int | None:
+        """Link a batch of the records a switch of parameters queued again (streams/relink.py),
+        then run the rechecks it leaves; how many records, None when none waits."""
+        done = self._transaction(relink_some)
+        if done is None:
+            return None
+        records, summary = done
+        self._recheck(summary)
+        return records
+
+    def reestimate(self, min_records: int, events_before: int | None
+                   ) -> tuple[StoreSize, Reestimated | None]:
+        """Re-estimate the matching parameters when the store's growth calls for it
+        (streams/reestimate.py)."""
+        return self._transaction(lambda cur: reestimate_if_due(cur, min_records, events_before))
+
+    def _current(self, cur: Any) -> Parameters:
+        """The parameters to merge with, read under the merge lock (parameter_store)."""
+        cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
+        self._parameters = current_parameters(cur, self._parameters)
+        return self._parameters.parameters
+
+    def _recheck(self, summary: MergeSummary) -> None:
+        """Run every waiting recheck (any worker's), each in a transaction of its own."""
+        while (checked := self._transaction(
+                lambda cur: recheck(cur, self._current(cur), summary.lookups))) is not None:
+            summary.add(checked)
 
     def _transaction(self, work: Callable[[Any], T]) -> T:
         """`work(cursor)` in a transaction, again after a deadlock; a lost connection is closed

@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from deploy.locks import MERGE_LOCK
 from streams import recheck_store as rechecks
 from streams import record_store as records
 from streams import resident_store as residents
@@ -49,10 +50,8 @@ from streams.resident_state import LOOSE_RULES, resident_states, review_items
 from streams.resolve import MAX_BLOCK, edges_among
 
 MAX_COMPONENT = 50_000
-# Merges take this lock shared, so workers merge side by side; a steward's decision and a rekey
-# take it exclusive and run alone. Between merges, resident locks (record_store.lock_residents)
-# keep two transactions from rewriting the same residents.
-MERGE_LOCK = 7_303_240_002
+# Merges take MERGE_LOCK shared (deploy/locks.py); between them, resident locks
+# (record_store.lock_residents) keep two transactions from rewriting the same residents.
 
 
 @dataclass
@@ -143,9 +142,16 @@ def recheck(cur: Any, parameters: Parameters, known: dict[str, frozenset[str]]
         again |= rechecks.linked_to(cur, claimed.refs, unseen)
     summary.rechecks["merged_again" if again else "nothing_unseen"] += 1
     if again:
-        features = records.load_features(cur, sorted(again))  # current versions
-        _link(cur, features, _protected(features), parameters, summary)
+        link_again(cur, again, parameters, summary)
     return summary
+
+
+def link_again(cur: Any, refs: Collection[str], parameters: Parameters, summary: MergeSummary
+               ) -> None:
+    """Link these stored records again (their current versions) with `parameters`, as a
+    correction of each would: edges worked out afresh, their residents reclustered."""
+    features = records.load_features(cur, sorted(refs))
+    _link(cur, features, _protected(features), parameters, summary)
 
 
 def _protected(features: dict[str, RecordFeatures]) -> dict[str, RecordKeys]:
@@ -166,10 +172,10 @@ def _link(cur: Any, batch: dict[str, RecordFeatures], keys: dict[str, RecordKeys
                                MAX_BLOCK)
     known = {**{ref: f for ref, (f, _) in found.items()}, **batch}
     edges = edges_among(list(batch.values()), parameters, against=list(known.values()))
-    records.replace_edges(cur, changed, edges, new or set())
+    shown_elsewhere = records.replace_edges(cur, changed, edges, new or set())
     resident_of = {ref: r for ref, (_, r) in found.items() if ref not in batch}
     joins, seeds = _plan(batch, new or set(), edges, resident_of)
-    seeds |= _join(cur, joins, batch, facts or {}, edges, summary)
+    seeds |= _join(cur, joins, batch, facts or {}, edges, summary) | shown_elsewhere
     if seeds:
         recluster(cur, sorted(seeds), summary, known, facts)
 

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from deploy.id_keys import process_keyring
+from deploy.locks import MERGE_LOCK
 from deploy.postgres import connect
 from schemas.events import canonical_json
 from streams import id_protection as ids
 from streams.json_text import json_value
-from streams.landing import load_parameters
-from streams.merge import MERGE_LOCK, merge_events
+from streams.merge import merge_events
+from streams.parameter_store import load_parameters
 from streams.resident_store import store_owners
 
 BATCH = 2000
@@ -63,7 +64,7 @@ def _rebuild(conn: Any, reader: Any, keyring: ids.Keyring, on_batch: Callable[[i
              ) -> int:
     with conn, conn.cursor() as cur:
         store_owners(cur)
-        parameters = load_parameters(cur)
+        parameters = load_parameters(cur).parameters
         cur.execute("SELECT coalesce(max(seq), 0) FROM hub.change_outbox")
         (first_change,) = cur.fetchone()
     total = 0

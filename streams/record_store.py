@@ -24,6 +24,7 @@ from streams.matching import Edge, RecordKeys
 from streams.store_io import copy_rows, upsert_rows
 
 LINKING_RULES = ["department_key", "id_number", "probabilistic"]
+SHOWN_NOT_LINKED = ("review", "id_conflict")  # pairs a resident shows without linking them
 RESIDENT_LOCKS = 7304  # advisory lock namespace (the two-int form)
 FEATURE_COLUMNS = ("ref", "person_key", "id_sealed", "id_suspect", "id_digits_sealed", "name",
                    "pinyin", "birth", "sex", "phone", "addresses", "version")
@@ -167,17 +168,27 @@ def replace_relations(cur: Any, refs: Sequence[str], relatives: Sequence[Relativ
                for r in relatives])
 
 
-def replace_edges(cur: Any, refs: Sequence[str], edges: Iterable[Edge], new: set[str]) -> None:
-    """These records' edges, instead of the ones stored for them."""
+def replace_edges(cur: Any, refs: Sequence[str], edges: Iterable[Edge], new: set[str]
+                  ) -> set[str]:
+    """These records' edges, instead of the ones stored for them. Returns the records outside
+    `refs` whose non-linking edges (review, id_conflict) with them came or went: their residents
+    show those pairs (conflicts, review items), so they must be worked out again too."""
     old = [ref for ref in refs if ref not in new]
+    before: set[tuple[str, str, str]] = set()
     if old:
-        cur.execute("DELETE FROM hub.match_edges WHERE a = ANY(%s) OR b = ANY(%s)", (old, old))
+        cur.execute("DELETE FROM hub.match_edges WHERE a = ANY(%s) OR b = ANY(%s)"
+                    " RETURNING a, b, rule", (old, old))
+        before = set(cur.fetchall())
     unique = {(e.a, e.b): e for e in edges}
     # a concurrent merge may write the same pair (each computed it from what it saw): the later
     # one stands, and a recheck redoes it if that one saw an older version
     upsert_rows(cur, "hub.match_edges", ("a", "b", "rule", "score", "agreed"),
                 [(e.a, e.b, e.rule, finite(e.score), list(e.agreed)) for e in unique.values()],
                 key=("a", "b"), update=("rule", "score", "agreed"))
+    after = {(e.a, e.b, e.rule) for e in unique.values()}
+    inside = set(refs)
+    return {ref for a, b, rule in before ^ after if rule in SHOWN_NOT_LINKED
+            for ref in (a, b) if ref not in inside}
 
 
 def finite(score: float) -> float:

@@ -16,8 +16,9 @@ import psycopg2.extras
 
 from deploy.errors import InputError
 from deploy.id_keys import process_keyring
+from deploy.locks import MERGE_LOCK
 from streams import id_protection as ids
-from streams.merge import MERGE_LOCK, MergeSummary, recluster
+from streams.merge import MergeSummary, recluster
 
 
 class StewardError(InputError):

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 
+from connectors.file_backfill import source_for
+from connectors.records import MappingError
 from deploy import postgres
 from deploy.settings import HubSettings
 from schemas.events import make_event
+from schemas.registry import validation_errors
 from streams import landing
 from streams.landing import ConsumedEvent, HubStore
-from tests.samples import SAMPLE, sample_events
+from tests.samples import EXPORTS, SAMPLE, sample_events
 
 TABLES = ("events", "source_records", "record_keys", "record_relations", "match_edges",
           "residents", "golden_values", "source_links", "resident_findings", "conflicts",
@@ -66,6 +70,22 @@ def corrected(event: dict, content: dict | None = None) -> dict:
                                                       "gxsj": "2026-11-27 00:00:00+00"})
 
 
+def city_events(folder: Path) -> list[dict[str, Any]]:
+    """Every valid record of a generated city's five exports as a canonical event (what the
+    connectors would publish; the rest they dead-letter)."""
+    events = []
+    for department, name in EXPORTS.items():
+        read_from, to_event, _, _ = source_for(department, folder / name)
+        for record in read_from(0):
+            try:
+                event = to_event(record.columns, record.origin) if record.columns else None
+            except MappingError:
+                continue
+            if event is not None and not validation_errors(event):
+                events.append(event)
+    return events
+
+
 def reset(settings: HubSettings) -> None:
     conn = psycopg2.connect(postgres.dsn(settings))
     with conn, conn.cursor() as cur:
@@ -97,9 +117,11 @@ def snapshot(settings: HubSettings) -> dict[str, Any]:
         history = sorted((members[r], *rest) for r, *rest in cur.fetchall())
         cur.execute("SELECT resident_id, kind, attribute, details::text FROM hub.conflicts")
         conflicts = sorted((members[r], *rest) for r, *rest in cur.fetchall())
+        cur.execute("SELECT resident_id, kind, since, evidence::text FROM hub.resident_findings")
+        findings = sorted((members[r], *rest) for r, *rest in cur.fetchall())
     conn.close()
     return {"groups": sorted(members.values()), "golden": golden, "history": history,
-            "conflicts": conflicts}
+            "conflicts": conflicts, "findings": findings}
 
 
 def clean_snapshot(settings: HubSettings, events: list[dict]) -> dict[str, Any]:

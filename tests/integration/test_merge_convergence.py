@@ -4,18 +4,21 @@ batch give the same store as a clean run (same grouping, same golden values)."""
 from __future__ import annotations
 
 import copy
+import random
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connectors.synthetic_city import generate_city
 from deploy import postgres
 from deploy.settings import HubSettings
 from streams.landing import HubStore
 from tests.integration.conftest import hub_settings, query
 from tests.integration.store_runs import (
     apply,
+    city_events,
     clean_snapshot,
     corpus,
     crash_inside,
@@ -70,3 +73,35 @@ def test_the_clean_run_stores_the_correction_over_the_exported_row(clean_run) ->
     correction = CORPUS[-1]
     assert query(settings, "SELECT event_id FROM hub.source_records WHERE ref = %s",
                  (f"police:{correction['subject']}",)) == [(correction["id"],)]
+
+
+NOISY_CITY = (700, 11, 2)  # persons, seed, noise level: twice today's mistakes, the wider kinds
+
+
+@pytest.fixture(scope="module")
+def noisy_city(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("noisy_city")
+    persons, seed, noise = NOISY_CITY
+    generate_city(persons, seed, folder, noise=noise)
+    return city_events(folder)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**16), batch=st.integers(40, 400))
+def test_a_noisy_city_in_any_order_gives_the_clean_runs_store(clean_run, noisy_city, seed,
+                                                              batch) -> None:
+    """A whole generated city, not only the corpus: shared numbers, relatives' numbers and near
+    misses between residents, whose conflicts and review items show on both sides (a record
+    arriving later changes what an earlier resident shows, found this way)."""
+    settings, _ = clean_run
+    expected = clean_snapshot(settings, noisy_city)
+    reset(settings)
+    delivery = random.Random(seed).sample(noisy_city, len(noisy_city))
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        for start in range(0, len(delivery), batch):
+            apply(store, delivery[start:start + batch])
+    finally:
+        store.close()
+    assert snapshot(settings) == expected

@@ -15,8 +15,9 @@ from connectors.file_backfill import backfill_file
 from deploy import postgres
 from deploy.settings import HubSettings
 from streams.lag import wait_for_processor
-from streams.landing import HubStore, load_parameters
+from streams.landing import HubStore
 from streams.merge import merge_events
+from streams.parameter_store import load_parameters
 from tests.integration.conftest import hub_settings
 from tests.integration.store_runs import (
     apply,
@@ -108,7 +109,7 @@ def _merge_uncommitted(settings: HubSettings, events: list[dict]) -> Any:
     """A worker's merge of `events`, left open: the connection, to commit."""
     conn = psycopg2.connect(postgres.dsn(settings, "sanwang_processor"))
     with conn.cursor() as cur:
-        merge_events(cur, events, load_parameters(cur))
+        merge_events(cur, events, load_parameters(cur).parameters)
     return conn
 
 

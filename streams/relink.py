@@ -1,0 +1,36 @@
+"""Link the queued records again with the current parameters, a batch per transaction.
+
+Any number of workers (and `sanwang estimate`) can work through the queue side by side: each
+takes its batch with SKIP LOCKED, under the merge lock shared like a merge, and leaves a recheck
+like a merge (streams/merge.py), so records merged meanwhile are met either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploy.locks import MERGE_LOCK
+from streams.merge import MergeSummary, link_again
+from streams.parameter_store import load_parameters
+
+BATCH = 500
+
+
+def relink_some(cur: Any, limit: int = BATCH) -> tuple[int, MergeSummary] | None:
+    """Take up to `limit` queued records and link them again: how many, and what that did;
+    None when none is waiting."""
+    cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
+    cur.execute("DELETE FROM hub.relink_pending WHERE ref IN (SELECT ref FROM hub.relink_pending"
+                " ORDER BY ref LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING ref", (limit,))
+    refs = {ref for (ref,) in cur.fetchall()}
+    if not refs:
+        return None
+    summary = MergeSummary()
+    link_again(cur, refs, load_parameters(cur).parameters, summary)
+    return len(refs), summary
+
+
+def pending(cur: Any) -> int:
+    """Records still waiting to be linked again."""
+    cur.execute("SELECT count(*) FROM hub.relink_pending")
+    return cur.fetchone()[0]

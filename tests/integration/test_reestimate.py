@@ -1,0 +1,226 @@
+"""Parameters re-estimated as the store grows: after a switch, every record is linked again, so
+the store ends as a clean run with the new parameters would leave it, whatever arrived before,
+during or after the switch (streams/parameter_store.py, streams/relink.py)."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from typing import Any
+
+import psycopg2
+import pytest
+
+from connectors.file_backfill import backfill_file
+from connectors.synthetic_city import generate_city
+from deploy import postgres
+from deploy.locks import MERGE_LOCK
+from deploy.private_stack import settings_env
+from deploy.settings import HubSettings
+from streams.evaluation import read_truth, store_scores
+from streams.lag import wait_for_processor
+from streams.landing import HubStore
+from streams.parameter_store import load_parameters, switch_parameters
+from streams.reestimate import reestimate, store_size
+from streams.relink import pending
+from tests.integration.conftest import hub_settings, query
+from tests.integration.store_runs import apply, city_events, corrected, reset, snapshot
+from tests.integration.workers import joined, spawn_worker, stop_worker, worker_log
+from tests.samples import EXPORTS as FIVE_EXPORTS
+from tests.samples import SAMPLE5, sample5_events
+
+PERSONS, SEED, NOISE = 700, 11, 2  # twice today's noise: where the shipped parameters lose pairs
+BATCH = 150
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("city")
+    generate_city(PERSONS, SEED, folder, noise=NOISE)
+    return city_events(folder)
+
+
+@pytest.fixture(scope="module")
+def settings(stack: HubSettings) -> HubSettings:
+    return hub_settings(stack)
+
+
+def _cursor_work(settings: HubSettings, work: Any) -> Any:
+    conn = psycopg2.connect(postgres.dsn(settings))
+    try:
+        with conn, conn.cursor() as cur:
+            return work(cur)
+    finally:
+        conn.close()
+
+
+def _forget_parameters(settings: HubSettings) -> None:
+    reset(settings)
+    _cursor_work(settings, lambda cur: cur.execute(
+        "TRUNCATE hub.match_parameters, hub.relink_pending"))
+
+
+def _relink_all(store: HubStore) -> int:
+    done = 0
+    while (records := store.relink_batch()) is not None:
+        done += records
+    return done
+
+
+def test_a_switch_mid_stream_ends_as_a_clean_run_with_the_new_parameters(
+        settings: HubSettings, events: list[dict[str, Any]]) -> None:
+    _forget_parameters(settings)
+    delivery = random.Random(SEED).sample(events, len(events))
+    half = len(delivery) // 2
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        for start in range(0, half, BATCH):  # with the shipped parameters
+            apply(store, delivery[start:start + BATCH])
+        done = _cursor_work(settings, lambda cur: reestimate(cur, store_size(cur)))
+        assert done.queued == done.records > 0
+        for start in range(half, len(delivery), BATCH):  # new records meet relinked ones
+            apply(store, delivery[start:start + BATCH])
+            store.relink_batch()
+        _relink_all(store)
+    finally:
+        store.close()
+    assert _cursor_work(settings, pending) == 0
+    streamed = snapshot(settings)
+    estimated = _cursor_work(settings, load_parameters)
+    assert estimated.version == 1 and estimated.records == done.records
+
+    reset(settings)  # the same records in one batch, with those parameters from the start
+    clean_store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        apply(clean_store, sorted(events, key=lambda e: e["id"]))
+    finally:
+        clean_store.close()
+    assert snapshot(settings) == streamed
+
+    _forget_parameters(settings)  # and with the shipped ones: they group this city otherwise
+    shipped_store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        apply(shipped_store, sorted(events, key=lambda e: e["id"]))
+    finally:
+        shipped_store.close()
+    assert snapshot(settings)["groups"] != streamed["groups"]
+
+
+def test_the_same_parameters_again_link_nothing_again(settings: HubSettings,
+                                                      events: list[dict[str, Any]]) -> None:
+    _forget_parameters(settings)
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        apply(store, events)
+        first = _cursor_work(settings, lambda cur: reestimate(cur, store_size(cur)))
+        assert _relink_all(store) == first.queued > 0
+        again = _cursor_work(settings, lambda cur: reestimate(cur, store_size(cur)))
+    finally:
+        store.close()
+    assert again.queued == 0
+    assert _cursor_work(settings, load_parameters).version == 1
+
+
+def test_a_processor_re_estimates_once_the_store_is_big_enough_and_when_it_goes_quiet(
+        settings: HubSettings, events: list[dict[str, Any]]) -> None:
+    _forget_parameters(settings)
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    enough = len({(e["source"], e["subject"]) for e in events}) // 2
+    try:
+        apply(store, events[:len(events) // 3])
+        size, done = store.reestimate(enough, None)
+        assert done is None, "below the fewest records to estimate from"
+        apply(store, events[len(events) // 3:])
+        size, done = store.reestimate(enough, size.events)
+        assert done is not None and done.records == size.records  # first time: at once
+        _relink_all(store)
+        assert store.reestimate(enough, size.events)[1] is None, "nothing landed since"
+        apply(store, [corrected(next(e for e in events if e['source'].endswith('police')))])
+        size, done = store.reestimate(enough, None)
+        assert done is None, "changed, but still landing: it waits for quiet or doubling"
+        size, done = store.reestimate(enough, size.events)
+        assert done is not None, "changed and quiet since the last look"
+    finally:
+        store.close()
+    assert _cursor_work(settings, load_parameters).events_seen == size.events
+
+
+def test_a_switch_waits_for_merges_under_way(settings: HubSettings) -> None:
+    """The switch takes the merge lock exclusively: a merge holding it shared keeps it out."""
+    _forget_parameters(settings)
+    merging = psycopg2.connect(postgres.dsn(settings))
+    switching = psycopg2.connect(postgres.dsn(settings))
+    try:
+        with merging.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
+        with switching.cursor() as cur:
+            cur.execute("SET lock_timeout = '300ms'")
+            shipped = load_parameters(cur).parameters
+            with pytest.raises(psycopg2.errors.LockNotAvailable):
+                switch_parameters(cur, shipped, 0, 0)
+    finally:
+        merging.close()
+        switching.close()
+
+
+
+def test_a_running_processor_re_estimates_and_links_every_record_again(
+        stack: HubSettings) -> None:
+    """The real `sanwang process`, the five-department sample through Kafka: its timer
+    re-estimates from the store (small thresholds here) and its workers link every record
+    again, ending as a clean run with the parameters estimated from all of the records."""
+    hub = hub_settings(stack).model_copy(update={"reestimate_seconds": 1,
+                                                 "reestimate_min_records": 2})
+    worker = joined(hub, spawn_worker(hub, "reestimating"))
+    try:
+        for department, name in FIVE_EXPORTS.items():
+            assert backfill_file(hub, department, SAMPLE5 / name, progress=False).reconciles
+        wait_for_processor(hub, timeout=300)
+        deadline = time.monotonic() + 180
+        while query(hub, SETTLED) != [(True,)]:
+            assert time.monotonic() < deadline, "the parameters never settled"
+            assert worker.poll() is None, worker_log(hub, "reestimating").read_text()[-2000:]
+            time.sleep(0.5)
+    finally:
+        stop_worker(worker)
+    estimated = _cursor_work(hub, load_parameters)
+    assert estimated.version >= 1 and estimated.records == query(
+        hub, "SELECT count(*) FROM hub.source_records")[0][0]
+    scores = store_scores(hub, read_truth(SAMPLE5 / "truth.csv"))
+    assert scores.precision >= 0.999 and scores.recall >= 0.998, scores
+    streamed = snapshot(hub)
+    reset(hub)  # the parameters stay: a clean run with them
+    store = HubStore(postgres.dsn(hub, "sanwang_processor"))
+    try:
+        apply(store, sorted(sample5_events(), key=lambda e: e["id"]))
+    finally:
+        store.close()
+    assert snapshot(hub) == streamed
+
+
+# estimated from every event landed, and nothing left to link again
+SETTLED = ("SELECT events_seen = (SELECT count(*) FROM hub.events)"
+           " AND NOT EXISTS (SELECT FROM hub.relink_pending) FROM hub.match_parameters")
+
+
+def test_sanwang_estimate_switches_and_links_every_record_again(
+        settings: HubSettings, events: list[dict[str, Any]]) -> None:
+    _forget_parameters(settings)
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        apply(store, events)
+    finally:
+        store.close()
+    records = query(settings, "SELECT count(*) FROM hub.source_records")[0][0]
+    first, again = (subprocess.run([sys.executable, "-m", "cli.main", "estimate",
+                                    "--no-progress"], env=settings_env(settings),
+                                   capture_output=True, text=True, timeout=300)
+                    for _ in range(2))
+    assert first.returncode == 0, first.stderr
+    assert f"estimated from {records} records" in first.stdout
+    assert f"{records} records linked again with them" in first.stdout
+    assert again.returncode == 0 and "nothing to link again" in again.stdout, again.stdout
+    assert _cursor_work(settings, pending) == 0
+    assert _cursor_work(settings, load_parameters).version == 1

@@ -1,0 +1,64 @@
+"""When a processor re-estimates the matching parameters (streams/reestimate.py `due`)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from deploy import locks
+from streams.matching import Parameters
+from streams.parameter_store import StoredParameters
+from streams.reestimate import GROWTH, StoreSize, due
+
+PARAMETERS = Parameters(m={}, u={}, link=15.0, review=8.0)
+SHIPPED = StoredParameters(0, PARAMETERS)
+MIN = 1000
+
+
+def estimated(records: int, events: int) -> StoredParameters:
+    return StoredParameters(3, PARAMETERS, records, events)
+
+
+def test_below_the_fewest_records_never() -> None:
+    assert not due(StoreSize(MIN - 1, 5 * MIN), SHIPPED, quiet=True, min_records=MIN)
+
+
+def test_the_shipped_parameters_give_way_at_once_when_the_store_is_big_enough() -> None:
+    assert due(StoreSize(MIN, MIN), SHIPPED, quiet=False, min_records=MIN)
+
+
+def test_while_landing_only_when_the_store_has_doubled() -> None:
+    stored = estimated(4000, 4500)
+    assert not due(StoreSize(7999, 9000), stored, quiet=False, min_records=MIN)
+    assert due(StoreSize(8000, 9000), stored, quiet=False, min_records=MIN)
+
+
+def test_quiet_again_when_anything_landed_since() -> None:
+    stored = estimated(4000, 4500)
+    assert due(StoreSize(4000, 4501), stored, quiet=True, min_records=MIN)
+    assert not due(StoreSize(4000, 4500), stored, quiet=True, min_records=MIN)
+
+
+@given(records=st.integers(0, 10**7), events=st.integers(0, 10**7),
+       quiet=st.booleans(), min_records=st.integers(2, 10**6))
+def test_never_again_from_the_store_it_was_estimated_from(records, events, quiet,
+                                                          min_records) -> None:
+    """A store that has not changed since its estimate is never estimated again: the timer
+    cannot loop, and linking again (which lands nothing) cannot set it off."""
+    stored = estimated(records, events)
+    assert not due(StoreSize(records, events), stored, quiet, min_records)
+
+
+@given(records=st.integers(0, 10**7), events=st.integers(1, 10**7),
+       min_records=st.integers(2, 10**6))
+def test_a_quiet_store_that_changed_always_ends_estimated(records, events, min_records) -> None:
+    """What makes the final parameters depend on the records only: once nothing lands, a
+    store big enough is estimated again from all of them."""
+    stored = estimated(records // GROWTH + 1, events - 1)
+    assert due(StoreSize(records, events), stored, True, min_records) == (
+        records >= max(min_records, 2))
+
+
+def test_advisory_lock_keys_are_distinct() -> None:
+    keys = [v for k, v in vars(locks).items() if k.endswith("_LOCK")]
+    assert len(keys) == 4 and len(set(keys)) == len(keys)
