@@ -83,6 +83,27 @@ def wait_for_group(settings: HubSettings, members: int, timeout: float = 180) ->
         admin.close()
 
 
+def wait_until_settled(settings: HubSettings, timeout: float = 1800) -> float:
+    """When a store big enough to re-estimate from (streams/reestimate.py) has its parameters
+    estimated from every landed event and no record waits to be linked again: the time."""
+    conn = postgres.connect(postgres.dsn(settings))
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT (SELECT count(*) FROM hub.source_records) < %s OR"
+                            " coalesce((SELECT events_seen = (SELECT count(*) FROM hub.events)"
+                            " FROM hub.match_parameters), false)"
+                            " AND NOT EXISTS (SELECT FROM hub.relink_pending)",
+                            (settings.reestimate_min_records,))
+                if cur.fetchone()[0]:
+                    return time.monotonic()
+            time.sleep(1)
+    finally:
+        conn.close()
+    raise TimeoutError(f"the parameters did not settle in {timeout:.0f} s")
+
+
 def stop_workers(workers: list[subprocess.Popen]) -> None:
     """SIGTERM each worker by its pid; SIGKILL the ones still running after 60 s."""
     for worker in workers:

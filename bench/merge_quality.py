@@ -19,12 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import EXPORTS, load_grids, private_stack, spawn_workers, stop_workers
+from harness import (
+    EXPORTS,
+    load_grids,
+    private_stack,
+    spawn_workers,
+    stop_workers,
+    wait_until_settled,
+)
 
 from connectors.file_backfill import backfill_file
 from connectors.synthetic_city import generate_city
-from deploy import postgres
-from deploy.settings import HubSettings
 from streams.evaluation import read_truth, store_scores
 from streams.lag import wait_for_processor
 
@@ -62,27 +67,6 @@ def main() -> None:
     print(f"| {name} | {records} | {scores.precision:.4f} | {scores.recall:.4f} | "
           f"{scores.f1:.4f} | {published:.0f} s | {merged:.0f} s | {records / merged:.0f} |"
           f" {relinked:.0f} s |")
-
-
-def wait_until_settled(settings: HubSettings, timeout: float = 1800) -> float:
-    """When a store big enough to re-estimate from (streams/reestimate.py) has its parameters
-    estimated from every landed event and no record waits to be linked again: the time."""
-    conn = postgres.connect(postgres.dsn(settings))
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            with conn, conn.cursor() as cur:
-                cur.execute("SELECT (SELECT count(*) FROM hub.source_records) < %s OR"
-                            " coalesce((SELECT events_seen = (SELECT count(*) FROM hub.events)"
-                            " FROM hub.match_parameters), false)"
-                            " AND NOT EXISTS (SELECT FROM hub.relink_pending)",
-                            (settings.reestimate_min_records,))
-                if cur.fetchone()[0]:
-                    return time.monotonic()
-            time.sleep(1)
-    finally:
-        conn.close()
-    raise TimeoutError(f"the parameters did not settle in {timeout:.0f} s")
 
 
 if __name__ == "__main__":
