@@ -84,18 +84,19 @@ def wait_for_group(settings: HubSettings, members: int, timeout: float = 180) ->
 
 
 def wait_until_settled(settings: HubSettings, timeout: float = 1800) -> float:
-    """When a store big enough to re-estimate from (streams/reestimate.py) has its parameters
-    estimated from every landed event and no record waits to be linked again: the time."""
+    """When no record waits to be linked again and, if the processors re-estimate and the store
+    is big enough for it (streams/reestimate.py), its parameters were estimated from every
+    landed event: the time."""
     conn = postgres.connect(postgres.dsn(settings))
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             with conn, conn.cursor() as cur:
-                cur.execute("SELECT (SELECT count(*) FROM hub.source_records) < %s OR"
-                            " coalesce((SELECT events_seen = (SELECT count(*) FROM hub.events)"
-                            " FROM hub.match_parameters), false)"
-                            " AND NOT EXISTS (SELECT FROM hub.relink_pending)",
-                            (settings.reestimate_min_records,))
+                cur.execute("SELECT NOT EXISTS (SELECT FROM hub.relink_pending) AND (NOT %s"
+                            " OR (SELECT count(*) FROM hub.source_records) < %s"
+                            " OR coalesce((SELECT events_seen = (SELECT count(*) FROM hub.events)"
+                            " FROM hub.match_parameters), false))",
+                            (settings.reestimate_seconds > 0, settings.reestimate_min_records))
                 if cur.fetchone()[0]:
                     return time.monotonic()
             time.sleep(1)
