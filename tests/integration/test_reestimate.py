@@ -19,6 +19,7 @@ from deploy import postgres
 from deploy.locks import MERGE_LOCK
 from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
+from streams import relink
 from streams.evaluation import read_truth, store_scores
 from streams.lag import wait_for_processor
 from streams.landing import HubStore
@@ -26,7 +27,14 @@ from streams.parameter_store import load_parameters, switch_parameters
 from streams.reestimate import reestimate, store_size
 from streams.relink import pending
 from tests.integration.conftest import hub_settings, query
-from tests.integration.store_runs import apply, city_events, corrected, reset, snapshot
+from tests.integration.store_runs import (
+    Crash,
+    apply,
+    city_events,
+    corrected,
+    reset,
+    snapshot,
+)
 from tests.integration.workers import joined, spawn_worker, stop_worker, worker_log
 from tests.samples import EXPORTS as FIVE_EXPORTS
 from tests.samples import SAMPLE5, sample5_events
@@ -224,3 +232,37 @@ def test_sanwang_estimate_switches_and_links_every_record_again(
     assert again.returncode == 0 and "nothing to link again" in again.stdout, again.stdout
     assert _cursor_work(settings, pending) == 0
     assert _cursor_work(settings, load_parameters).version == 1
+
+
+def test_a_relink_batch_that_dies_before_its_commit_leaves_its_records_queued(
+        settings: HubSettings, events: list[dict[str, Any]]) -> None:
+    """As a worker killed while it relinks: nothing of the batch stays, its records wait in the
+    queue again, and the next worker's relinking ends as the clean run with the parameters."""
+    _forget_parameters(settings)
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    real = relink.link_again
+
+    def link_then_crash(cur: Any, *args: Any) -> None:
+        real(cur, *args)
+        raise Crash
+
+    try:
+        apply(store, events)
+        done = _cursor_work(settings, lambda cur: reestimate(cur, store_size(cur)))
+        relink.link_again = link_then_crash
+        with pytest.raises(Crash):
+            store.relink_batch()
+        relink.link_again = real
+        assert _cursor_work(settings, pending) == done.queued
+        assert _relink_all(store) == done.queued
+    finally:
+        relink.link_again = real
+        store.close()
+    relinked = snapshot(settings)
+    reset(settings)
+    clean_store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        apply(clean_store, sorted(events, key=lambda e: e["id"]))
+    finally:
+        clean_store.close()
+    assert snapshot(settings) == relinked
