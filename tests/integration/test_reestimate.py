@@ -31,6 +31,7 @@ from tests.integration.store_runs import (
     Crash,
     apply,
     city_events,
+    clean_snapshot,
     corrected,
     reset,
     snapshot,
@@ -99,21 +100,11 @@ def test_a_switch_mid_stream_ends_as_a_clean_run_with_the_new_parameters(
     estimated = _cursor_work(settings, load_parameters)
     assert estimated.version == 1 and estimated.records == done.records
 
-    reset(settings)  # the same records in one batch, with those parameters from the start
-    clean_store = HubStore(postgres.dsn(settings, "sanwang_processor"))
-    try:
-        apply(clean_store, sorted(events, key=lambda e: e["id"]))
-    finally:
-        clean_store.close()
-    assert snapshot(settings) == streamed
+    # the same records in one batch, with those parameters from the start
+    assert clean_snapshot(settings, events) == streamed
 
     _forget_parameters(settings)  # and with the shipped ones: they group this city otherwise
-    shipped_store = HubStore(postgres.dsn(settings, "sanwang_processor"))
-    try:
-        apply(shipped_store, sorted(events, key=lambda e: e["id"]))
-    finally:
-        shipped_store.close()
-    assert snapshot(settings)["groups"] != streamed["groups"]
+    assert clean_snapshot(settings, events)["groups"] != streamed["groups"]
 
 
 def test_the_same_parameters_again_link_nothing_again(settings: HubSettings,
@@ -198,14 +189,8 @@ def test_a_running_processor_re_estimates_and_links_every_record_again(
         hub, "SELECT count(*) FROM hub.source_records")[0][0]
     scores = store_scores(hub, read_truth(SAMPLE5 / "truth.csv"))
     assert scores.precision >= 0.999 and scores.recall >= 0.998, scores
-    streamed = snapshot(hub)
-    reset(hub)  # the parameters stay: a clean run with them
-    store = HubStore(postgres.dsn(hub, "sanwang_processor"))
-    try:
-        apply(store, sorted(sample5_events(), key=lambda e: e["id"]))
-    finally:
-        store.close()
-    assert snapshot(hub) == streamed
+    streamed = snapshot(hub)  # the parameters stay: a clean run with them
+    assert clean_snapshot(hub, list(sample5_events())) == streamed
 
 
 # estimated from every event landed, and nothing left to link again
@@ -259,10 +244,4 @@ def test_a_relink_batch_that_dies_before_its_commit_leaves_its_records_queued(
         relink.link_again = real
         store.close()
     relinked = snapshot(settings)
-    reset(settings)
-    clean_store = HubStore(postgres.dsn(settings, "sanwang_processor"))
-    try:
-        apply(clean_store, sorted(events, key=lambda e: e["id"]))
-    finally:
-        clean_store.close()
-    assert snapshot(settings) == relinked
+    assert clean_snapshot(settings, events) == relinked
