@@ -29,6 +29,7 @@ AUTHORITIES = ("department", "observer")
 EXPECTATIONS = ("same", "differs")  # what a verified fact expects of the owner's value
 NETWORKS = ("public_security", "services", "party_building")
 RELATION_KINDS = ("mother", "father", "spouse")  # of the person the record describes
+SPOUSE = "spouse"  # the kind whose other side names the record's person (streams/spouses.py)
 _ID = re.compile(r"[a-z][a-z0-9_]{0,30}")
 
 

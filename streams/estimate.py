@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from streams.features import RecordFeatures
 from streams.matching import FIELDS, LEVELS, Parameters, comparison
+from streams.spouses import Partners, partners_of
 
 LINK_BITS = 15.0
 REVIEW_BITS = 8.0
@@ -58,11 +59,13 @@ def estimate_parameters(records: Sequence[RecordFeatures], random_pairs: int = 5
     apart = {(a.ref, b.ref) for a, b in split}
     unrelated = ((shuffled[rng.randrange(len(shuffled))], shuffled[rng.randrange(len(shuffled))])
                  for _ in range(random_pairs if len(shuffled) > 1 else 0))
-    u = _probabilities([*((a, b) for a, b in unrelated if a.ref != b.ref), *split], FIELDS)
+    partners = partners_of(shuffled)
+    u = _probabilities([*((a, b) for a, b in unrelated if a.ref != b.ref), *split], FIELDS,
+                       partners)
     by_id = _pairs_sharing(records, lambda r: None if r.id_suspect else r.id_number, apart)
     by_key = _pairs_sharing(records, lambda r: r.person_key, apart)
-    m = _probabilities(_with(by_id, confirmed), [f for f in FIELDS if f != "id"])
-    m["id"] = _probabilities(_with(by_key, confirmed), ["id"])["id"]
+    m = _probabilities(_with(by_id, confirmed), [f for f in FIELDS if f != "id"], partners)
+    m["id"] = _probabilities(_with(by_key, confirmed), ["id"], partners)["id"]
     return Parameters(m=m, u=u, link=LINK_BITS, review=REVIEW_BITS)
 
 
@@ -102,11 +105,12 @@ def _pairs_sharing(records: Iterable[RecordFeatures],
     return pairs
 
 
-def _probabilities(pairs: Iterable[Pair], fields: Iterable[str]) -> dict[str, dict[str, float]]:
+def _probabilities(pairs: Iterable[Pair], fields: Iterable[str], partners: Partners
+                   ) -> dict[str, dict[str, float]]:
     fields = list(fields)
     counts: dict[str, Counter[str]] = {f: Counter() for f in fields}
     for a, b in pairs:
-        levels = comparison(a, b)
+        levels = comparison(a, b, partners)
         for f in fields:
             if levels[f] is not None:
                 counts[f][levels[f]] += 1

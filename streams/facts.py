@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from schemas.declarations import Condition, Department, FactRule, Verification
+from schemas.declarations import Department, FactRule, Verification
 from schemas.departments import department
 from streams.features import (
+    applies,
     department_of,
     field_at,
     number_contradicts_record,
@@ -56,12 +57,6 @@ class Relative:
 
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == {} or value == []
-
-
-def _applies(parsed: dict[str, Any], if_: tuple[Condition, ...],
-             unless: tuple[Condition, ...]) -> bool:
-    return (all(parsed.get(c.field) in c.values for c in if_)
-            and not any(parsed.get(c.field) in c.values for c in unless))
 
 
 def local_time(occurred: str) -> str:
@@ -110,7 +105,7 @@ def observations_of(event: dict[str, Any], declared: Department | None = None
     found.append(Observation("id_number", own_number(parsed, declared), when, source, ref))
     found += [Observation(rule.attribute, _value(rule, parsed), _when(rule, parsed), source, ref,
                           rule.verify)
-              for rule in declared.facts if _applies(parsed, rule.if_, rule.unless)]
+              for rule in declared.facts if applies(parsed, rule.if_, rule.unless)]
     return [o for o in found if o.value is not None and o.value != ""]
 
 
@@ -120,7 +115,7 @@ def relatives_of(event: dict[str, Any], declared: Department | None = None) -> l
     parsed, ref = event["data"]["parsed"], record_ref(event)
     found = []
     for rule in declared.relations:
-        if not _applies(parsed, rule.if_, rule.unless):
+        if not applies(parsed, rule.if_, rule.unless):
             continue
         number = (field_at(parsed, rule.id_number) or {}).get("normalized")
         if number:

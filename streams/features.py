@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from connectors.fields import id_sex
-from schemas.declarations import Department
+from schemas.declarations import SPOUSE, Condition, Department
 from schemas.departments import department
 from streams.normalize import name_pinyin, normalize_name
 from streams.normalize_address import Address, parse_address
@@ -36,6 +36,7 @@ class RecordFeatures:
     phone: str | None = None
     version: str = ""  # orders corrections of one record: the later version wins
     address_texts: tuple[str, ...] = ()  # the addresses as written (what the store keeps)
+    spouses: frozenset[str] = frozenset()  # valid numbers the record names as its spouse's
 
 
 def department_of(event: dict[str, Any]) -> str:
@@ -74,6 +75,7 @@ def features_of(event: dict[str, Any]) -> RecordFeatures:
         phone=parsed.get("phone"),
         version=record_version(updated, event["id"]),
         address_texts=texts,
+        spouses=relatives_named(parsed, declared, SPOUSE),
     )
 
 
@@ -110,9 +112,19 @@ def field_at(parsed: dict[str, Any], path: str) -> Any:
     return value
 
 
-def relatives_named(parsed: dict[str, Any], declared: Department) -> frozenset[str]:
-    """The valid ID numbers the record gives as its relatives' (a spouse, a parent)."""
-    numbers = (field_at(parsed, rule.id_number) for rule in declared.relations)
+def applies(parsed: dict[str, Any], if_: tuple[Condition, ...],
+            unless: tuple[Condition, ...]) -> bool:
+    """Whether a declared rule's conditions hold for a record."""
+    return (all(parsed.get(c.field) in c.values for c in if_)
+            and not any(parsed.get(c.field) in c.values for c in unless))
+
+
+def relatives_named(parsed: dict[str, Any], declared: Department,
+                    kind: str | None = None) -> frozenset[str]:
+    """The valid ID numbers the record gives as its relatives' (a spouse, a parent); of one
+    `kind` only, where the rule's conditions hold, when a kind is given."""
+    numbers = (field_at(parsed, rule.id_number) for rule in declared.relations
+               if kind is None or (rule.kind == kind and applies(parsed, rule.if_, rule.unless)))
     return frozenset(n["normalized"] for n in numbers
                      if isinstance(n, dict) and n.get("normalized"))
 

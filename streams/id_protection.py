@@ -198,10 +198,10 @@ def open_document(keyring: Keyring, value: Any) -> Any:
 
 
 def protect_key(keyring: Keyring, key: str) -> str:
-    """A blocking key as stored: ID-number keys (`id:`, `id~`) become their keyed hash
-    (BLAKE2b keyed with a subkey of the lookup key: a record has some thirty such keys, and it
+    """A blocking key as stored: ID-number keys (`id:`, `id~`, `sn:`, `si:`) become their keyed
+    hash (BLAKE2b keyed with a subkey of the lookup key: a record has some thirty such keys, and it
     is three times faster than HMAC-SHA256; only equality is ever asked of them)."""
-    if key[:3] in ("id:", "id~"):
+    if key[:3] in ("id:", "id~", "sn:", "si:"):
         return key[:3] + hashlib.blake2b(key[3:].encode(), key=_key_subkey(keyring.lookup_key),
                                          digest_size=16).hexdigest()
     return key

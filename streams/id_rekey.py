@@ -39,7 +39,7 @@ def rekey_store(conn: Any, keyring: ids.Keyring) -> Counter:
     counts["events"] = _rewrite(conn, "hub.events", "event_id", "payload", "bytea",
                                 lambda p: ids.seal_bytes(keyring, ids.open_bytes(keyring, p)))
     for column, change in (("id_sealed", number), ("id_digits_sealed", number),
-                           ("facts", facts)):
+                           ("spouses_sealed", number), ("facts", facts)):
         counts["source_records"] += _rewrite(conn, "hub.source_records", "ref", column, "text",
                                              change)
     counts["golden_values"] = _rewrite(conn, "hub.golden_values",

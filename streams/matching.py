@@ -23,8 +23,11 @@ from typing import Any
 
 from streams.features import RecordFeatures, date_slip
 from streams.normalize_address import same_place
+from streams.spouses import Partners, spouse_level
 
-FIELDS = ("id", "name", "birth", "sex", "address", "phone")
+NO_PARTNERS: Partners = {}
+
+FIELDS = ("id", "name", "birth", "sex", "address", "phone", "spouse")
 LEVELS = {
     "id": ("exact", "near", "differ"),
     "name": ("exact", "pinyin", "close", "differ"),
@@ -32,6 +35,7 @@ LEVELS = {
     "sex": ("agree", "differ"),
     "address": ("same", "near", "differ"),
     "phone": ("agree", "differ"),
+    "spouse": ("agree", "differ"),  # what the spouse a record names says (streams/spouses.py)
 }
 RULE_STRENGTH = {"steward": 0, "department_key": 1, "id_number": 2, "probabilistic": 3,
                  "review": 4, "id_conflict": 5}
@@ -75,8 +79,10 @@ class Edge:
         return self.rule in ("steward", "department_key", "id_number", "probabilistic")
 
 
-def comparison(a: RecordFeatures, b: RecordFeatures) -> dict[str, str | None]:
-    """Each field's agreement level; None where either record lacks the field."""
+def comparison(a: RecordFeatures, b: RecordFeatures, partners: Partners = NO_PARTNERS
+               ) -> dict[str, str | None]:
+    """Each field's agreement level; None where either record lacks the field. `partners`:
+    who the store's records name as spouse, by number (spouses.partners_of)."""
     return {
         "id": _id_level(a, b),
         "name": _name_level(a, b),
@@ -85,6 +91,7 @@ def comparison(a: RecordFeatures, b: RecordFeatures) -> dict[str, str | None]:
         "address": _address_level(a, b),
         "phone": None if not (a.phone and b.phone) else "agree" if a.phone == b.phone
         else "differ",
+        "spouse": spouse_level(a, b, partners),
     }
 
 
@@ -92,12 +99,13 @@ def score(levels: dict[str, str | None], parameters: Parameters) -> float:
     return sum(parameters.weight(f, lv) for f, lv in levels.items() if lv is not None)
 
 
-def compare(a: RecordFeatures, b: RecordFeatures, parameters: Parameters) -> Edge | None:
+def compare(a: RecordFeatures, b: RecordFeatures, parameters: Parameters,
+            partners: Partners = NO_PARTNERS) -> Edge | None:
     """The strongest reason to join `a` and `b`, or None when there is none worth keeping."""
     first, second = sorted((a.ref, b.ref))
     if a.person_key and a.person_key == b.person_key:
         return Edge(first, second, "department_key", math.inf, ("person_key",))
-    levels = comparison(a, b)
+    levels = comparison(a, b, partners)
     total = score(levels, parameters)
     agreed = tuple(f for f, lv in levels.items() if lv in ("exact", "agree", "same"))
     if levels["id"] == "exact":
@@ -197,6 +205,9 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
     - A record without a name (a birth certificate before the child is named) meets the named
       records born that day in its community (`nf`, stored by named records, looked up by
       nameless ones; `nx` the other way round), and nothing else by these keys.
+    - A record naming spouse S (`sn:S` stored, `si:S` looked up) meets the records of S that
+      name a spouse (`si:` their number stored, `sn:` looked up): their pair says nothing, but
+      a merge's recheck then sees a concurrent merge change the evidence (streams/spouses.py).
     """
     shared: set[str] = set()  # stored and looked up
     stored_only: set[str] = set()  # the common side's keys the rare side looks up
@@ -226,6 +237,11 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
     elif r.name and r.birth and len(r.birth) == 7:
         shared.add(f"bp:{r.birth}|{r.name[0]}")
         lookup_only.add(f"bm:{r.birth}|{r.name[0]}")
+    stored_only.update(f"sn:{number}" for number in r.spouses)
+    lookup_only.update(f"si:{number}" for number in r.spouses)
+    if r.spouses and trusted_number(r):
+        stored_only.add(f"si:{r.id_number}")
+        lookup_only.add(f"sn:{r.id_number}")
     if r.birth and len(r.birth) == 10:
         for place in {f"{r.birth}|{a.community}" for a in r.addresses if a.community}:
             (stored_only if r.name else lookup_only).add(f"nf:{place}")

@@ -16,7 +16,9 @@ records and written where it differs (streams/resident_store.py), in one of two 
   clustered again from scratch.
 
 Either way the store ends as a clean run of the same records would leave it, whatever order
-they came in.
+they came in. One piece of evidence is a third record's: what the spouse a record names says of
+whom they married (streams/spouses.py). So when a version naming a spouse lands, the records
+naming its number as their spouse's are linked again too.
 
 Workers merge side by side without locking blocking keys, so two batches whose records should
 meet may each miss the other's, uncommitted. Each merge therefore leaves a recheck (its records
@@ -36,6 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deploy.locks import MERGE_LOCK
+from schemas.declarations import SPOUSE
+from schemas.departments import department
 from streams import recheck_store as rechecks
 from streams import record_store as records
 from streams import resident_store as residents
@@ -48,6 +52,7 @@ from streams.matching import Edge, Parameters, RecordKeys, keys_of
 from streams.record_store import edge_from_row
 from streams.resident_state import LOOSE_RULES, resident_states, review_items
 from streams.resolve import MAX_BLOCK, edges_among
+from streams.spouses import partners_of
 
 MAX_COMPONENT = 50_000
 # Merges take MERGE_LOCK shared (deploy/locks.py); between them, resident locks
@@ -107,6 +112,8 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
     rows = [records.record_row(v.features, v.event_id, v.facts) for v in versions.values()]
     keys = _protected({ref: v.features for ref, v in versions.items()})
     cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
+    naming = [ref for ref in versions if _names_spouses(ref)]
+    said_before = records.spouse_numbers(cur, naming) if naming else set()
     changed = records.upsert_records(cur, rows)
     summary = MergeSummary(changed_records=len(changed))
     if not changed:
@@ -117,7 +124,16 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
                               [r for ref in changed for r in versions[ref].relatives], new)
     _link(cur, {ref: versions[ref].features for ref in changed}, keys, parameters, summary,
           {ref: versions[ref].facts for ref in changed}, new)
+    said = said_before | records.spouse_numbers(cur, [ref for ref in naming if ref in changed])
+    namers = records.spouse_namers(cur, said) - set(changed) if said else set()
+    if namers:  # what their spouses say of them changed: their evidence with it
+        link_again(cur, namers, parameters, summary)
     return summary
+
+
+def _names_spouses(ref: str) -> bool:
+    """Whether the record's department declares a spouse it may name."""
+    return any(rule.kind == SPOUSE for rule in department(ref.split(":", 1)[0]).relations)
 
 
 def recheck(cur: Any, parameters: Parameters, known: dict[str, frozenset[str]]
@@ -140,6 +156,11 @@ def recheck(cur: Any, parameters: Parameters, known: dict[str, frozenset[str]]
         keys = rechecks.stored_keys(cur, unseen)
         again = {ref for ref, lookup in lookups.items() if lookup & keys}
         again |= rechecks.linked_to(cur, claimed.refs, unseen)
+        # an unseen record naming one of these records' numbers as its spouse's: what these
+        # say of it is its evidence (streams/spouses.py), so it is linked again too
+        said = {k for lookup in lookups.values() for k in lookup if k.startswith("sn:")} & keys
+        if said:
+            again |= rechecks.stored_under(cur, unseen, said)
     summary.rechecks["merged_again" if again else "nothing_unseen"] += 1
     if again:
         link_again(cur, again, parameters, summary)
@@ -171,13 +192,24 @@ def _link(cur: Any, batch: dict[str, RecordFeatures], keys: dict[str, RecordKeys
     found = records.candidates(cur, {k for ref in changed for k in keys[ref].lookup},
                                MAX_BLOCK)
     known = {**{ref: f for ref, (f, _) in found.items()}, **batch}
-    edges = edges_among(list(batch.values()), parameters, against=list(known.values()))
+    edges = edges_among(list(batch.values()), parameters, against=list(known.values()),
+                        partners=_partners(cur, known))
     shown_elsewhere = records.replace_edges(cur, changed, edges, new or set())
     resident_of = {ref: r for ref, (_, r) in found.items() if ref not in batch}
     joins, seeds = _plan(batch, new or set(), edges, resident_of)
     seeds |= _join(cur, joins, batch, facts or {}, edges, summary) | shown_elsewhere
     if seeds:
         recluster(cur, sorted(seeds), summary, known, facts)
+
+
+def _partners(cur: Any, known: dict[str, RecordFeatures]) -> dict[str, frozenset[str]]:
+    """The spouse evidence for these records: what the store's records of each spouse they
+    name say (the batch's own versions standing for theirs)."""
+    named = {number for f in known.values() for number in f.spouses}
+    if not named:
+        return {}
+    stored = {f.ref: f for f in records.spouse_records(cur, named)}
+    return partners_of({**stored, **known}.values())
 
 
 @dataclass

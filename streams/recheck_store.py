@@ -53,6 +53,13 @@ def stored_keys(cur: Any, refs: Iterable[str]) -> set[str]:
     return {key for (key,) in cur.fetchall()}
 
 
+def stored_under(cur: Any, refs: Iterable[str], keys: Iterable[str]) -> set[str]:
+    """Those of `refs` stored under one of these (protected) keys."""
+    cur.execute("SELECT DISTINCT ref FROM hub.record_keys WHERE ref = ANY(%s) AND key = ANY(%s)",
+                (list(refs), list(keys)))
+    return {ref for (ref,) in cur.fetchall()}
+
+
 def linked_to(cur: Any, refs: Sequence[str], others: Iterable[str]) -> set[str]:
     """Those of `refs` with an edge to one of `others`."""
     cur.execute("""

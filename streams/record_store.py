@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from deploy.id_keys import process_keyring
-from schemas.declarations import Verification
+from schemas.declarations import SPOUSE, Verification
 from streams import id_protection as ids
 from streams.clustering import Split
 from streams.estimate import LabelledPair
@@ -27,10 +27,10 @@ LINKING_RULES = ["department_key", "id_number", "probabilistic"]
 SHOWN_NOT_LINKED = ("review", "id_conflict")  # pairs a resident shows without linking them
 RESIDENT_LOCKS = 7304  # advisory lock namespace (the two-int form)
 FEATURE_COLUMNS = ("ref", "person_key", "id_sealed", "id_suspect", "id_digits_sealed", "name",
-                   "pinyin", "birth", "sex", "phone", "addresses", "version")
+                   "pinyin", "birth", "sex", "phone", "addresses", "version", "spouses_sealed")
 STAGED = ("source", "record_id", "event_id", "version", "person_key", "id_sealed", "id_hash",
           "id_suspect", "id_digits_sealed", "name", "pinyin", "birth", "sex", "phone",
-          "addresses", "facts")
+          "addresses", "facts", "spouses_sealed")
 
 
 def record_row(features: RecordFeatures, event_id: str, facts: Sequence[Observation]
@@ -44,7 +44,8 @@ def record_row(features: RecordFeatures, event_id: str, facts: Sequence[Observat
             f.id_number and ids.seal(keyring, f.id_number),
             trusted and ids.lookup_hash(keyring, trusted), f.id_suspect,
             f.id_digits and ids.seal(keyring, f.id_digits), f.name, f.pinyin, f.birth, f.sex,
-            f.phone, list(f.address_texts), facts_text(facts))
+            f.phone, list(f.address_texts), facts_text(facts),
+            ids.seal(keyring, ",".join(sorted(f.spouses))) if f.spouses else None)
 
 
 def facts_text(facts: Iterable[Observation]) -> str:
@@ -67,14 +68,16 @@ def facts_of(ref: str, text: str) -> list[Observation]:
 def features_of_row(row: Sequence[Any]) -> RecordFeatures:
     """A record's features from its FEATURE_COLUMNS, numbers opened."""
     keyring = process_keyring()
-    ref, person_key, sealed, suspect, digits, name, pinyin, birth, sex, phone, texts, version \
-        = row
+    ref, person_key, sealed, suspect, digits, name, pinyin, birth, sex, phone, texts, version, \
+        spouses = row
     return RecordFeatures(
         ref=ref, source=ref.split(":", 1)[0], person_key=person_key,
         id_number=sealed and ids.open_sealed(keyring, sealed),
         id_digits=digits and ids.open_sealed(keyring, digits), id_suspect=suspect, name=name,
         pinyin=pinyin, birth=birth, sex=sex, addresses=addresses_of(tuple(texts)), phone=phone,
-        version=version, address_texts=tuple(texts))
+        version=version, address_texts=tuple(texts),
+        spouses=frozenset(ids.open_sealed(keyring, spouses).split(",")) if spouses
+        else frozenset())
 
 
 def upsert_records(cur: Any, rows: Sequence[tuple[Any, ...]]) -> dict[str, bool]:
@@ -117,6 +120,30 @@ def load_features(cur: Any, refs: Iterable[str]) -> dict[str, RecordFeatures]:
     cur.execute(f"SELECT {', '.join(FEATURE_COLUMNS)} FROM hub.source_records"
                 " WHERE ref = ANY(%s)", (list(refs),))
     return {f.ref: f for f in map(features_of_row, cur.fetchall())}
+
+
+def spouse_records(cur: Any, numbers: Iterable[str]) -> list[RecordFeatures]:
+    """The records whose trusted number is one of these and which name a spouse: where the
+    spouse evidence of records naming these numbers comes from (streams/spouses.py)."""
+    keyring = process_keyring()
+    cur.execute(f"SELECT {', '.join(FEATURE_COLUMNS)} FROM hub.source_records"
+                " WHERE id_hash = ANY(%s) AND spouses_sealed IS NOT NULL",
+                (sorted({ids.lookup_hash(keyring, n) for n in numbers}),))
+    return [features_of_row(row) for row in cur.fetchall()]
+
+
+def spouse_numbers(cur: Any, refs: Iterable[str]) -> set[str]:
+    """The (hashed) trusted numbers of these records' stored versions that name a spouse."""
+    cur.execute("SELECT id_hash FROM hub.source_records WHERE ref = ANY(%s)"
+                " AND id_hash IS NOT NULL AND spouses_sealed IS NOT NULL", (list(refs),))
+    return {number for (number,) in cur.fetchall()}
+
+
+def spouse_namers(cur: Any, hashes: Iterable[str]) -> set[str]:
+    """The records naming one of these (hashed) numbers as their spouse."""
+    cur.execute("SELECT DISTINCT ref FROM hub.record_relations"
+                " WHERE kind = %s AND relative_hash = ANY(%s)", (SPOUSE, sorted(hashes)))
+    return {ref for (ref,) in cur.fetchall()}
 
 
 def candidates(cur: Any, keys: Iterable[str], max_block: int

@@ -12,15 +12,20 @@ from collections.abc import Iterable, Sequence
 from streams.clustering import Link, Split, cluster
 from streams.features import RecordFeatures
 from streams.matching import Edge, Parameters, compare, keys_of
+from streams.spouses import Partners, partners_of
 
 MAX_BLOCK = 2000  # a key shared by more records than this says nothing about identity
 
 
 def edges_among(records: Sequence[RecordFeatures], parameters: Parameters,
-                against: Sequence[RecordFeatures] | None = None) -> list[Edge]:
+                against: Sequence[RecordFeatures] | None = None,
+                partners: Partners | None = None) -> list[Edge]:
     """Edges between `records` and `against` (default: among `records`) where a record's
-    lookup keys meet the other's stored keys (a relation that goes both ways)."""
+    lookup keys meet the other's stored keys (a relation that goes both ways). `partners`:
+    the spouse evidence (default: what the records themselves say)."""
     others = records if against is None else against
+    if partners is None:
+        partners = partners_of({r.ref: r for r in [*others, *records]}.values())
     # each record's keys computed once: by object, as `against` may hold another version of a ref
     keys = {id(record): keys_of(record) for record in others}
     index: dict[str, list[RecordFeatures]] = defaultdict(list)
@@ -39,7 +44,7 @@ def edges_among(records: Sequence[RecordFeatures], parameters: Parameters,
                 if other.ref == record.ref or pair in seen:
                     continue
                 seen.add(pair)
-                edge = compare(record, other, parameters)
+                edge = compare(record, other, parameters, partners)
                 if edge is not None:
                     edges.append(edge)
     return edges

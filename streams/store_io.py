@@ -57,3 +57,5 @@ def upsert_rows(cur: Any, table: str, columns: Sequence[str], rows: Iterable[Seq
               else "DO NOTHING")
     cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)}"
                 f" FROM {stage} ON CONFLICT ({', '.join(key)}) {action}")
+    # emptied now, not at commit: a second upsert in the transaction must not apply these again
+    cur.execute(f"TRUNCATE {stage}")

@@ -97,6 +97,16 @@ def apply(store: HubStore, events: list[dict]) -> None:
     store.apply([ConsumedEvent(e, "t", 0, i) for i, e in enumerate(events)])
 
 
+def deliver(settings: HubSettings, events: list[dict], batch: int) -> None:
+    """`events` in this order, `batch` at a time, by one processor's store."""
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        for start in range(0, len(events), batch):
+            apply(store, events[start:start + batch])
+    finally:
+        store.close()
+
+
 def snapshot(settings: HubSettings) -> dict[str, Any]:
     """The store with resident ids replaced by their records: comparable across runs."""
     conn = psycopg2.connect(postgres.dsn(settings))

@@ -22,6 +22,7 @@ from tests.integration.store_runs import (
     clean_snapshot,
     corpus,
     crash_inside,
+    deliver,
     reset,
     snapshot,
 )
@@ -97,11 +98,5 @@ def test_a_noisy_city_in_any_order_gives_the_clean_runs_store(clean_run, noisy_c
     settings, _ = clean_run
     expected = clean_snapshot(settings, noisy_city)
     reset(settings)
-    delivery = random.Random(seed).sample(noisy_city, len(noisy_city))
-    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
-    try:
-        for start in range(0, len(delivery), batch):
-            apply(store, delivery[start:start + batch])
-    finally:
-        store.close()
+    deliver(settings, random.Random(seed).sample(noisy_city, len(noisy_city)), batch)
     assert snapshot(settings) == expected

@@ -501,7 +501,8 @@ def test_id_levels_follow_trust() -> None:
 def test_missing_fields_have_no_level() -> None:
     levels = comparison(record("police:1"), record("civil_affairs:1", name="王伟", sex="M",
                                                    phone="13900000000", birth="1956"))
-    assert levels == dict.fromkeys(("id", "name", "birth", "sex", "address", "phone"))
+    assert levels == dict.fromkeys(("id", "name", "birth", "sex", "address", "phone",
+                                    "spouse"))
 
 
 def test_sex_phone_and_address_levels() -> None:
@@ -512,7 +513,7 @@ def test_sex_phone_and_address_levels() -> None:
     a = record("police:1", sex="M", phone="13900000001", addresses=(home,))
     levels = comparison(a, record("x:1", sex="M", phone="13900000001", addresses=(same_home,)))
     assert levels == {"id": None, "name": None, "birth": None, "sex": "agree",
-                      "address": "same", "phone": "agree"}
+                      "address": "same", "phone": "agree", "spouse": None}
     levels = comparison(a, record("x:2", sex="F", phone="13900000002", addresses=(neighbour,)))
     assert (levels["sex"], levels["address"], levels["phone"]) == ("differ", "near", "differ")
     assert comparison(a, record("x:3", addresses=(elsewhere,)))["address"] == "differ"
@@ -665,7 +666,8 @@ def test_a_civil_affairs_spelling_links_to_its_police_record_with_default_parame
     civil = event_record("MZ1", "civil_affairs", name="陳 偉", birth_date="1956-03", sex="M",
                          id_number=None, address="天全县城厢镇太平村十二组53号", phone=None)
     assert comparison(police, civil) == {"id": None, "name": "exact", "birth": "compatible",
-                                         "sex": "agree", "address": "same", "phone": None}
+                                         "sex": "agree", "address": "same", "phone": None,
+                                         "spouse": None}
     edge = compare(police, civil, parameters)
     assert edge is not None and edge.rule == "probabilistic"
     assert edge.score >= parameters.link

@@ -24,6 +24,7 @@ from streams.record_store import (
 
 KEYRING = ids.new_keyring()
 NUMBER = "511803198111163399"
+SPOUSE = "511803198305070028"
 TEXTS = ("四川省雅安市名山区百丈镇兴隆社区文化路144号8栋3单元1002室", "名山区兴隆社区")
 
 
@@ -46,10 +47,12 @@ def test_features_come_back_as_they_went_in_with_no_number_in_clear() -> None:
     features = RecordFeatures(ref="police:GA1", source="police", person_key="police:R1",
                               id_number=NUMBER, name="曾霞萱", pinyin="zeng xia xuan",
                               birth="1981-11-16", sex="M", addresses=addresses_of(TEXTS),
-                              phone="18362999600", version="v1", address_texts=TEXTS)
+                              phone="18362999600", version="v1", address_texts=TEXTS,
+                              spouses=frozenset({SPOUSE, "11010519491231002X"}))
     row = stored(features)
     assert read_back(row) == features
     assert NUMBER not in json.dumps(row, ensure_ascii=False)
+    assert SPOUSE not in json.dumps(row, ensure_ascii=False)
     assert row["id_hash"] == ids.lookup_hash(KEYRING, NUMBER)  # trusted: found by its hash
 
 
