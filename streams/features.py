@@ -38,6 +38,11 @@ class RecordFeatures:
     address_texts: tuple[str, ...] = ()  # the addresses as written (what the store keeps)
     spouses: frozenset[str] = frozenset()  # valid numbers the record names as its spouse's
 
+    @property
+    def trusted_id(self) -> str | None:
+        """The valid number the matcher takes as the record's own (not a relative's)."""
+        return None if self.id_suspect else self.id_number
+
 
 def department_of(event: dict[str, Any]) -> str:
     return event["source"].rsplit("/", 1)[-1]

@@ -117,15 +117,11 @@ def compare(a: RecordFeatures, b: RecordFeatures, parameters: Parameters,
     return None
 
 
-def trusted_number(r: RecordFeatures) -> str | None:
-    return None if r.id_suspect else r.id_number
-
-
 def _id_level(a: RecordFeatures, b: RecordFeatures) -> str | None:
-    x, y = trusted_number(a) or a.id_digits, trusted_number(b) or b.id_digits
+    x, y = a.trusted_id or a.id_digits, b.trusted_id or b.id_digits
     if not x or not y:
         return None
-    if trusted_number(a) and trusted_number(b):
+    if a.trusted_id and b.trusted_id:
         return "exact" if x == y else "differ"
     return "near" if edit_distance(x, y) <= 2 else "differ"
 
@@ -217,7 +213,7 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
     number = r.id_number or r.id_digits
     if number:
         shared.add(f"id:{number}")
-        if trusted_number(r):
+        if r.trusted_id:
             lookup_only.update(_deletion_keys(number))
         else:
             shared.update(_deletion_keys(number))
@@ -239,9 +235,9 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
         lookup_only.add(f"bm:{r.birth}|{r.name[0]}")
     stored_only.update(f"sn:{number}" for number in r.spouses)
     lookup_only.update(f"si:{number}" for number in r.spouses)
-    if r.spouses and trusted_number(r):
-        stored_only.add(f"si:{r.id_number}")
-        lookup_only.add(f"sn:{r.id_number}")
+    if r.spouses and r.trusted_id:
+        stored_only.add(f"si:{r.trusted_id}")
+        lookup_only.add(f"sn:{r.trusted_id}")
     if r.birth and len(r.birth) == 10:
         for place in {f"{r.birth}|{a.community}" for a in r.addresses if a.community}:
             (stored_only if r.name else lookup_only).add(f"nf:{place}")

@@ -40,6 +40,7 @@ from typing import Any
 from deploy.locks import MERGE_LOCK
 from schemas.declarations import SPOUSE
 from schemas.departments import department
+from streams import household_store as household
 from streams import recheck_store as rechecks
 from streams import record_store as records
 from streams import resident_store as residents
@@ -112,22 +113,24 @@ def merge_events(cur: Any, events: Sequence[dict[str, Any]], parameters: Paramet
     rows = [records.record_row(v.features, v.event_id, v.facts) for v in versions.values()]
     keys = _protected({ref: v.features for ref, v in versions.items()})
     cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
-    naming = [ref for ref in versions if _names_spouses(ref)]
-    said_before = records.spouse_numbers(cur, naming) if naming else set()
     changed = records.upsert_records(cur, rows)
     summary = MergeSummary(changed_records=len(changed))
     if not changed:
         return summary
     new = {ref for ref, fresh in changed.items() if fresh}
+    # the numbers of versions naming a spouse, before and now: what they say is the evidence of
+    # the records naming those numbers as their spouse's, which are linked again below
+    naming = [ref for ref in changed if ref not in new and _names_spouses(ref)]
+    said = rechecks.keys_of_kind(cur, naming, "si:") if naming else set()
+    said |= {k for ref in changed for k in keys[ref].stored if k.startswith("si:")}
     records.replace_keys(cur, {ref: keys[ref].stored for ref in changed}, new)
     records.replace_relations(cur, sorted(changed),
                               [r for ref in changed for r in versions[ref].relatives], new)
     _link(cur, {ref: versions[ref].features for ref in changed}, keys, parameters, summary,
           {ref: versions[ref].facts for ref in changed}, new)
-    said = said_before | records.spouse_numbers(cur, [ref for ref in naming if ref in changed])
-    namers = records.spouse_namers(cur, said) - set(changed) if said else set()
-    if namers:  # what their spouses say of them changed: their evidence with it
-        link_again(cur, namers, parameters, summary)
+    namers = rechecks.stored_under(cur, None, {"sn:" + k[3:] for k in said}) if said else set()
+    if namers - set(changed):
+        link_again(cur, namers - set(changed), parameters, summary)
     return summary
 
 
@@ -156,15 +159,27 @@ def recheck(cur: Any, parameters: Parameters, known: dict[str, frozenset[str]]
         keys = rechecks.stored_keys(cur, unseen)
         again = {ref for ref, lookup in lookups.items() if lookup & keys}
         again |= rechecks.linked_to(cur, claimed.refs, unseen)
-        # an unseen record naming one of these records' numbers as its spouse's: what these
-        # say of it is its evidence (streams/spouses.py), so it is linked again too
-        said = {k for lookup in lookups.values() for k in lookup if k.startswith("sn:")} & keys
-        if said:
-            again |= rechecks.stored_under(cur, unseen, said)
+        again |= _household_again(cur, claimed.refs, unseen, lookups, keys)
     summary.rechecks["merged_again" if again else "nothing_unseen"] += 1
     if again:
         link_again(cur, again, parameters, summary)
     return summary
+
+
+def _household_again(cur: Any, refs: Sequence[str], unseen: set[str],
+                     lookups: dict[str, frozenset[str]], keys: set[str]) -> set[str]:
+    """What a recheck links again for the spouse evidence (streams/spouses.py): unseen records
+    naming one of `refs`' numbers as their spouse's (these records' word is their evidence),
+    and those of `refs` whose evidence passes through an unseen record."""
+    naming = any(k.startswith("si:") for lookup in lookups.values() for k in lookup)
+    if not naming and not any(k.startswith("sn:") for k in keys):
+        return set()
+    said = {k for lookup in lookups.values() for k in lookup if k.startswith("sn:")} & keys
+    again = rechecks.stored_under(cur, unseen, said) if said else set()
+    batch = records.load_features(cur, refs)
+    in_hand = {**{ref: f for ref, (f, _) in household.reach(cur, batch, {}).items()}, **batch}
+    through = household.paths(batch.values(), in_hand.values(), partners_of(in_hand.values()))
+    return again | {ref for ref, via in through.items() if via & unseen}
 
 
 def link_again(cur: Any, refs: Collection[str], parameters: Parameters, summary: MergeSummary
@@ -191,25 +206,16 @@ def _link(cur: Any, batch: dict[str, RecordFeatures], keys: dict[str, RecordKeys
     summary.lookups.update((ref, keys[ref].lookup) for ref in changed)
     found = records.candidates(cur, {k for ref in changed for k in keys[ref].lookup},
                                MAX_BLOCK)
+    found |= household.reach(cur, batch, found)
     known = {**{ref: f for ref, (f, _) in found.items()}, **batch}
     edges = edges_among(list(batch.values()), parameters, against=list(known.values()),
-                        partners=_partners(cur, known))
+                        partners=partners_of(known.values()))
     shown_elsewhere = records.replace_edges(cur, changed, edges, new or set())
     resident_of = {ref: r for ref, (_, r) in found.items() if ref not in batch}
     joins, seeds = _plan(batch, new or set(), edges, resident_of)
     seeds |= _join(cur, joins, batch, facts or {}, edges, summary) | shown_elsewhere
     if seeds:
         recluster(cur, sorted(seeds), summary, known, facts)
-
-
-def _partners(cur: Any, known: dict[str, RecordFeatures]) -> dict[str, frozenset[str]]:
-    """The spouse evidence for these records: what the store's records of each spouse they
-    name say (the batch's own versions standing for theirs)."""
-    named = {number for f in known.values() for number in f.spouses}
-    if not named:
-        return {}
-    stored = {f.ref: f for f in records.spouse_records(cur, named)}
-    return partners_of({**stored, **known}.values())
 
 
 @dataclass

@@ -53,11 +53,21 @@ def stored_keys(cur: Any, refs: Iterable[str]) -> set[str]:
     return {key for (key,) in cur.fetchall()}
 
 
-def stored_under(cur: Any, refs: Iterable[str], keys: Iterable[str]) -> set[str]:
-    """Those of `refs` stored under one of these (protected) keys."""
-    cur.execute("SELECT DISTINCT ref FROM hub.record_keys WHERE ref = ANY(%s) AND key = ANY(%s)",
-                (list(refs), list(keys)))
+def stored_under(cur: Any, refs: Iterable[str] | None, keys: Iterable[str]) -> set[str]:
+    """The records (of `refs`; None: any) stored under one of these (protected) keys."""
+    if refs is None:
+        cur.execute("SELECT DISTINCT ref FROM hub.record_keys WHERE key = ANY(%s)", (list(keys),))
+    else:
+        cur.execute("SELECT DISTINCT ref FROM hub.record_keys WHERE ref = ANY(%s)"
+                    " AND key = ANY(%s)", (list(refs), list(keys)))
     return {ref for (ref,) in cur.fetchall()}
+
+
+def keys_of_kind(cur: Any, refs: Iterable[str], prefix: str) -> set[str]:
+    """The (protected) keys of one kind (`si:`) these records are stored under now."""
+    cur.execute("SELECT key FROM hub.record_keys WHERE ref = ANY(%s) AND key LIKE %s",
+                (list(refs), prefix + "%"))
+    return {key for (key,) in cur.fetchall()}
 
 
 def linked_to(cur: Any, refs: Sequence[str], others: Iterable[str]) -> set[str]:

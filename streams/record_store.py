@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from deploy.id_keys import process_keyring
-from schemas.declarations import SPOUSE, Verification
+from schemas.declarations import Verification
 from streams import id_protection as ids
 from streams.clustering import Split
 from streams.estimate import LabelledPair
@@ -120,30 +120,6 @@ def load_features(cur: Any, refs: Iterable[str]) -> dict[str, RecordFeatures]:
     cur.execute(f"SELECT {', '.join(FEATURE_COLUMNS)} FROM hub.source_records"
                 " WHERE ref = ANY(%s)", (list(refs),))
     return {f.ref: f for f in map(features_of_row, cur.fetchall())}
-
-
-def spouse_records(cur: Any, numbers: Iterable[str]) -> list[RecordFeatures]:
-    """The records whose trusted number is one of these and which name a spouse: where the
-    spouse evidence of records naming these numbers comes from (streams/spouses.py)."""
-    keyring = process_keyring()
-    cur.execute(f"SELECT {', '.join(FEATURE_COLUMNS)} FROM hub.source_records"
-                " WHERE id_hash = ANY(%s) AND spouses_sealed IS NOT NULL",
-                (sorted({ids.lookup_hash(keyring, n) for n in numbers}),))
-    return [features_of_row(row) for row in cur.fetchall()]
-
-
-def spouse_numbers(cur: Any, refs: Iterable[str]) -> set[str]:
-    """The (hashed) trusted numbers of these records' stored versions that name a spouse."""
-    cur.execute("SELECT id_hash FROM hub.source_records WHERE ref = ANY(%s)"
-                " AND id_hash IS NOT NULL AND spouses_sealed IS NOT NULL", (list(refs),))
-    return {number for (number,) in cur.fetchall()}
-
-
-def spouse_namers(cur: Any, hashes: Iterable[str]) -> set[str]:
-    """The records naming one of these (hashed) numbers as their spouse."""
-    cur.execute("SELECT DISTINCT ref FROM hub.record_relations"
-                " WHERE kind = %s AND relative_hash = ANY(%s)", (SPOUSE, sorted(hashes)))
-    return {ref for (ref,) in cur.fetchall()}
 
 
 def candidates(cur: Any, keys: Iterable[str], max_block: int

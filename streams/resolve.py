@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from streams.clustering import Link, Split, cluster
 from streams.features import RecordFeatures
 from streams.matching import Edge, Parameters, compare, keys_of
-from streams.spouses import Partners, partners_of
+from streams.spouses import Partners, household_pairs, partners_of
 
 MAX_BLOCK = 2000  # a key shared by more records than this says nothing about identity
 
@@ -21,8 +21,8 @@ def edges_among(records: Sequence[RecordFeatures], parameters: Parameters,
                 against: Sequence[RecordFeatures] | None = None,
                 partners: Partners | None = None) -> list[Edge]:
     """Edges between `records` and `against` (default: among `records`) where a record's
-    lookup keys meet the other's stored keys (a relation that goes both ways). `partners`:
-    the spouse evidence (default: what the records themselves say)."""
+    lookup keys meet the other's stored keys (a relation that goes both ways), or the spouse
+    evidence ties them. `partners`: that evidence (default: what the records themselves say)."""
     others = records if against is None else against
     if partners is None:
         partners = partners_of({r.ref: r for r in [*others, *records]}.values())
@@ -33,20 +33,24 @@ def edges_among(records: Sequence[RecordFeatures], parameters: Parameters,
         for key in keys[id(record)].stored:
             index[key].append(record)
     seen: set[tuple[str, str]] = set()
-    edges = []
+    edges: list[Edge] = []
+
+    def consider(record: RecordFeatures, other: RecordFeatures) -> None:
+        pair = (min(record.ref, other.ref), max(record.ref, other.ref))
+        if other.ref != record.ref and pair not in seen:
+            seen.add(pair)
+            edge = compare(record, other, parameters, partners)
+            if edge is not None:
+                edges.append(edge)
+
     for record in records:
         for key in (keys.get(id(record)) or keys_of(record)).lookup:
             block = index.get(key, ())
-            if len(block) > MAX_BLOCK:
-                continue
-            for other in block:
-                pair = (min(record.ref, other.ref), max(record.ref, other.ref))
-                if other.ref == record.ref or pair in seen:
-                    continue
-                seen.add(pair)
-                edge = compare(record, other, parameters, partners)
-                if edge is not None:
-                    edges.append(edge)
+            if len(block) <= MAX_BLOCK:
+                for other in block:
+                    consider(record, other)
+    for record, other in household_pairs(records, others, partners):
+        consider(record, other)
     return edges
 
 

@@ -4,16 +4,18 @@ A marriage registration often carries no number and no birth date for its person
 an address and the spouse's ID number. The spouse's own records name their spouse by number
 too, so a record naming spouse S and a record carrying number N are likely one person when S's
 records name N as their spouse (`agree`), and likely two when S's records name someone else
-(`differ`: the person's son of the same name at the same address, say). The evidence is a third
-record's, so the merge links a record again when a record of the spouse it names lands or
-changes (streams/merge.py), and the blocking keys `sn:`/`si:` make concurrent merges recheck
-each other (streams/matching.py).
+(`differ`: the person's son of the same name at the same address, say). Such a pair is
+compared even where no blocking key meets (a misspelt name): `household_pairs`.
+
+The evidence is a third record's, so the merge links a record again when a record of the
+spouse it names lands or changes, and its rechecks follow the same paths
+(streams/household_store.py).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from streams.features import RecordFeatures
 
@@ -25,9 +27,14 @@ def partners_of(records: Iterable[RecordFeatures]) -> dict[str, frozenset[str]]:
     """Who each trusted number's records name as spouse (one version per ref)."""
     named: dict[str, set[str]] = defaultdict(set)
     for r in records:
-        if r.spouses and r.id_number and not r.id_suspect:
-            named[r.id_number] |= r.spouses
+        if r.spouses and r.trusted_id:
+            named[r.trusted_id] |= r.spouses
     return {number: frozenset(spouses) for number, spouses in named.items()}
+
+
+def claimed(namer: RecordFeatures, partners: Partners) -> frozenset[str]:
+    """The numbers the spouses `namer` names say they married: who `namer` may be."""
+    return frozenset().union(*(partners.get(s, frozenset()) for s in namer.spouses))
 
 
 def spouse_level(a: RecordFeatures, b: RecordFeatures, partners: Partners) -> str | None:
@@ -38,10 +45,32 @@ def spouse_level(a: RecordFeatures, b: RecordFeatures, partners: Partners) -> st
 
 
 def _one_way(namer: RecordFeatures, other: RecordFeatures, partners: Partners) -> str | None:
-    number = None if other.id_suspect else other.id_number
-    if not namer.spouses or not number:
+    said = claimed(namer, partners)
+    if not said or not other.trusted_id:
         return None
-    said = frozenset().union(*(partners.get(s, frozenset()) for s in namer.spouses))
-    if not said:
-        return None
-    return "agree" if number in said else "differ"
+    return "agree" if other.trusted_id in said else "differ"
+
+
+def household_pairs(records: Iterable[RecordFeatures], others: Iterable[RecordFeatures],
+                    partners: Partners) -> Iterator[tuple[RecordFeatures, RecordFeatures]]:
+    """Each record of `records` with each of `others` that the evidence says it may be: a
+    record naming spouse S with the records of a number S's records married, and the other way
+    round (so a pair is found whichever of the two is in `records`)."""
+    by_number: dict[str, list[RecordFeatures]] = defaultdict(list)
+    naming: dict[str, list[RecordFeatures]] = defaultdict(list)
+    for other in others:
+        if other.trusted_id:
+            by_number[other.trusted_id].append(other)
+        for spouse in other.spouses:
+            naming[spouse].append(other)
+    married: dict[str, set[str]] = defaultdict(set)  # N -> the S whose records name N
+    for spouse, numbers in partners.items():
+        for number in numbers:
+            married[number].add(spouse)
+    for record in records:
+        for number in claimed(record, partners):
+            for other in by_number.get(number, ()):
+                yield record, other
+        for spouse in married.get(record.trusted_id or "", ()):
+            for other in naming.get(spouse, ()):
+                yield record, other

@@ -2,4 +2,3 @@
 -- one text ("n1,n2"), NULL when it names none. Records stored before this migration name none
 -- until linked again: run `sanwang rebuild` to give their evidence to every stored record.
 ALTER TABLE hub.source_records ADD COLUMN spouses_sealed text;
-CREATE INDEX source_records_id_hash ON hub.source_records (id_hash) WHERE spouses_sealed IS NOT NULL;

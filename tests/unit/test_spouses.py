@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 
 from streams import id_protection as ids
 from streams.features import RecordFeatures
+from streams.household_store import paths
 from streams.matching import keys_of
-from streams.spouses import partners_of, spouse_level
+from streams.spouses import household_pairs, partners_of, spouse_level
 from tests.unit.test_matching import make_id, meet, record
 
 HUSBAND, WIFE, SON = make_id(born="19800512", sequence=3), make_id(born="19820720", sequence=2), \
@@ -81,3 +82,33 @@ def test_spouse_keys_are_stored_hashed_like_the_number_keys() -> None:
     for key in (f"sn:{WIFE}", f"si:{WIFE}"):
         protected = ids.protect_key(keyring, key)
         assert WIFE not in protected and protected.startswith(key[:3])
+
+
+@given(st.lists(records(), max_size=8))
+def test_a_household_pair_is_found_from_either_side(store) -> None:
+    """What the streaming merge relies on: whichever of the two comes in a batch finds the
+    other among the stored ones (streams/resolve.py, streams/household_store.py)."""
+    latest = list({r.ref: r for r in store}.values())
+    partners = partners_of(latest)
+    for a in latest:
+        for b in latest:
+            ab = any(o.ref == b.ref for _, o in household_pairs([a], latest, partners))
+            ba = any(o.ref == a.ref for _, o in household_pairs([b], latest, partners))
+            assert ab == ba, (a, b)
+
+
+def test_a_misspelt_registration_is_compared_with_the_person_its_spouse_married() -> None:
+    """No blocking key meets 白琴 and 白琴静; the husband's registration ties them."""
+    wife = record("police:W", id_number=WIFE, name="白琴静", sex="F")
+    husbands = record("civil_affairs:H", id_number=HUSBAND, spouses=frozenset({WIFE}))
+    misspelt = record("civil_affairs:M", name="白琴", sex="F", spouses=frozenset({HUSBAND}))
+    assert not meet(wife, misspelt)
+    partners = partners_of([wife, husbands, misspelt])
+    pairs = {(a.ref, b.ref) for a, b in household_pairs([misspelt], [wife, husbands], partners)}
+    assert pairs == {("civil_affairs:M", "police:W")}
+    assert {(a.ref, b.ref) for a, b in household_pairs([wife], [misspelt, husbands],
+                                                        partners)} == {("police:W",
+                                                                        "civil_affairs:M")}
+    through = paths([misspelt, wife], [wife, husbands, misspelt], partners)
+    assert through == {"civil_affairs:M": {"civil_affairs:H", "police:W"},
+                       "police:W": {"civil_affairs:H", "civil_affairs:M"}}

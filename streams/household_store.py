@@ -1,0 +1,64 @@
+"""Where the spouse evidence's records are in the store (streams/spouses.py), found by the keys
+that evidence stores: `sn:S` on a record naming S as its spouse, `si:S` on a record of number S
+naming a spouse, `id:N` on a record of number N. Two statements per batch.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from deploy.id_keys import process_keyring
+from streams import id_protection as ids
+from streams import record_store as records
+from streams.features import RecordFeatures
+from streams.resolve import MAX_BLOCK
+from streams.spouses import Partners, claimed, partners_of
+
+Found = dict[str, tuple[RecordFeatures, str | None]]  # ref -> (features, resident)
+
+
+def reach(cur: object, batch: dict[str, RecordFeatures], found: Found) -> Found:
+    """The stored records, beyond `found`, that the evidence of the batch's pairs needs: the
+    records naming a batch record's number as their spouse's and those naming theirs; the
+    records of each spouse the batch and `found` name (whose word is the evidence); the records
+    of the numbers the batch's spouses say they married."""
+    in_hand = {**{ref: f for ref, (f, _) in found.items()}, **batch}
+    first = _fetch(cur, {f"sn:{f.trusted_id}" for f in batch.values() if f.trusted_id}
+                   | {f"si:{s}" for f in in_hand.values() for s in f.spouses})
+    in_hand |= {ref: f for ref, (f, _) in first.items() if ref not in batch}
+    partners = partners_of(in_hand.values())
+    numbers = {f.trusted_id for f in batch.values()}
+    second = _fetch(cur, {f"sn:{f.trusted_id}" for f, _ in first.values()
+                          if f.trusted_id and f.spouses & numbers}
+                    | {f"id:{n}" for f in batch.values() for n in claimed(f, partners)})
+    return {ref: row for ref, row in (first | second).items() if ref not in batch}
+
+
+def _fetch(cur: object, keys: set[str]) -> Found:
+    if not keys:
+        return {}
+    keyring = process_keyring()
+    return records.candidates(cur, {ids.protect_key(keyring, k) for k in keys}, MAX_BLOCK)
+
+
+def paths(batch: Iterable[RecordFeatures], in_hand: Iterable[RecordFeatures],
+          partners: Partners) -> dict[str, set[str]]:
+    """Each batch record's evidence: the records it passes through or reaches (what a recheck
+    must see again when a concurrent merge wrote one of them)."""
+    by_number: dict[str, list[RecordFeatures]] = defaultdict(list)
+    naming: dict[str, list[RecordFeatures]] = defaultdict(list)
+    for r in in_hand:
+        if r.trusted_id:
+            by_number[r.trusted_id].append(r)
+        for spouse in r.spouses:
+            naming[spouse].append(r)
+    out: dict[str, set[str]] = {}
+    for x in batch:
+        via = {r.ref for s in x.spouses for r in by_number.get(s, ()) if r.spouses}
+        via |= {r.ref for n in claimed(x, partners) for r in by_number.get(n, ())}
+        for r in naming.get(x.trusted_id or "", ()):
+            if r.trusted_id:
+                via |= {r.ref} | {n.ref for n in naming.get(r.trusted_id, ())}
+        out[x.ref] = via - {x.ref}
+    return out
