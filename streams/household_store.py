@@ -5,7 +5,6 @@ naming a spouse, `id:N` on a record of number N. Two statements per batch.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 
 from deploy.id_keys import process_keyring
@@ -13,7 +12,7 @@ from streams import id_protection as ids
 from streams import record_store as records
 from streams.features import RecordFeatures
 from streams.resolve import MAX_BLOCK
-from streams.spouses import Partners, claimed, partners_of
+from streams.spouses import Partners, claimed, indexed, partners_of
 
 Found = dict[str, tuple[RecordFeatures, str | None]]  # ref -> (features, resident)
 
@@ -46,13 +45,7 @@ def paths(batch: Iterable[RecordFeatures], in_hand: Iterable[RecordFeatures],
           partners: Partners) -> dict[str, set[str]]:
     """Each batch record's evidence: the records it passes through or reaches (what a recheck
     must see again when a concurrent merge wrote one of them)."""
-    by_number: dict[str, list[RecordFeatures]] = defaultdict(list)
-    naming: dict[str, list[RecordFeatures]] = defaultdict(list)
-    for r in in_hand:
-        if r.trusted_id:
-            by_number[r.trusted_id].append(r)
-        for spouse in r.spouses:
-            naming[spouse].append(r)
+    by_number, naming = indexed(in_hand)
     out: dict[str, set[str]] = {}
     for x in batch:
         via = {r.ref for s in x.spouses for r in by_number.get(s, ()) if r.spouses}

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from streams.features import RecordFeatures, date_slip
-from streams.normalize_address import same_place
+from streams.normalize_address import Address, same_place
 from streams.spouses import Partners, spouse_level
 
 NO_PARTNERS: Partners = {}
@@ -201,6 +201,9 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
     - A record without a name (a birth certificate before the child is named) meets the named
       records born that day in its community (`nf`, stored by named records, looked up by
       nameless ones; `nx` the other way round), and nothing else by these keys.
+    - A record without number and birth date (a registration giving a name, a sex and an
+      address) meets every record of the same house (`hs`, stored by the others, looked up by
+      it; `hx` the other way round): a misspelt name then still finds its person there.
     - A record naming spouse S (`sn:S` stored, `si:S` looked up) meets the records of S that
       name a spouse (`si:` their number stored, `sn:` looked up): their pair says nothing, but
       a merge's recheck then sees a concurrent merge change the evidence (streams/spouses.py).
@@ -233,6 +236,10 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
     elif r.name and r.birth and len(r.birth) == 7:
         shared.add(f"bp:{r.birth}|{r.name[0]}")
         lookup_only.add(f"bm:{r.birth}|{r.name[0]}")
+    sparse = not (number or r.birth)
+    for house in {_house(a) for a in r.addresses} - {None}:
+        (lookup_only if sparse else stored_only).add(f"hs:{house}")
+        (stored_only if sparse else lookup_only).add(f"hx:{house}")
     stored_only.update(f"sn:{number}" for number in r.spouses)
     lookup_only.update(f"si:{number}" for number in r.spouses)
     if r.spouses and r.trusted_id:
@@ -244,6 +251,14 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
             (lookup_only if r.name else stored_only).add(f"nx:{place}")
     return RecordKeys(stored=frozenset(shared | stored_only),
                       lookup=frozenset(shared | lookup_only))
+
+
+def _house(address: Address) -> str | None:
+    """A house, whatever the district's spelling (None: an address not down to the house)."""
+    if not (address.community and address.house_number):
+        return None
+    return f"{address.community}|{address.group or ''}|{address.street or ''}|" \
+           f"{address.house_number}"
 
 
 def _deletion_keys(number: str) -> set[str]:

@@ -21,6 +21,7 @@ from streams.features import RecordFeatures
 
 # a trusted number -> the numbers its records name as their spouse
 Partners = Mapping[str, frozenset[str]]
+NOBODY: frozenset[str] = frozenset()
 
 
 def partners_of(records: Iterable[RecordFeatures]) -> dict[str, frozenset[str]]:
@@ -34,12 +35,16 @@ def partners_of(records: Iterable[RecordFeatures]) -> dict[str, frozenset[str]]:
 
 def claimed(namer: RecordFeatures, partners: Partners) -> frozenset[str]:
     """The numbers the spouses `namer` names say they married: who `namer` may be."""
-    return frozenset().union(*(partners.get(s, frozenset()) for s in namer.spouses))
+    if not namer.spouses:  # most records: the comparison's hot path
+        return NOBODY
+    return frozenset().union(*(partners.get(s, NOBODY) for s in namer.spouses))
 
 
 def spouse_level(a: RecordFeatures, b: RecordFeatures, partners: Partners) -> str | None:
     """`agree` when the spouse either record names says the other's trusted number married
     them, `differ` when that spouse names only others, None without such evidence."""
+    if not a.spouses and not b.spouses:
+        return None
     levels = {_one_way(x, y, partners) for x, y in ((a, b), (b, a))} - {None}
     return "agree" if "agree" in levels else levels.pop() if levels else None
 
@@ -51,18 +56,25 @@ def _one_way(namer: RecordFeatures, other: RecordFeatures, partners: Partners) -
     return "agree" if other.trusted_id in said else "differ"
 
 
+def indexed(records: Iterable[RecordFeatures]
+            ) -> tuple[dict[str, list[RecordFeatures]], dict[str, list[RecordFeatures]]]:
+    """The records by trusted number, and by each number they name as their spouse's."""
+    by_number: dict[str, list[RecordFeatures]] = defaultdict(list)
+    naming: dict[str, list[RecordFeatures]] = defaultdict(list)
+    for r in records:
+        if r.trusted_id:
+            by_number[r.trusted_id].append(r)
+        for spouse in r.spouses:
+            naming[spouse].append(r)
+    return by_number, naming
+
+
 def household_pairs(records: Iterable[RecordFeatures], others: Iterable[RecordFeatures],
                     partners: Partners) -> Iterator[tuple[RecordFeatures, RecordFeatures]]:
     """Each record of `records` with each of `others` that the evidence says it may be: a
     record naming spouse S with the records of a number S's records married, and the other way
     round (so a pair is found whichever of the two is in `records`)."""
-    by_number: dict[str, list[RecordFeatures]] = defaultdict(list)
-    naming: dict[str, list[RecordFeatures]] = defaultdict(list)
-    for other in others:
-        if other.trusted_id:
-            by_number[other.trusted_id].append(other)
-        for spouse in other.spouses:
-            naming[spouse].append(other)
+    by_number, naming = indexed(others)
     married: dict[str, set[str]] = defaultdict(set)  # N -> the S whose records name N
     for spouse, numbers in partners.items():
         for number in numbers:

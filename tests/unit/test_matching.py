@@ -292,12 +292,31 @@ def test_blocking_keys_of_a_full_record() -> None:
     # a trusted number looks up its one-deletion variants but is not stored under them; a
     # whole birth date looks up partial dates of its month, not the month's other records; a
     # named record is stored where nameless ones of its day and community look (nf), and looks
-    # where they are stored (nx)
+    # where they are stored (nx); a record with a number is stored where records without
+    # number and birth date look for their house (hs), and looks where they are stored (hx)
     variants = {f"id~{number[:i]}{number[i + 1:]}" for i in range(18)}
     assert not variants & keys.stored
-    place = "1956-03-12|文化路社区"
-    assert keys.lookup == (keys.stored - {"bm:1956-03|王", f"nf:{place}"} | variants
-                           | {"bp:1956-03|王", f"nx:{place}"})
+    place, house = "1956-03-12|文化路社区", "文化路社区|||12"
+    assert keys.lookup == (keys.stored - {"bm:1956-03|王", f"nf:{place}", f"hs:{house}"}
+                           | variants | {"bp:1956-03|王", f"nx:{place}", f"hx:{house}"})
+
+
+def test_a_record_without_number_and_birth_date_meets_its_house() -> None:
+    """白琴 for 白琴静: no name key meets, the house does; a sparse record with only its
+    community does not meet the whole community."""
+    home = parse_address("四川省雅安市石棉县安顺场镇双河村11组69号")
+    person = record("police:1", id_number=make_id(), name="白琴静", birth="1986-08-17",
+                    addresses=(home,))
+    misspelt = record("civil_affairs:1", name="白琴", sex="F",
+                      addresses=(parse_address("石棉县双河村11组69号"),))
+    assert meet(misspelt, person) and meet(person, misspelt)
+    neighbour = record("police:2", id_number=make_id(sequence=7), name="白琴静",
+                       birth="1986-08-17", addresses=(parse_address("石棉县双河村11组70号"),))
+    assert not meet(misspelt, neighbour)
+    vague = record("civil_affairs:2", name="白琴", addresses=(parse_address("石棉县双河村"),))
+    assert not meet(vague, person)
+    # two records without number and birth date do not meet by their house
+    assert not meet(misspelt, record("civil_affairs:3", name="白静", addresses=(home,)))
 
 
 def test_an_untrusted_number_is_stored_under_its_variants_and_looks_up_valid_neighbours() -> None:
