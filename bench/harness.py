@@ -144,6 +144,23 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
+def cpu_seconds(roots: list[int]) -> float:
+    """CPU time (user + system) of process trees so far: every live process in them, and the
+    children their roots have reaped (a PostgreSQL backend that has ended counts in its
+    postmaster)."""
+    ticks = 0
+    for root in roots:
+        for pid in _tree(root):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            if pid == root:
+                ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class PeakMemory:
     """Peak resident memory of process trees, polled every `interval` s in a thread.
 

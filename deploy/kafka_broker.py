@@ -191,7 +191,12 @@ def stop_local(settings: HubSettings) -> bool:
 
 
 def is_running_locally(settings: HubSettings) -> bool:
-    return read_pid(_paths(settings)["pid"]) is not None
+    return local_pid(settings) is not None
+
+
+def local_pid(settings: HubSettings) -> int | None:
+    """The local broker's process id (the benchmarks read its CPU time), None if not running."""
+    return read_pid(_paths(settings)["pid"])
 
 
 def is_healthy(settings: HubSettings) -> bool:

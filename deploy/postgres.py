@@ -257,6 +257,12 @@ def is_running_locally(settings: HubSettings) -> bool:
     return result.returncode == 0
 
 
+def local_pid(settings: HubSettings) -> int | None:
+    """The local cluster's postmaster (the benchmarks read its CPU time), None if not running."""
+    pid_file = cluster_dir(settings) / "data" / "postmaster.pid"
+    return int(pid_file.read_text().split()[0]) if is_running_locally(settings) else None
+
+
 def running_version(settings: HubSettings) -> str:
     """The server's own `server_version`."""
     role = ADMIN_ROLE if not settings.external_database else "sanwang_owner"

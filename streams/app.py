@@ -69,8 +69,9 @@ GAUGE_SECONDS = 10.0
 RELINK_SECONDS = 1.0
 
 
-def create_app(settings: HubSettings) -> faust.App:
-    """The processor app for these settings: one consumer group however many workers run."""
+def processor_app(settings: HubSettings) -> tuple[faust.App, faust.TopicT]:
+    """faust's app as the processor runs it, and the raw topics it reads: one consumer group
+    however many workers run (bench/floor_worker.py runs it without the store step)."""
     app = faust.App(
         processor_group(settings.topic_prefix),
         broker=f"kafka://{settings.bootstrap_servers}",
@@ -86,6 +87,12 @@ def create_app(settings: HubSettings) -> faust.App:
     )
     raw = app.topic(*raw_topics(settings.topic_prefix), value_serializer="raw",
                     key_serializer="raw", partitions=settings.topic_partitions)
+    return app, raw
+
+
+def create_app(settings: HubSettings) -> faust.App:
+    """The processor app for these settings, its agent, timers and change feed."""
+    app, raw = processor_app(settings)
     dead_letters = app.topic(dead_letter_topic(settings.topic_prefix), value_serializer="raw",
                              key_serializer="raw")
     feeds = {name: app.topic(topic, value_serializer="raw", key_serializer="raw",
