@@ -1,0 +1,30 @@
+"""What every session of the processor's store sets up before its first statement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2
+
+from deploy import postgres
+from deploy.settings import HubSettings
+from streams.landing import HubStore
+from tests.integration.conftest import hub_settings
+
+
+def _jit(cur: Any) -> str:
+    cur.execute("SHOW jit")
+    return cur.fetchone()[0]
+
+
+def test_the_merge_is_planned_without_jit(stack: HubSettings) -> None:
+    """The planner prices the merge's recursive walk above jit_above_cost; compiling it cost
+    more than running it many times over (bench/README.md, "PostgreSQL's JIT")."""
+    dsn = postgres.dsn(hub_settings(stack), "sanwang_processor")
+    with psycopg2.connect(dsn) as plain, plain.cursor() as cur:
+        assert _jit(cur) == "on"  # the server's default, which the store's sessions turn off
+    store = HubStore(dsn)
+    try:
+        assert store._transaction(_jit) == "off"
+    finally:
+        store.close()
