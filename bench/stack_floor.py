@@ -3,7 +3,7 @@
 Run by hand, never by CI:
 
     PYTHONPATH=$PWD .venv/bin/python bench/stack_floor.py --persons 20000 [--seed 7]
-        [--workers 2] [--partitions 3]
+        [--workers 2] [--partitions 3] [--batch 2000]
 
 Issue 17 asks for 5,000 records/s end to end and half of the raw pipeline's rate, on two cores
 shared with Kafka and PostgreSQL: about 0.4 ms of CPU per record for everything. This measures
@@ -20,7 +20,9 @@ stack (temporary state directory, free ports), on a generated city:
    (bench/floor_worker.py) COPY each batch into a table and do nothing else. The clock runs from
    the first send until the table holds every record; CPU seconds are read from /proc for each
    part: the producer (this process), the broker's JVM, the faust workers, PostgreSQL (the
-   postmaster and every backend, ended ones too).
+   postmaster and every backend, ended ones too);
+3. the mapping's CPU per record (records to serialized events, timed before the clock), and
+   what the floor and the mapping leave for the merge under the issue's two rate targets.
 
 What the hub adds on top (mapping in the connector, the merge in the processor and its
 statements in PostgreSQL) is measured by backfill_throughput.py and store_throughput.py; this

@@ -75,9 +75,9 @@ class HubStore:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg2.connect(self._dsn)
             with self._conn, self._conn.cursor() as cur:
-                # No JIT: the planner prices the merge's recursive walk and array lookups far
-                # above jit_above_cost, and compiling one took 5 to 25 ms for a statement that
-                # runs in a tenth of a millisecond (bench/README.md, "PostgreSQL's JIT").
+                # No JIT: the planner prices the merge's recursive component walk far above
+                # jit_above_cost, and compiling it took 5 to 25 ms for a statement that runs
+                # in a tenth of a millisecond (bench/README.md, "PostgreSQL's JIT").
                 cur.execute("SET jit = off")
                 store_owners(cur)
         return self._conn

@@ -21,8 +21,12 @@ def test_the_merge_is_planned_without_jit(stack: HubSettings) -> None:
     """The planner prices the merge's recursive walk above jit_above_cost; compiling it cost
     more than running it many times over (bench/README.md, "PostgreSQL's JIT")."""
     dsn = postgres.dsn(hub_settings(stack), "sanwang_processor")
-    with psycopg2.connect(dsn) as plain, plain.cursor() as cur:
-        assert _jit(cur) == "on"  # the server's default, which the store's sessions turn off
+    plain = psycopg2.connect(dsn)
+    try:
+        with plain.cursor() as cur:
+            assert _jit(cur) == "on"  # the server's default, which the store's sessions turn off
+    finally:
+        plain.close()
     store = HubStore(dsn)
     try:
         assert store._transaction(_jit) == "off"
