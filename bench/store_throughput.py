@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import re
 import tempfile
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
-from harness import EXPORTS  # bench/ runs its scripts by path
+from harness import EXPORTS, cpu_seconds  # bench/ runs its scripts by path
 from live_latency import live_changes
 
 from connectors.file_backfill import source_for
@@ -85,12 +84,6 @@ def processor_backend(settings: HubSettings) -> int:
         cur.execute("SELECT pid FROM pg_stat_activity WHERE usename = 'sanwang_processor'")
         (pid,) = cur.fetchone()
     return pid
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (clock ticks in /proc/<pid>/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def admin(settings: HubSettings) -> AbstractContextManager[Any]:
@@ -163,11 +156,11 @@ def statement_shape(query: str) -> str:
 
 def timed(store: HubStore, backend: int, events: list[ConsumedEvent], batch: int) -> str:
     """Apply `events` in batches: records/s, and CPU ms per record here and in PostgreSQL."""
-    started, cpu, db_cpu = time.monotonic(), time.process_time(), cpu_seconds(backend)
+    started, cpu, db_cpu = time.monotonic(), time.process_time(), cpu_seconds([backend])
     for i in range(0, len(events), batch):
         store.apply(events[i:i + batch])
     seconds = time.monotonic() - started
-    cpu, db_cpu = time.process_time() - cpu, cpu_seconds(backend) - db_cpu
+    cpu, db_cpu = time.process_time() - cpu, cpu_seconds([backend]) - db_cpu
     return (f"{len(events) / seconds:,.0f} | {1000 * cpu / len(events):.2f} | "
             f"{1000 * db_cpu / len(events):.2f}")
 
