@@ -200,7 +200,8 @@ def _link(cur: Any, batch: dict[str, RecordFeatures], keys: dict[str, RecordKeys
           ) -> None:
     """These records' edges against every record their lookup keys find, then the residents
     they touch, joined or reclustered (the module's docstring); noted for a recheck first.
-    `facts`: the facts of these records the caller has in hand; `new`: those new to the store."""
+    `facts`: the facts of these records when they are versions landing now (None: stored
+    records linked again); `new`: those new to the store."""
     changed = sorted(batch)
     rechecks.note_recheck(cur, changed)  # its snapshot sees no more than the lookups below
     summary.lookups.update((ref, keys[ref].lookup) for ref in changed)
@@ -210,12 +211,15 @@ def _link(cur: Any, batch: dict[str, RecordFeatures], keys: dict[str, RecordKeys
     known = {**{ref: f for ref, (f, _) in found.items()}, **batch}
     edges = edges_among(list(batch.values()), parameters, against=list(known.values()),
                         partners=partners_of(known.values()))
-    shown_elsewhere = records.replace_edges(cur, changed, edges, new or set())
+    # a scored pair that came or went changes what both its residents show (review items,
+    # shared numbers): a record outside the batch is worked out again too
+    shown = {ref for a, b, rule in records.replace_edges(cur, changed, edges, new or set())
+             if rule in LOOSE_RULES for ref in (a, b)}
     resident_of = {ref: r for ref, (_, r) in found.items() if ref not in batch}
     joins, seeds = _plan(batch, new or set(), edges, resident_of)
-    seeds |= _join(cur, joins, batch, facts or {}, edges, summary) | shown_elsewhere
+    seeds |= _join(cur, joins, batch, facts or {}, edges, summary) | (shown - set(batch))
     if seeds:
-        recluster(cur, sorted(seeds), summary, known, facts)
+        recluster(cur, sorted(seeds), summary, known, facts, touched=shown | set(facts or {}))
 
 
 @dataclass
@@ -298,7 +302,7 @@ def _join(cur: Any, joins: list[Join], batch: dict[str, RecordFeatures],
         links = _join_links(groups, joined, edges, stored_links)
         summary.rules.update(links[ref][1] for ref in joined)
         _write_groups(cur, groups, {**members, **batch}, facts, set(), links, {}, summary,
-                      changed=joined)
+                      landed=joined, touched=joined)
     return again
 
 
@@ -328,13 +332,17 @@ def _join_links(groups: list[tuple[str, frozenset[str]]], joined: set[str],
 
 def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = None,
               known: dict[str, RecordFeatures] | None = None,
-              observed: dict[str, list[Observation]] | None = None) -> MergeSummary:
+              observed: dict[str, list[Observation]] | None = None,
+              touched: Collection[str] | None = None) -> MergeSummary:
     """Cluster again the component around `changed` records and rewrite its residents where
     they differ.
 
     Also what a steward's decision triggers: the decision is an edge or a split, and the
-    component is recomputed with it. `known`, `observed`: features and facts this transaction
-    already has (of current versions), so they are not read back.
+    component is recomputed with it. `known`: features this transaction already has (of
+    current versions), so they are not read back; `observed`: the facts of versions landing in
+    it. `touched` (default: `changed`): the records whose version or scored pairs changed in
+    this transaction; a resident that keeps its members and holds none of them is not worked
+    out again.
     """
     summary = summary or MergeSummary(changed_records=len(changed))
     known = known or {}
@@ -352,7 +360,8 @@ def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = N
         summary.rules[link[1]] += 1
     summary.paths["reclustered"] += len(changed)
     _write_groups(cur, groups, features, observed or {}, set(before.values()), links,
-                  residents.load_links(cur, refs), summary, changed=set(changed))
+                  residents.load_links(cur, refs), summary, landed=set(observed or {}),
+                  touched=set(changed if touched is None else touched))
     summary.component_records = len(refs)
     return summary
 
@@ -401,31 +410,43 @@ def _write_groups(cur: Any, groups: list[tuple[str, frozenset[str]]],
                   features: dict[str, RecordFeatures], facts: dict[str, list[Observation]],
                   previous: set[str], links: dict[str, residents.Link],
                   stored_links: dict[str, residents.Link], summary: MergeSummary,
-                  changed: set[str]) -> None:
+                  landed: set[str], touched: set[str]) -> None:
     """Work the groups' residents out again from their records and write what differs: links,
     golden records, conflicts, findings, review items, change-feed entries. `previous`: the
-    residents the groups' records belonged to (those no group keeps are gone)."""
+    residents the groups' records belonged to (those no group keeps are gone). The change feed
+    tells of a resident whose members changed or one of whose records `landed` a version.
+
+    A resident's state is made of its members' features and facts and the scored pairs
+    touching them, so one that keeps its members and holds none of the `touched` records
+    (whose version or scored pairs changed) is left as it is: what linking again with new
+    parameters mostly meets, where only scores move."""
     refs = sorted({ref for _, members in groups for ref in members})
-    known = {ref: facts[ref] for ref in refs if ref in facts}
-    known.update(residents.load_facts(cur, [ref for ref in refs if ref not in facts]))
+    before = {ref: link[0] for ref, link in stored_links.items()}
+    had: dict[str, set[str]] = {}
+    for ref, resident in before.items():
+        had.setdefault(resident, set()).add(ref)
+    moved = [(name, members) for name, members in groups
+             if had.get(name) != members or members & touched]
+    moved_refs = sorted({ref for _, members in moved for ref in members})
+    known = {ref: facts[ref] for ref in moved_refs if ref in facts}
+    known.update(residents.load_facts(cur, [ref for ref in moved_refs if ref not in facts]))
     loose = records.edges_touching(cur, refs, LOOSE_RULES)
-    states = resident_states(groups, features, known, loose, load_gazetteer(cur))
+    states = resident_states(moved, features, known, loose, load_gazetteer(cur))
     names = {name for name, _ in groups}
     gone = sorted(previous - names)
-    stored = residents.load_stored(cur, names | set(gone))
+    stored = residents.load_stored(cur, {name for name, _ in moved} | set(gone))
     residents.write_states(cur, states, stored, gone)
     tasks.write_tasks(cur, states)
     residents.write_links(cur, links, stored_links)
     residents.replace_review_items(cur, refs, review_items(groups, loose))
-    before = {ref: link[0] for ref, link in stored_links.items()}
     changes: list[tuple[str, str, dict[str, Any]]] = []
     for state in states:
-        had = stored.findings.get(state.resident, {})
+        found = stored.findings.get(state.resident, {})
         changes += [(state.resident, "finding", {"kind": f.kind, "since": f.since,
                                                  "records": list(f.evidence)})
-                    for f in state.findings if f.kind not in had]
-        old = {ref for ref, resident in before.items() if resident == state.resident}
-        if old == state.members and not state.members & changed:
+                    for f in state.findings if f.kind not in found]
+        old = had.get(state.resident, set())
+        if old == state.members and not state.members & landed:
             continue
         change = "created" if state.resident not in stored.columns else "updated"
         if old - state.members:

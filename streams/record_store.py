@@ -24,7 +24,6 @@ from streams.matching import Edge, RecordKeys
 from streams.store_io import copy_rows, upsert_rows
 
 LINKING_RULES = ["department_key", "id_number", "probabilistic"]
-SHOWN_NOT_LINKED = ("review", "id_conflict")  # pairs a resident shows without linking them
 RESIDENT_LOCKS = 7304  # advisory lock namespace (the two-int form)
 FEATURE_COLUMNS = ("ref", "person_key", "id_sealed", "id_suspect", "id_digits_sealed", "name",
                    "pinyin", "birth", "sex", "phone", "addresses", "version", "spouses_sealed")
@@ -172,10 +171,9 @@ def replace_relations(cur: Any, refs: Sequence[str], relatives: Sequence[Relativ
 
 
 def replace_edges(cur: Any, refs: Sequence[str], edges: Iterable[Edge], new: set[str]
-                  ) -> set[str]:
-    """These records' edges, instead of the ones stored for them. Returns the records outside
-    `refs` whose non-linking edges (review, id_conflict) with them came or went: their residents
-    show those pairs (conflicts, review items), so they must be worked out again too."""
+                  ) -> set[tuple[str, str, str]]:
+    """These records' edges, instead of the ones stored for them. Returns the pairs (a, b,
+    rule) that came or went: an edge whose score alone moved is not among them."""
     old = [ref for ref in refs if ref not in new]
     before: set[tuple[str, str, str]] = set()
     if old:
@@ -188,10 +186,7 @@ def replace_edges(cur: Any, refs: Sequence[str], edges: Iterable[Edge], new: set
     upsert_rows(cur, "hub.match_edges", ("a", "b", "rule", "score", "agreed"),
                 [(e.a, e.b, e.rule, finite(e.score), list(e.agreed)) for e in unique.values()],
                 key=("a", "b"), update=("rule", "score", "agreed"))
-    after = {(e.a, e.b, e.rule) for e in unique.values()}
-    inside = set(refs)
-    return {ref for a, b, rule in before ^ after if rule in SHOWN_NOT_LINKED
-            for ref in (a, b) if ref not in inside}
+    return before ^ {(e.a, e.b, e.rule) for e in unique.values()}
 
 
 def finite(score: float) -> float:

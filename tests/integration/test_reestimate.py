@@ -23,6 +23,7 @@ from streams import relink
 from streams.evaluation import read_truth, store_scores
 from streams.lag import wait_for_processor
 from streams.landing import HubStore
+from streams.matching import Parameters
 from streams.parameter_store import load_parameters, switch_parameters
 from streams.reestimate import reestimate, store_size
 from streams.relink import pending
@@ -144,6 +145,34 @@ def test_a_processor_re_estimates_once_the_store_is_big_enough_and_when_it_goes_
     finally:
         store.close()
     assert _cursor_work(settings, load_parameters).events_seen == size.events
+
+
+RESIDENTS = "SELECT resident_id, updated_at FROM hub.residents ORDER BY 1"
+OUTBOX = "SELECT count(*) FROM hub.change_outbox"
+SCORES = "SELECT source, record_id, score FROM hub.source_links ORDER BY 1, 2"
+
+
+def test_new_scores_that_move_no_record_rewrite_no_resident(
+        settings: HubSettings, events: list[dict[str, Any]]) -> None:
+    """Linking again with parameters that move scores but no record (a name agreeing weighs
+    a little more) updates the links' scores and nothing else: no resident is rewritten and
+    the change feed says nothing, for nothing a department reads has changed."""
+    _forget_parameters(settings)
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        apply(store, events)
+        residents, outbox, scores = (query(settings, sql) for sql in (RESIDENTS, OUTBOX, SCORES))
+        shipped = _cursor_work(settings, load_parameters).parameters
+        nudged = Parameters({**shipped.m, "name": {level: p * 1.01 for level, p
+                                                   in shipped.m["name"].items()}},
+                            shipped.u, shipped.link, shipped.review)
+        queued = _cursor_work(settings, lambda cur: switch_parameters(cur, nudged, 0, 0))
+        assert _relink_all(store) == queued > 0
+    finally:
+        store.close()
+    assert query(settings, SCORES) != scores, "the scores moved"
+    assert query(settings, RESIDENTS) == residents
+    assert query(settings, OUTBOX) == outbox
 
 
 def test_a_switch_waits_for_merges_under_way(settings: HubSettings) -> None:
