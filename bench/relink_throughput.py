@@ -20,18 +20,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg2
 from harness import cpu_seconds  # bench/ runs its scripts by path
-from store_throughput import interleaved, processor_backend
+from store_throughput import opened_store, private_city
 
-from connectors.synthetic_city import generate_city
-from deploy import id_keys, postgres
-from deploy.migrations import apply_migrations
-from deploy.private_stack import private_settings
+from deploy import postgres
 from streams.evaluation import read_truth, store_scores
-from streams.grids import read_grids_csv, store_grids
-from streams.id_protection import new_keyring
-from streams.landing import HubStore
 
 BATCH = 2000
 
@@ -42,19 +35,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = private_settings(Path(tmp) / "home")
-        city = Path(tmp) / "city"
-        generate_city(args.persons, args.seed, city)
-        events = interleaved(city)
-        id_keys.install(new_keyring())
+        settings, city, events = private_city(Path(tmp), args.persons, args.seed)
         postgres.start(settings)
         try:
-            apply_migrations(postgres.dsn(settings))
-            with psycopg2.connect(postgres.dsn(settings)) as conn, conn.cursor() as cur:
-                store_grids(cur, read_grids_csv(city / "grids.csv"))
-            store = HubStore(postgres.dsn(settings, "sanwang_processor"))
-            store.apply(events[:1])
-            backend = processor_backend(settings)
+            store, backend = opened_store(settings, city, events[0])
 
             def phase(name: str, run: Callable[[], int]) -> None:
                 started, cpu, db = time.monotonic(), time.process_time(), cpu_seconds([backend])

@@ -78,12 +78,37 @@ def interleaved(city: Path) -> list[ConsumedEvent]:
     return [ConsumedEvent(e, "bench", 0, offset) for offset, e in enumerate(events)]
 
 
+def private_city(tmp: Path, persons: int, seed: int
+                 ) -> tuple[HubSettings, Path, list[ConsumedEvent]]:
+    """A private PostgreSQL's settings under `tmp` (not started), a generated city there and
+    its events interleaved, with a keyring installed: ID numbers are sealed at rest, as in the
+    processor."""
+    settings = private_settings(tmp / "home")
+    city = tmp / "city"
+    generate_city(persons, seed, city)
+    id_keys.install(new_keyring())
+    return settings, city, interleaved(city)
+
+
 def processor_backend(settings: HubSettings) -> int:
     """The PostgreSQL backend serving the store's connection (to read its CPU time)."""
     with psycopg2.connect(postgres.dsn(settings)) as conn, conn.cursor() as cur:
         cur.execute("SELECT pid FROM pg_stat_activity WHERE usename = 'sanwang_processor'")
         (pid,) = cur.fetchone()
     return pid
+
+
+def opened_store(settings: HubSettings, city: Path, first: ConsumedEvent
+                 ) -> tuple[HubStore, int]:
+    """The started private PostgreSQL migrated, the city's grids loaded, and the processor's
+    store with its `first` event applied (so its connection is open): the store and the
+    PostgreSQL backend serving it."""
+    apply_migrations(postgres.dsn(settings))
+    with psycopg2.connect(postgres.dsn(settings)) as conn, conn.cursor() as cur:
+        store_grids(cur, read_grids_csv(city / "grids.csv"))
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    store.apply([first])
+    return store, processor_backend(settings)
 
 
 def admin(settings: HubSettings) -> AbstractContextManager[Any]:
@@ -181,21 +206,12 @@ def main() -> None:
                         "execution time after each phase (pg_stat_statements)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = private_settings(Path(tmp) / "home")
-        city = Path(tmp) / "city"
-        generate_city(args.persons, args.seed, city)
-        events = interleaved(city)
-        id_keys.install(new_keyring())  # ID numbers are sealed at rest, as in the processor
+        settings, city, events = private_city(Path(tmp), args.persons, args.seed)
         postgres.start(settings)
         try:
             if args.statements:
                 load_statement_stats(settings)
-            apply_migrations(postgres.dsn(settings))
-            with psycopg2.connect(postgres.dsn(settings)) as conn, conn.cursor() as cur:
-                store_grids(cur, read_grids_csv(city / "grids.csv"))
-            store = HubStore(postgres.dsn(settings, "sanwang_processor"))
-            store.apply(events[:1])
-            backend = processor_backend(settings)
+            store, backend = opened_store(settings, city, events[0])
             if args.statements:
                 reset_statement_stats(settings)
             backfill = timed(store, backend, events[1:], args.batch)
