@@ -196,7 +196,8 @@ def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
             queued = pending(cur)
     finally:
         conn.close()
-    print(f"estimated from {done.records} records and the stewards' latest decisions:"
+    print(f"estimated from a sample of {done.sampled} of the {done.records} records"
+          " (streams/estimation_sample.py) and the stewards' latest decisions:"
           f" {done.confirmed} confirmed pairs, {done.split} split pairs used")
     print("(m: pairs the rules tie and confirmed pairs, never split ones;"
           " u: random pairs and split pairs):")

@@ -178,8 +178,8 @@ def create_app(settings: HubSettings) -> faust.App:
                 return
             events_seen[0] = size.events
             if done is not None:
-                log.info("matching parameters re-estimated from %d records; %d queued to be"
-                         " linked again", done.records, done.queued)
+                log.info("matching parameters re-estimated from a sample of %d of %d records;"
+                         " %d queued to be linked again", done.sampled, done.records, done.queued)
 
     relink_store = HubStore(dsn(settings, "sanwang_processor"))
 

@@ -1,7 +1,8 @@
 """Estimate the Fellegi-Sunter m and u probabilities from the records themselves (pure).
 
-No truth file is used. u (how often a field agrees by chance) comes from random pairs of
-records, nearly all of which are different people. m (how often it agrees for the same person)
+No truth file is used, and only a bounded sample of the records is read
+(streams/estimation_sample.py). u (how often a field agrees by chance) comes from random pairs
+of records, nearly all of which are different people. m (how often it agrees for the same person)
 comes from pairs the deterministic rules already tie together: pairs sharing a trusted ID number
 for every field but the ID itself (less those one department holds as two people, by two of its
 person numbers), and pairs sharing a department's person number for the ID (whose typos those
@@ -16,13 +17,14 @@ pair only the latest decision stands, as in the merge.
 from __future__ import annotations
 
 import random
-from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from streams.estimation_sample import EstimationSample, sample_of
 from streams.features import RecordFeatures
 from streams.matching import FIELDS, LEVELS, Parameters, comparison
-from streams.spouses import Partners, partners_of
+from streams.spouses import Partners
 
 LINK_BITS = 15.0
 REVIEW_BITS = 8.0
@@ -46,26 +48,34 @@ class LabelledPair:
 
 def estimate_parameters(records: Sequence[RecordFeatures], random_pairs: int = 50_000,
                         seed: int = 0, labelled: Sequence[LabelledPair] = ()) -> Parameters:
-    """m and u for every field level, estimated from `records` and the stewards' `labelled`
-    pairs (in decision order; the latest per pair stands, refs not in `records` are ignored).
+    """m and u for every field level, estimated from the sample of `records`
+    (streams/estimation_sample.py) and the stewards' `labelled` pairs (in decision order; the
+    latest per pair stands, refs not in `records` are ignored)."""
+    named = {ref for pair in labelled for ref in (pair.a, pair.b)}
+    return estimate_from(sample_of(records, named), random_pairs, seed, labelled)
+
+
+def estimate_from(sample: EstimationSample, random_pairs: int = 50_000, seed: int = 0,
+                  labelled: Sequence[LabelledPair] = ()) -> Parameters:
+    """m and u for every field level, from a `sample` and the stewards' `labelled` pairs.
 
     Each labelled pair counts once, like any pair the rules tie or any random pair: stewards
     see the pairs the matcher was unsure of, so weighting them more would skew m and u towards
     the hard cases instead of describing the records as a whole.
     """
     rng = random.Random(seed)
-    shuffled = sorted(records, key=lambda r: r.ref)
-    confirmed, split = labelled_pairs(shuffled, labelled)
+    pool = sample.unrelated
+    confirmed, split = labelled_pairs(sample.labelled.values(), labelled)
     apart = {(a.ref, b.ref) for a, b in split}
-    unrelated = ((shuffled[rng.randrange(len(shuffled))], shuffled[rng.randrange(len(shuffled))])
-                 for _ in range(random_pairs if len(shuffled) > 1 else 0))
-    partners = partners_of(shuffled)
+    unrelated = ((pool[rng.randrange(len(pool))], pool[rng.randrange(len(pool))])
+                 for _ in range(random_pairs if len(pool) > 1 else 0))
     u = _probabilities([*((a, b) for a, b in unrelated if a.ref != b.ref), *split], FIELDS,
-                       partners)
-    by_id = _pairs_sharing(records, lambda r: None if r.id_suspect else r.id_number, apart)
-    by_key = _pairs_sharing(records, lambda r: r.person_key, apart)
-    m = _probabilities(_with(by_id, confirmed), [f for f in FIELDS if f != "id"], partners)
-    m["id"] = _probabilities(_with(by_key, confirmed), ["id"], partners)["id"]
+                       sample.partners)
+    by_id = _pairs_within(sample.by_id, apart)
+    by_key = _pairs_within(sample.by_key, apart)
+    m = _probabilities(_with(by_id, confirmed), [f for f in FIELDS if f != "id"],
+                       sample.partners)
+    m["id"] = _probabilities(_with(by_key, confirmed), ["id"], sample.partners)["id"]
     return Parameters(m=m, u=u, link=LINK_BITS, review=REVIEW_BITS)
 
 
@@ -87,22 +97,11 @@ def _with(pairs: list[Pair], extra: list[Pair]) -> list[Pair]:
     return pairs + [(a, b) for a, b in extra if (a.ref, b.ref) not in present]
 
 
-def _pairs_sharing(records: Iterable[RecordFeatures],
-                   key_of: Callable[[RecordFeatures], str | None],
-                   apart: Collection[tuple[str, str]], limit: int = 50_000) -> list[Pair]:
-    groups: dict[str, list[RecordFeatures]] = defaultdict(list)
-    for record in records:
-        key = key_of(record)
-        if key:
-            groups[key].append(record)
-    pairs = []
-    for key in sorted(groups):
-        group = sorted(groups[key], key=lambda r: r.ref)
-        pairs.extend((a, b) for i, a in enumerate(group) for b in group[i + 1:]
-                     if not _two_people(a, b) and (a.ref, b.ref) not in apart)
-        if len(pairs) >= limit:
-            break
-    return pairs
+def _pairs_within(groups: Iterable[Sequence[RecordFeatures]],
+                  apart: Collection[tuple[str, str]]) -> list[Pair]:
+    """Each group's pairs (groups sorted by ref), less two people's and the stewards' split."""
+    return [(a, b) for group in groups for i, a in enumerate(group) for b in group[i + 1:]
+            if not _two_people(a, b) and (a.ref, b.ref) not in apart]
 
 
 def _probabilities(pairs: Iterable[Pair], fields: Iterable[str], partners: Partners

@@ -97,12 +97,6 @@ def upsert_records(cur: Any, rows: Sequence[tuple[Any, ...]]) -> dict[str, bool]
     return dict(cur.fetchall())
 
 
-def every_record(cur: Any) -> list[RecordFeatures]:
-    """Every stored record's features (what `sanwang estimate` learns from)."""
-    cur.execute(f"SELECT {', '.join(FEATURE_COLUMNS)} FROM hub.source_records")
-    return [features_of_row(row) for row in cur.fetchall()]
-
-
 def latest_steward_decisions(cur: Any) -> list[LabelledPair]:
     """Each pair's latest steward decision (a later one overrides), in decision order: the
     labelled pairs `sanwang estimate` learns from."""

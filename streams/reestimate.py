@@ -1,14 +1,18 @@
 """Re-estimate the matching parameters as the store grows, from the records themselves.
 
 The shipped parameters were estimated on the contract's small sample; a city's own records say
-more about its noise. A processor re-estimates (streams/estimate.py, with the stewards' latest
-decisions as labelled pairs) when the store holds at least `min_records` records and either
-has doubled since the last estimate, or has changed since and no event landed for one timer
-interval: so a backfill is re-estimated a few times on the way (the work of linking again stays
-within twice the records), and a store that has gone quiet always ends estimated from all of
-its records. Those last parameters then depend only on the records, and every record is linked
-again with them (streams/relink.py), so the store ends as a clean run with them would leave it,
-whatever order the records came in.
+more about its noise. A processor re-estimates (streams/estimate.py, from the store's sample
+and the stewards' latest decisions as labelled pairs) when the store holds at least
+`min_records` records and either has doubled since the last estimate while that estimate's
+sample was not yet full (fewer than U_RECORDS records), or has changed since and no event
+landed for one timer interval. So a backfill is re-estimated a few times on the way, while
+more records still mean a larger sample; past that a larger store only changes which records
+the sample holds, not how many, and linking the whole store again at each doubling would cost
+more than the merge itself (at 200,000 persons it crowded out the merge). A store that has
+gone quiet always ends estimated from its sample of all of its records. Those last parameters
+then depend only on the records, and every record is linked again with them
+(streams/relink.py), so the store ends as a clean run with them would leave it, whatever
+order the records came in.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from deploy.locks import REESTIMATE_LOCK
-from streams.estimate import estimate_parameters, labelled_pairs
+from streams.estimate import estimate_from, labelled_pairs
+from streams.estimation_sample import U_RECORDS
 from streams.parameter_store import StoredParameters, load_parameters, switch_parameters
-from streams.record_store import every_record, latest_steward_decisions
+from streams.record_store import latest_steward_decisions
+from streams.sample_store import stored_sample
 
 GROWTH = 2
 
@@ -37,7 +43,8 @@ def due(size: StoreSize, stored: StoredParameters, quiet: bool, min_records: int
         return False
     if stored.records is None or stored.events_seen is None:
         return True
-    return size.records >= GROWTH * stored.records or (quiet and size.events != stored.events_seen)
+    growing = stored.records < U_RECORDS and size.records >= GROWTH * stored.records
+    return growing or (quiet and size.events != stored.events_seen)
 
 
 def store_size(cur: Any) -> StoreSize:
@@ -49,20 +56,21 @@ def store_size(cur: Any) -> StoreSize:
 @dataclass(frozen=True)
 class Reestimated:
     records: int
+    sampled: int  # the records the estimate read (streams/estimation_sample.py)
     queued: int  # records queued to be linked again (0: the parameters did not change)
     confirmed: int  # the stewards' confirmed and split pairs among the records, used
     split: int
 
 
 def reestimate(cur: Any, size: StoreSize) -> Reestimated:
-    """Estimate from every stored record and the stewards' decisions, and switch to the new
+    """Estimate from the store's sample and the stewards' decisions, and switch to the new
     parameters (streams/parameter_store.py)."""
-    records = every_record(cur)
     labelled = latest_steward_decisions(cur)
-    parameters = estimate_parameters(records, labelled=labelled)
-    queued = switch_parameters(cur, parameters, len(records), size.events)
-    confirmed, split = labelled_pairs(records, labelled)
-    return Reestimated(len(records), queued, len(confirmed), len(split))
+    sample = stored_sample(cur, {ref for pair in labelled for ref in (pair.a, pair.b)})
+    parameters = estimate_from(sample, labelled=labelled)
+    queued = switch_parameters(cur, parameters, size.records, size.events)
+    confirmed, split = labelled_pairs(sample.labelled.values(), labelled)
+    return Reestimated(size.records, len(sample.records()), queued, len(confirmed), len(split))
 
 
 def reestimate_if_due(cur: Any, min_records: int, events_before: int | None

@@ -20,13 +20,16 @@ from deploy.locks import MERGE_LOCK
 from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
 from streams import relink
+from streams.estimation_sample import EstimationSample, sample_of
 from streams.evaluation import read_truth, store_scores
 from streams.lag import wait_for_processor
 from streams.landing import HubStore
 from streams.matching import Parameters
 from streams.parameter_store import load_parameters, switch_parameters
+from streams.record_store import load_features
 from streams.reestimate import reestimate, store_size
 from streams.relink import pending
+from streams.sample_store import stored_sample
 from tests.integration.conftest import hub_settings, query
 from tests.integration.store_runs import (
     Crash,
@@ -194,6 +197,31 @@ def test_a_switch_waits_for_merges_under_way(settings: HubSettings) -> None:
 
 
 
+def test_the_store_samples_its_records_as_a_clean_run_does(
+        settings: HubSettings, events: list[dict[str, Any]]) -> None:
+    """streams/sample_store.py's SQL against streams/estimation_sample.py on the same stored
+    records, with limits small enough that both cut (a few hundred of ~1,800 records)."""
+    _forget_parameters(settings)
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        apply(store, events)
+    finally:
+        store.close()
+
+    def both(cur: Any) -> tuple[EstimationSample, EstimationSample, int]:
+        cur.execute("SELECT ref FROM hub.source_records ORDER BY ref")
+        every = [ref for (ref,) in cur.fetchall()]
+        labelled = set(every[::97]) | {"police:nobody"}
+        records = list(load_features(cur, every).values())
+        return (stored_sample(cur, labelled, u_records=300, m_pairs=100),
+                sample_of(records, labelled, u_records=300, m_pairs=100), len(records))
+
+    stored, clean, records = _cursor_work(settings, both)
+    assert stored == clean
+    assert len(stored.unrelated) == 300 and len(stored.records()) < records / 2
+    assert stored.by_id and stored.by_key and stored.partners and len(stored.labelled) > 10
+
+
 def test_a_running_processor_re_estimates_and_links_every_record_again(
         stack: HubSettings) -> None:
     """The real `sanwang process`, the five-department sample through Kafka: its timer
@@ -241,7 +269,7 @@ def test_sanwang_estimate_switches_and_links_every_record_again(
                                    capture_output=True, text=True, timeout=300)
                     for _ in range(2))
     assert first.returncode == 0, first.stderr
-    assert f"estimated from {records} records" in first.stdout
+    assert f"estimated from a sample of {records} of the {records} records" in first.stdout
     assert f"{records} records linked again with them" in first.stdout
     assert again.returncode == 0 and "nothing to link again" in again.stdout, again.stdout
     assert _cursor_work(settings, pending) == 0

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deploy import locks
+from streams.estimation_sample import U_RECORDS
 from streams.matching import Parameters
 from streams.parameter_store import StoredParameters
 from streams.reestimate import GROWTH, StoreSize, due
@@ -31,6 +32,16 @@ def test_while_landing_only_when_the_store_has_doubled() -> None:
     stored = estimated(4000, 4500)
     assert not due(StoreSize(7999, 9000), stored, quiet=False, min_records=MIN)
     assert due(StoreSize(8000, 9000), stored, quiet=False, min_records=MIN)
+
+
+def test_while_landing_not_once_the_sample_was_full() -> None:
+    """Past U_RECORDS an estimate reads as many records however big the store, so doubling
+    does not set one off: only a quiet store does."""
+    stored = estimated(U_RECORDS, U_RECORDS)
+    assert not due(StoreSize(4 * U_RECORDS, 5 * U_RECORDS), stored, quiet=False, min_records=MIN)
+    assert due(StoreSize(4 * U_RECORDS, 5 * U_RECORDS), stored, quiet=True, min_records=MIN)
+    assert due(StoreSize(2 * U_RECORDS - 2, 0), estimated(U_RECORDS - 1, 0), quiet=False,
+               min_records=MIN)
 
 
 def test_quiet_again_when_anything_landed_since() -> None:
