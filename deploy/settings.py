@@ -64,7 +64,8 @@ class HubSettings(BaseSettings):
                                   "early warnings need 13 (a year's baseline and the month).")
     indicator_refresh_seconds: int = Field(300, ge=0, description="How often a processor "
                                            "refreshes the indicators when the store changed "
-                                           "(one worker at a time); 0: only `sanwang "
+                                           "(one worker at a time, and no sooner than ten "
+                                           "times the last refresh's length); 0: only `sanwang "
                                            "indicators refresh` does.")
     reestimate_seconds: int = Field(60, ge=0, description="How often a processor looks "
                                     "whether to re-estimate the matching parameters from the "

@@ -93,7 +93,7 @@ def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int
     """Compute every indicator of the `months` months through `last_month` and replace
     hub.indicators with them (in the caller's transaction), marking the counts the small-cell
     rule withholds. One refresh at a time (an advisory lock); it records the change feed's
-    length, so that a processor refreshes again only after the store changed."""
+    length and how long it took, for the processors' `refresh_due`."""
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (INDICATOR_REFRESH_LOCK,))
     store_small_cell_k(cur, small_cell_k)
     cur.execute("SELECT count(*) FROM hub.change_outbox")
@@ -107,26 +107,53 @@ def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int
     cur.execute("DELETE FROM hub.indicators")
     execute_values(cur, "INSERT INTO hub.indicators (level, unit_code, unit_name, parent_code,"
                         " indicator, month, value) VALUES %s", rows, page_size=5000)
-    cur.execute("INSERT INTO hub.indicator_refresh (id, first_month, last_month, changes_seen)"
-                " VALUES (1, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET refreshed_at = now(),"
+    cur.execute("INSERT INTO hub.indicator_refresh (id, first_month, last_month, changes_seen,"
+                " seconds) VALUES (1, %s, %s, %s, extract(epoch FROM clock_timestamp() - now()))"
+                " ON CONFLICT (id) DO UPDATE SET refreshed_at = now(),"
                 " first_month = EXCLUDED.first_month, last_month = EXCLUDED.last_month,"
-                " changes_seen = EXCLUDED.changes_seen", (window[0], window[-1], changes))
+                " changes_seen = EXCLUDED.changes_seen, seconds = EXCLUDED.seconds",
+                (window[0], window[-1], changes))
     cur.execute("SELECT hub.mark_withheld_indicators()")
     return Refreshed(window[0], window[-1], len(timelines), len(rows))
 
 
+PACE = 10  # a refresh runs at most 1/PACE of the time: the next waits PACE times its length
+
+
+@dataclass(frozen=True)
+class LastRefresh:
+    """What hub.indicator_refresh says of the last refresh."""
+
+    last_month: str
+    changes_seen: int  # the change feed's length it saw
+    seconds: float  # how long it took
+    ago: float  # seconds since it began
+
+
+def refresh_due(last: LastRefresh | None, changes: int, last_month: str) -> bool:
+    """Whether a processor's periodic refresh runs now (pure): the store (the change feed's
+    length) or the month changed since the last one, and PACE times that one's length has
+    passed since it began, so refreshing never crowds out the merge as the store grows."""
+    if last is None:
+        return True
+    if last.changes_seen == changes and last.last_month == last_month:
+        return False
+    return last.ago >= PACE * last.seconds
+
+
 def refresh_if_changed(cur: Any, last_month: str, months: int, small_cell_k: int
                        ) -> Refreshed | None:
-    """A processor's periodic refresh (None: not needed). Skipped while another refresh runs,
-    and when neither the store (the change feed's length) nor the month changed since the
-    last one."""
+    """A processor's periodic refresh when `refresh_due` (None: not now). Skipped while
+    another refresh runs."""
     cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (INDICATOR_REFRESH_LOCK,))
     if not cur.fetchone()[0]:
         return None
-    cur.execute("SELECT changes_seen = (SELECT count(*) FROM hub.change_outbox)"
-                " AND last_month = %s FROM hub.indicator_refresh", (last_month,))
-    current = cur.fetchone()
-    if current is not None and current[0]:
+    cur.execute("SELECT last_month, changes_seen, seconds,"
+                " extract(epoch FROM clock_timestamp() - refreshed_at)::float"
+                " FROM hub.indicator_refresh")
+    row = cur.fetchone()
+    cur.execute("SELECT count(*) FROM hub.change_outbox")
+    if not refresh_due(row and LastRefresh(*row), cur.fetchone()[0], last_month):
         return None
     return refresh_indicators(cur, last_month, months, small_cell_k)
 
