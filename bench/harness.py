@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -36,14 +37,22 @@ EXPORTS = tuple((department, name) for department, (name, _) in CITY_FILES.items
 
 @contextmanager
 def private_stack(home: Path, partitions: int = 3) -> Iterator[HubSettings]:
-    """Kafka, PostgreSQL and Prometheus in `home` on free ports; stopped and removed after."""
+    """Kafka, PostgreSQL and Prometheus in `home` on free ports; stopped and removed after,
+    also when the script is stopped with SIGTERM (or SIGINT, which a script started in the
+    background ignores)."""
     settings = private_settings(home, partitions)
+    previous = signal.signal(signal.SIGTERM, _exit)
     up(settings, say=lambda line: None)
     try:
         yield settings
     finally:
         down(settings, say=lambda line: None)
         shutil.rmtree(postgres.cluster_dir(settings), ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def load_grids(settings: HubSettings, city: Path) -> None:
