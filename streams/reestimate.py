@@ -3,12 +3,13 @@
 The shipped parameters were estimated on the contract's small sample; a city's own records say
 more about its noise. A processor re-estimates (streams/estimate.py, from the store's sample
 and the stewards' latest decisions as labelled pairs) when the store holds at least
-`min_records` records and either has doubled since the last estimate while that estimate's
-sample was not yet full (fewer than U_RECORDS records), or has changed since and no event
-landed for one timer interval. So a backfill is re-estimated a few times on the way, while
-more records still mean a larger sample; past that a larger store only changes which records
-the sample holds, not how many, and linking the whole store again at each doubling would cost
-more than the merge itself (at 200,000 persons it crowded out the merge). A store that has
+`min_records` records and either has doubled since the last estimate while it holds no more
+than U_RECORDS records, or has changed since and no event landed for one timer interval. So a
+backfill is re-estimated once or twice on the way, while more records still mean a larger
+sample; past that a larger store only changes which records the sample holds, not how many,
+and each estimate queues the whole store to be linked again (at 200,000 persons, doubling up
+to 320,000 records crowded out the merge; allowing the last doubling up to a full sample still
+let one queue 82,000 records in the middle of the backfill). A store that has
 gone quiet always ends estimated from its sample of all of its records. Those last parameters
 then depend only on the records, and every record is linked again with them
 (streams/relink.py), so the store ends as a clean run with them would leave it, whatever
@@ -43,7 +44,7 @@ def due(size: StoreSize, stored: StoredParameters, quiet: bool, min_records: int
         return False
     if stored.records is None or stored.events_seen is None:
         return True
-    growing = stored.records < U_RECORDS and size.records >= GROWTH * stored.records
+    growing = GROWTH * stored.records <= size.records <= U_RECORDS
     return growing or (quiet and size.events != stored.events_seen)
 
 
