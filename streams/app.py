@@ -60,6 +60,7 @@ from streams.metrics import (
     RESIDENTS,
     REVIEW_QUEUE,
 )
+from streams.relink import may_relink
 from streams.survivorship import owners
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ def create_app(settings: HubSettings) -> faust.App:
             relay_store.close()  # reconnects on the next tick
             log.warning("change feed relay waits for PostgreSQL: %s", error)
 
+    behind: list[int | None] = [None]  # the group's lag as the gauges last saw it
+
     @app.timer(interval=GAUGE_SECONDS)
     async def refresh_gauges() -> None:
         """Lag per partition and the store's queues, for the operators' dashboards; and whether
@@ -128,6 +131,7 @@ def create_app(settings: HubSettings) -> faust.App:
             state = await asyncio.to_thread(gauge_store.gauges)
             mark_reachable("postgresql", True)
             lag = await asyncio.to_thread(_lag, settings)
+            behind[0] = sum(lag.values())
         except (psycopg2.Error, KafkaError) as error:
             if isinstance(error, DATABASE_GONE):
                 mark_reachable("postgresql", False)
@@ -143,8 +147,8 @@ def create_app(settings: HubSettings) -> faust.App:
             open_tasks, overdue = state["tasks"].get(owner, (0, 0))
             OPEN_TASKS.labels(owner).set(open_tasks)
             OVERDUE_TASKS.labels(owner).set(overdue)
-        for tp, behind in lag.items():
-            CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(behind)
+        for tp, waiting in lag.items():
+            CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(waiting)
 
     if settings.indicator_refresh_seconds:
         @app.timer(interval=settings.indicator_refresh_seconds)
@@ -186,9 +190,11 @@ def create_app(settings: HubSettings) -> faust.App:
     @app.timer(interval=RELINK_SECONDS)
     async def relink_records() -> None:
         """Records queued by a switch of parameters linked again, a batch per transaction (any
-        worker, side by side); a stop waits for one batch at most."""
+        worker, side by side) while no backlog waits (relink.may_relink); a stop waits for one
+        batch at most."""
         try:
-            while await asyncio.to_thread(relink_store.relink_batch) is not None:
+            while (may_relink(behind[0], settings.processor_batch_size)
+                   and await asyncio.to_thread(relink_store.relink_batch) is not None):
                 pass
         except psycopg2.Error as error:
             relink_store.close()

@@ -4,16 +4,15 @@ The shipped parameters were estimated on the contract's small sample; a city's o
 more about its noise. A processor re-estimates (streams/estimate.py, from the store's sample
 and the stewards' latest decisions as labelled pairs) when the store holds at least
 `min_records` records and either has doubled since the last estimate while it holds no more
-than U_RECORDS records, or has changed since and no event landed for one timer interval. So a
-backfill is re-estimated once or twice on the way, while more records still mean a larger
-sample; past that a larger store only changes which records the sample holds, not how many,
-and each estimate queues the whole store to be linked again (at 200,000 persons, doubling up
-to 320,000 records crowded out the merge; allowing the last doubling up to a full sample still
-let one queue 82,000 records in the middle of the backfill). A store that has
-gone quiet always ends estimated from its sample of all of its records. Those last parameters
-then depend only on the records, and every record is linked again with them
-(streams/relink.py), so the store ends as a clean run with them would leave it, whatever
-order the records came in.
+than U_RECORDS records, or has changed since and no event landed for one timer interval.
+
+So a backfill is re-estimated once or twice on the way, while more records still mean a larger
+sample. Past that, a larger store only changes which records the sample holds, not how many,
+and each estimate queues the whole store to be linked again: doubling all the way crowded out
+the merge at 200,000 persons (bench/README.md). A store that has gone quiet always ends
+estimated from all of its records. Those last parameters then depend only on the records, and
+every record is linked again with them (streams/relink.py), so the store ends as a clean run
+with them would leave it, whatever order the records came in.
 """
 
 from __future__ import annotations

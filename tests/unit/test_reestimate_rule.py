@@ -10,6 +10,7 @@ from streams.estimation_sample import U_RECORDS
 from streams.matching import Parameters
 from streams.parameter_store import StoredParameters
 from streams.reestimate import GROWTH, StoreSize, due
+from streams.relink import may_relink
 
 PARAMETERS = Parameters(m={}, u={}, link=15.0, review=8.0)
 SHIPPED = StoredParameters(0, PARAMETERS)
@@ -73,3 +74,10 @@ def test_a_quiet_store_that_changed_always_ends_estimated(records, events, min_r
 def test_advisory_lock_keys_are_distinct() -> None:
     keys = [v for k, v in vars(locks).items() if k.endswith("_LOCK")]
     assert len(keys) == 4 and len(set(keys)) == len(keys)
+
+
+def test_relinking_waits_while_more_than_a_batch_waits_to_merge() -> None:
+    """New events go first: a backfill's merges once waited a whole relink out."""
+    assert not may_relink(None, 2000)  # before the gauges saw the lag
+    assert may_relink(0, 2000) and may_relink(2000, 2000)
+    assert not may_relink(2001, 2000)
