@@ -38,8 +38,7 @@ EXPORTS = tuple((department, name) for department, (name, _) in CITY_FILES.items
 @contextmanager
 def private_stack(home: Path, partitions: int = 3) -> Iterator[HubSettings]:
     """Kafka, PostgreSQL and Prometheus in `home` on free ports; stopped and removed after,
-    also when the script is stopped with SIGTERM (or SIGINT, which a script started in the
-    background ignores)."""
+    also when the script gets SIGTERM (a script started in the background ignores SIGINT)."""
     settings = private_settings(home, partitions)
     previous = signal.signal(signal.SIGTERM, _exit)
     up(settings, say=lambda line: None)

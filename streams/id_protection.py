@@ -163,25 +163,41 @@ def holds_id_number(text: str) -> bool:
 
 
 @lru_cache(maxsize=1 << 16)  # sealing asks of every string; attribute names, dates repeat
-def _needs_seal(text: str) -> bool:
-    return not is_sealed(text) and holds_id_number(text)
+def _plain(text: str) -> bool:
+    """Whether sealing leaves `text` as it is without a look at the keyring: no ID number in
+    it, and not starting as a sealed value does."""
+    return not text.startswith(PREFIX) and not holds_id_number(text)
+
+
+def _sealed_here(keyring: Keyring, text: str) -> bool:
+    """Whether `text` is a value this keyring sealed (and opens), not a department's text
+    that only starts like one: that text is sealed in turn, so it opens back as it was."""
+    try:
+        open_sealed(keyring, text)
+    except SealError:
+        return False
+    return True
 
 
 SCALARS = (int, float, bool, type(None))  # JSON leaves that never hold a number to seal
 
 
 def seal_document(keyring: Keyring, value: Any) -> Any:
-    """A JSON value with every string holding an ID number sealed, wherever it sits.
+    """A JSON value with every string holding an ID number sealed, wherever it sits, and every
+    string that starts like a sealed value without being one this keyring opens (so that
+    `open_document` gives it back as it was, instead of failing on it).
 
     The merge seals every document it writes, so the leaves left as they are (nearly all) are
     told apart inline, without a call of this function each."""
     if isinstance(value, str):
-        return seal(keyring, value) if _needs_seal(value) else value
+        if _plain(value) or (value.startswith(PREFIX) and _sealed_here(keyring, value)):
+            return value
+        return seal(keyring, value)
     if isinstance(value, dict):
-        return {k: v if type(v) in SCALARS or (type(v) is str and not _needs_seal(v))
+        return {k: v if type(v) in SCALARS or (type(v) is str and _plain(v))
                 else seal_document(keyring, v) for k, v in value.items()}
     if isinstance(value, list):
-        return [v if type(v) in SCALARS or (type(v) is str and not _needs_seal(v))
+        return [v if type(v) in SCALARS or (type(v) is str and _plain(v))
                 else seal_document(keyring, v) for v in value]
     return value
 

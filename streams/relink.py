@@ -19,11 +19,10 @@ BATCH = 500
 def may_relink(behind: int | None, batch_size: int) -> bool:
     """Whether a processor links queued records again now (pure): only while the consumer
     group is no more than one merge batch behind (`behind`: its lag as last seen, None before
-    it was), so new events go first. A relink batch takes its records' residents' locks for
-    its whole transaction; two workers relinking side by side held enough of them that a
-    backfill's merges waited the whole relink out (0 records merged for three minutes at
-    200,000 persons), and a store no event landed in then looked quiet, so it was estimated
-    and queued whole again."""
+    it was), so new events go first. A relink batch holds its residents' locks for its whole
+    transaction: two workers relinking side by side made a backfill's merges wait the whole
+    relink out, and the store, where nothing landed meanwhile, then looked quiet to
+    streams/reestimate.py (bench/README.md, "a bounded estimate")."""
     return behind is not None and behind <= batch_size
 
 

@@ -75,6 +75,16 @@ def _forget_parameters(settings: HubSettings) -> None:
         "TRUNCATE hub.match_parameters, hub.relink_pending"))
 
 
+def _stored_with_shipped_parameters(settings: HubSettings, events: list[dict[str, Any]]
+                                    ) -> None:
+    _forget_parameters(settings)
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        apply(store, events)
+    finally:
+        store.close()
+
+
 def _relink_all(store: HubStore) -> int:
     done = 0
     while (records := store.relink_batch()) is not None:
@@ -201,12 +211,7 @@ def test_the_store_samples_its_records_as_a_clean_run_does(
         settings: HubSettings, events: list[dict[str, Any]]) -> None:
     """streams/sample_store.py's SQL against streams/estimation_sample.py on the same stored
     records, with limits small enough that both cut (a few hundred of ~1,800 records)."""
-    _forget_parameters(settings)
-    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
-    try:
-        apply(store, events)
-    finally:
-        store.close()
+    _stored_with_shipped_parameters(settings, events)
 
     def both(cur: Any) -> tuple[EstimationSample, EstimationSample, int]:
         cur.execute("SELECT ref FROM hub.source_records ORDER BY ref")
@@ -257,12 +262,7 @@ SETTLED = ("SELECT events_seen = (SELECT count(*) FROM hub.events)"
 
 def test_sanwang_estimate_switches_and_links_every_record_again(
         settings: HubSettings, events: list[dict[str, Any]]) -> None:
-    _forget_parameters(settings)
-    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
-    try:
-        apply(store, events)
-    finally:
-        store.close()
+    _stored_with_shipped_parameters(settings, events)
     records = query(settings, "SELECT count(*) FROM hub.source_records")[0][0]
     first, again = (subprocess.run([sys.executable, "-m", "cli.main", "estimate",
                                     "--no-progress"], env=settings_env(settings),
