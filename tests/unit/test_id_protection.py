@@ -124,7 +124,7 @@ def test_documents_are_sealed_wherever_a_number_sits_and_open_back(
 @pytest.mark.parametrize("text", ["enc:v1:", "enc:v1:k1:AAAA", "enc:v1:nokey:x 511803"])
 def test_a_text_that_only_looks_sealed_opens_back_as_it_was(text: str) -> None:
     """Hypothesis found it: a department's text starting with the sealed prefix was left as it
-    was and then failed to open (SealError), so its record could never be merged."""
+    was and then failed to open (SealError) wherever its document was read back."""
     document = {"note": text, "list": [text]}
     sealed = ids.seal_document(KEYRING, document)
     assert ids.seal_document(KEYRING, sealed) == sealed
