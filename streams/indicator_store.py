@@ -1,12 +1,13 @@
-"""hub.indicators kept from the store: every resident's timeline read in one pass, the monthly
-counts computed (streams/indicators.py) and written whole in one transaction, so that a late
-record that moved a fact to another month corrects it at the next refresh; and the stored
-indicators read back as series for the early warnings.
+"""hub.indicators kept from the store: every resident's timeline streamed once from a
+server-side cursor (a refresh never holds every resident's history), the monthly counts
+computed (streams/indicators.py) and written whole in one transaction, so that a late record
+that moved a fact to another month corrects it at the next refresh; and the stored indicators
+read back as series for the early warnings.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -33,6 +34,7 @@ from streams.normalize_address import Gazetteer, normalize_address
 
 FACT_ATTRIBUTES = ("life_status", "population_type", "residence_permit", "employment", "pension",
                    "dibao")
+TIMELINE_BATCH = 2000  # residents a refresh fetches at a time
 
 
 @dataclass(frozen=True)
@@ -53,40 +55,43 @@ def _place(since: str, text: str, spellings: tuple, gazetteer: Gazetteer) -> Pla
     return Place(since, grid_of(text, spellings, gazetteer), address and address.key())
 
 
-def read_timelines(cur: Any) -> list[Timeline]:
-    """Every resident's timeline: places from their residence history (placed as the merge
-    places a residence), the facts the indicators count, findings and conflicts."""
+TIMELINES = """
+SELECT r.resident_id, r.birth_date,
+       ARRAY(SELECT t.text FROM hub.source_links l
+               JOIN hub.source_records s ON s.ref = l.ref
+              CROSS JOIN LATERAL unnest(s.addresses) WITH ORDINALITY AS t (text, n)
+              WHERE l.resident_id = r.resident_id AND t.text IS NOT NULL
+              ORDER BY s.ref, t.n),
+       (SELECT jsonb_agg(jsonb_build_array(h.attribute, h.value, h.valid_from)
+                         ORDER BY h.valid_from, h.record_ref)
+          FROM hub.resident_history h
+         WHERE h.resident_id = r.resident_id AND h.attribute = ANY(%(attributes)s)),
+       ARRAY(SELECT ARRAY[f.kind, f.since] FROM hub.findings f
+              WHERE f.resident_id = r.resident_id),
+       ARRAY(SELECT to_char(c.opened_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')
+               FROM hub.conflicts c WHERE c.resident_id = r.resident_id)
+  FROM hub.residents r"""
+
+
+def read_timelines(cur: Any) -> Iterator[Timeline]:
+    """Every resident's timeline, one at a time from a server-side cursor (so a refresh holds
+    a batch of residents, not the store): places from their residence history (placed as the
+    merge places a residence), the facts the indicators count, findings and conflicts. `cur`
+    must be in a transaction."""
     gazetteer = load_gazetteer(cur)
-    cur.execute("""
-        SELECT r.resident_id, r.birth_date, array_agg(t.text ORDER BY s.ref, t.n)
-          FROM hub.residents r
-          JOIN hub.source_links l ON l.resident_id = r.resident_id
-          JOIN hub.source_records s ON s.ref = l.ref
-          LEFT JOIN LATERAL unnest(s.addresses) WITH ORDINALITY AS t (text, n) ON true
-         GROUP BY r.resident_id, r.birth_date""")
-    residents = {r: (birth, addresses_of(tuple(t for t in texts if t)))
-                 for r, birth, texts in cur.fetchall()}
-    places: dict[str, list[Place]] = defaultdict(list)
-    facts: dict[str, list[Fact]] = defaultdict(list)
-    cur.execute("SELECT resident_id, attribute, value, valid_from FROM hub.resident_history"
-                " WHERE attribute = ANY(%s) ORDER BY resident_id, valid_from, record_ref",
-                (["residence_address", *FACT_ATTRIBUTES],))
-    for resident, attribute, value, valid_from in cur.fetchall():
-        if attribute == "residence_address" and isinstance(value, str) and resident in residents:
-            places[resident].append(_place(valid_from, value, residents[resident][1], gazetteer))
-        elif attribute != "residence_address":
-            facts[resident].append(Fact(attribute, value, valid_from))
-    findings: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    cur.execute("SELECT resident_id, kind, since FROM hub.findings")
-    for resident, kind, since in cur.fetchall():
-        findings[resident].append((kind, since))
-    conflicts: dict[str, list[str]] = defaultdict(list)
-    cur.execute("SELECT resident_id, to_char(opened_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')"
-                " FROM hub.conflicts")
-    for resident, month in cur.fetchall():
-        conflicts[resident].append(month)
-    return [Timeline(r, birth, tuple(places[r]), tuple(facts[r]), tuple(findings[r]),
-                     tuple(conflicts[r])) for r, (birth, _) in residents.items()]
+    with cur.connection.cursor(name="indicator_timelines") as stream:
+        stream.itersize = TIMELINE_BATCH
+        stream.execute(TIMELINES, {"attributes": ["residence_address", *FACT_ATTRIBUTES]})
+        for resident, birth, texts, history, findings, conflicts in stream:
+            spellings = addresses_of(tuple(texts))
+            places, facts = [], []
+            for attribute, value, valid_from in history or ():
+                if attribute != "residence_address":
+                    facts.append(Fact(attribute, value, valid_from))
+                elif isinstance(value, str):
+                    places.append(_place(valid_from, value, spellings, gazetteer))
+            yield Timeline(resident, birth, tuple(places), tuple(facts),
+                           tuple((kind, since) for kind, since in findings), tuple(conflicts))
 
 
 def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int) -> Refreshed:
@@ -100,8 +105,14 @@ def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int
     (changes,) = cur.fetchone()
     window = months_through(last_month, months)
     units = grid_units(cur)
-    timelines = read_timelines(cur)
-    totals = roll_up(grid_counts(timelines, window), units)
+    read = [0]
+
+    def counted() -> Iterator[Timeline]:
+        for timeline in read_timelines(cur):
+            read[0] += 1
+            yield timeline
+
+    totals = roll_up(grid_counts(counted(), window), units)
     rows = [(level, code, units[level, code].name, units[level, code].parent, indicator, month,
              value) for (level, code, indicator, month), value in totals.items() if value]
     cur.execute("DELETE FROM hub.indicators")
@@ -114,7 +125,7 @@ def refresh_indicators(cur: Any, last_month: str, months: int, small_cell_k: int
                 " changes_seen = EXCLUDED.changes_seen, seconds = EXCLUDED.seconds",
                 (window[0], window[-1], changes))
     cur.execute("SELECT hub.mark_withheld_indicators()")
-    return Refreshed(window[0], window[-1], len(timelines), len(rows))
+    return Refreshed(window[0], window[-1], read[0], len(rows))
 
 
 PACE = 10  # a refresh runs at most 1/PACE of the time: the next waits PACE times its length

@@ -174,11 +174,13 @@ Cell = tuple[str, str, str]  # (grid code, indicator, month)
 def grid_counts(timelines: Iterable[Timeline], months: list[str],
                 counted: dict[Cell, set[str]] | None = None) -> Counter[Cell]:
     """Each indicator's count by (grid code, indicator, month), over `months`; with `counted`,
-    also which residents each count counts (the records behind a warning)."""
+    also which residents each count counts (the records behind a warning). Timelines are read
+    once, one at a time: what is kept across them is the counts, two month bitsets a dwelling
+    and one per elderly resident, never a timeline."""
     counts: Counter[Cell] = Counter()
     window = set(months)
-    dwellers: Counter[tuple[str, str]] = Counter()  # (month, dwelling) -> living residents
-    elderly: list[tuple[str, str, str, str]] = []  # (grid, month, dwelling, resident)
+    dwelt = _Dwellings()
+    elderly: dict[tuple[str, str, str], int] = {}  # (grid, dwelling, resident) -> month bits
 
     def add(cells: Iterable[Cell], resident_id: str) -> None:
         counts.update(cells)
@@ -189,12 +191,12 @@ def grid_counts(timelines: Iterable[Timeline], months: list[str],
     for timeline in timelines:
         resident, who = _Resident(timeline), timeline.resident_id
         add(_flows(timeline, resident, window), who)
-        for month in months:
+        for bit, month in enumerate(months):
             place = resident.place(month)
             if place is None or not resident.living(month):
                 continue
             if place.dwelling:
-                dwellers[month, place.dwelling] += 1
+                dwelt.add(place.dwelling, bit)
             if place.grid is None:
                 continue
             stocks = [(place.grid, "population", month)]
@@ -203,12 +205,29 @@ def grid_counts(timelines: Iterable[Timeline], months: list[str],
             if resident.elderly(month):
                 stocks.append((place.grid, "elderly_80", month))
                 if place.dwelling:
-                    elderly.append((place.grid, month, place.dwelling, who))
+                    key = (place.grid, place.dwelling, who)
+                    elderly[key] = elderly.get(key, 0) | 1 << bit
             add(stocks, who)
-    for grid, month, dwelling, who in elderly:
-        if dwellers[month, dwelling] == 1:
-            add([(grid, "elderly_alone", month)], who)
+    for (grid, dwelling, who), bits in elderly.items():
+        alone = bits & ~dwelt.shared(dwelling)
+        add([(grid, "elderly_alone", m) for bit, m in enumerate(months) if alone >> bit & 1],
+            who)
     return counts
+
+
+class _Dwellings:
+    """Which months each dwelling had one living resident, and which more than one, as two
+    bitsets of the window's months: a few bytes a dwelling instead of one counter a month."""
+
+    def __init__(self) -> None:
+        self._bits: dict[str, tuple[int, int]] = {}  # dwelling -> (some, shared)
+
+    def add(self, dwelling: str, bit: int) -> None:
+        some, shared = self._bits.get(dwelling, (0, 0))
+        self._bits[dwelling] = (some | 1 << bit, shared | (some & 1 << bit))
+
+    def shared(self, dwelling: str) -> int:
+        return self._bits.get(dwelling, (0, 0))[1]
 
 
 def counted_residents(timelines: Iterable[Timeline], unit_code: str, indicator: str,

@@ -101,6 +101,42 @@ def test_elderly_and_living_alone() -> None:
     assert series(found, B, "elderly_alone") == [1, 1, 1, 0, 0, 0]  # until R5 moves in
 
 
+_PLACES = st.lists(st.tuples(st.sampled_from(["2025-11-01", "2026-02-10", "2026-04-01"]),
+                             st.sampled_from([A, B]), st.sampled_from(["d1", "d2", "d3"])),
+                   min_size=1, max_size=3, unique_by=lambda p: p[0])
+_TIMELINES = st.lists(st.tuples(st.sampled_from(["1930-05-01", "1946-03-15", "1990-01-01"]),
+                                st.sampled_from([None, "2026-03-02", "2026-05-20"]), _PLACES),
+                      max_size=8).map(lambda drawn: [
+    Timeline(f"R{i}", birth, tuple(Place(*p) for p in sorted(places)),
+             (Fact("life_status", "deceased", death),) if death else ())
+    for i, (birth, death, places) in enumerate(drawn)])
+
+
+@given(_TIMELINES, st.randoms())
+def test_living_alone_is_one_living_resident_in_the_dwelling_that_month(
+        timelines: list[Timeline], rnd) -> None:
+    """elderly_alone against its definition, counted by hand month by month; in any order."""
+    found = counts(*timelines)
+    shuffled = list(timelines)
+    rnd.shuffle(shuffled)
+    assert counts(*shuffled) == found
+
+    def where(t: Timeline, month: str) -> Place | None:
+        return max((p for p in t.places if p.since[:7] <= month), default=None,
+                   key=lambda p: p.since)
+
+    for month in MONTHS:
+        living = [t for t in timelines if where(t, month)
+                  and not (t.facts and t.facts[0].valid_from[:7] <= month)]
+        dwellers = Counter(where(t, month).dwelling for t in living)
+        for grid in (A, B):
+            alone = [t for t in living if where(t, month).grid == grid
+                     and int(month[:4]) * 12 + int(month[5:]) >= int(t.birth_date[:4]) * 12
+                     + int(t.birth_date[5:7]) + 80 * 12
+                     and dwellers[where(t, month).dwelling] == 1]
+            assert found.get((grid, "elderly_alone", month), 0) == len(alone)
+
+
 def test_unplaced_residents_count_nowhere() -> None:
     found = counts(Timeline("R1", "2026-02-01", (Place("2026-02-01", None, None),), ()))
     assert found == {}
