@@ -51,9 +51,10 @@ def current_parameters(cur: Any, held: StoredParameters | None) -> StoredParamet
 
 
 def switch_parameters(cur: Any, parameters: Parameters, records: int, events_seen: int) -> int:
-    """Store `parameters` as a new version and queue every stored record to be linked again;
-    returns how many were queued (0 and nothing switched when they equal the stored ones, whose
-    size is then brought up to date)."""
+    """Store `parameters` as a new version and queue every stored record to be linked again,
+    with the blocking keys it is taken in order of (streams/relink.py); returns how many were
+    queued (0 and nothing switched when they equal the stored ones, whose size is then brought
+    up to date)."""
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
     stored = load_parameters(cur)
     size = (records, events_seen)
@@ -67,6 +68,7 @@ def switch_parameters(cur: Any, parameters: Parameters, records: int, events_see
                 " records = EXCLUDED.records, events_seen = EXCLUDED.events_seen,"
                 " estimated_at = now()",
                 (json.dumps(parameters.to_json()), stored.version + 1, *size))
-    cur.execute("INSERT INTO hub.relink_pending (ref) SELECT ref FROM hub.source_records"
+    cur.execute("INSERT INTO hub.relink_pending (ref, block) SELECT ref, format('%s|%s|%s|%s',"
+                " left(birth, 4), left(name, 1), pinyin, birth) FROM hub.source_records"
                 " ON CONFLICT DO NOTHING")
     return cur.rowcount

@@ -28,10 +28,13 @@ def may_relink(behind: int | None, batch_size: int) -> bool:
 
 def relink_some(cur: Any, limit: int = BATCH) -> tuple[int, MergeSummary] | None:
     """Take up to `limit` queued records and link them again: how many, and what that did;
-    None when none is waiting."""
+    None when none is waiting. They are taken in block order (birth year, surname, pinyin,
+    birth date, as queued by streams/parameter_store.py), so a batch's records are mostly one
+    another's candidates: in ref order, each found ~25 records outside the batch, and fetching
+    and comparing those took most of a relink (bench/README.md, "relinking in block order")."""
     cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (MERGE_LOCK,))
     cur.execute("DELETE FROM hub.relink_pending WHERE ref IN (SELECT ref FROM hub.relink_pending"
-                " ORDER BY ref LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING ref", (limit,))
+                " ORDER BY block, ref LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING ref", (limit,))
     refs = {ref for (ref,) in cur.fetchall()}
     if not refs:
         return None

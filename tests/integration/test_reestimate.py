@@ -302,3 +302,28 @@ def test_a_relink_batch_that_dies_before_its_commit_leaves_its_records_queued(
         store.close()
     relinked = snapshot(settings)
     assert clean_snapshot(settings, events) == relinked
+
+
+def test_queued_records_are_linked_again_a_block_at_a_time(
+        settings: HubSettings, events: list[dict[str, Any]]) -> None:
+    """A relink batch holds whole groups of birth year, surname and pinyin (the commonest
+    blocking keys), so its records are one another's candidates: only the group at the batch's
+    end may be cut, where taking records in ref order cuts nearly every group."""
+    _stored_with_shipped_parameters(settings, events)
+
+    def first_batch(cur: Any) -> tuple[set[str], dict[str, tuple]]:
+        reestimate(cur, store_size(cur))
+        cur.execute("SELECT ref FROM hub.relink_pending")
+        queued = {ref for (ref,) in cur.fetchall()}
+        relink.relink_some(cur, limit=200)
+        cur.execute("SELECT ref FROM hub.relink_pending")
+        left = {ref for (ref,) in cur.fetchall()}
+        return queued - left, {ref: ((f.birth or "")[:4], (f.name or "")[:1], f.pinyin)
+                               for ref, f in load_features(cur, queued).items()}
+
+    taken, group_of = _cursor_work(settings, first_batch)
+    assert len(taken) == 200
+    groups_taken = {group_of[ref] for ref in taken}
+    cut = {group for group in groups_taken
+           if any(group_of[ref] == group for ref in group_of.keys() - taken)}
+    assert len(cut) <= 1 and len(groups_taken) < 200
