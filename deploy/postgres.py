@@ -182,7 +182,8 @@ def start(settings: HubSettings, timeout: float = 60.0) -> bool:
     # a merge holds an advisory lock per blocking key and resident of its batch (thousands)
     options = (f"-c listen_addresses=127.0.0.1 -p {settings.postgres_port} "
                "-c unix_socket_directories='' -c wal_level=logical -c max_wal_senders=10 "
-               "-c max_replication_slots=10 -c max_locks_per_transaction=1024")
+               "-c max_replication_slots=10 -c max_locks_per_transaction=1024 "
+               f"-c shared_buffers={settings.postgres_shared_buffers}")
     _run([str(bin_dir() / "pg_ctl"), "-D", str(data), "-l", str(base / "postgres.log"),
           "-o", options, "-w", "-t", str(int(timeout)), "start"], "Starting PostgreSQL")
     wait_until(lambda: _answers(settings), timeout, "PostgreSQL", log_file=base / "postgres.log")

@@ -35,6 +35,8 @@ class HubSettings(BaseSettings):
     kafka_jolokia_port: int = Field(19095, description="Local broker's read-only JMX over HTTP.")
     kafka_heap: str = Field("768m", description="Local broker's Java heap size.")
     postgres_port: int = Field(15432, description="Local PostgreSQL port on 127.0.0.1.")
+    postgres_shared_buffers: str = Field("1GB", description="Local PostgreSQL's own page cache "
+                                         "(shared_buffers; PostgreSQL's default is 128MB).")
     database: str = Field("sanwang", description="The hub's database on the local PostgreSQL.")
     prometheus_port: int = Field(19090, description="Local Prometheus port on 127.0.0.1.")
     processor_metrics_port: int = Field(19100, description="Processor's /metrics port.")
