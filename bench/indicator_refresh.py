@@ -5,7 +5,7 @@ Run by hand, never by CI:
     .venv/bin/python bench/indicator_refresh.py --checkout OLD --checkout NEW
         [--persons 20000] [--seed 7] [--runs 2]
 
-Builds a store as bench/small_cells.py does (a generated city's five exports merged straight
+Builds a store as bench/store_throughput.py does (a generated city's five exports merged straight
 into a private PostgreSQL, the grid reference loaded), then runs one refresh
 (`refresh_indicators`, in a repeatable-read transaction as the processor's timer runs it, rolled
 back so every run sees the same store) in a fresh Python process per run, with each checkout's
@@ -67,26 +67,15 @@ def measure(dsn: str) -> dict[str, float]:
             "peak_mib": peak / 1024, "residents": done.residents, "cells": done.rows}
 
 
-def build_store(tmp: Path, persons: int, seed: int) -> tuple[object, str]:
-    """A private PostgreSQL holding a merged generated city (started; stop it after)."""
-    import psycopg2
-    from store_throughput import private_city  # bench/ runs its scripts by path
+def build_store(settings: object, city: Path, events: list) -> None:
+    """Merge the city's events into the started private PostgreSQL, its grids loaded, as
+    bench/store_throughput.py does."""
+    from store_throughput import opened_store  # bench/ runs its scripts by path
 
-    from deploy import postgres
-    from deploy.migrations import apply_migrations
-    from streams.grids import read_grids_csv, store_grids
-    from streams.landing import HubStore
-
-    settings, city, events = private_city(tmp, persons, seed)
-    postgres.start(settings)
-    apply_migrations(postgres.dsn(settings))
-    with psycopg2.connect(postgres.dsn(settings)) as conn, conn.cursor() as cur:
-        store_grids(cur, read_grids_csv(city / "grids.csv"))
-    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
-    for at in range(0, len(events), BATCH):
+    store, _ = opened_store(settings, city, events[0])
+    for at in range(1, len(events), BATCH):
         store.apply(events[at:at + BATCH])
     store.close()
-    return settings, postgres.dsn(settings)
 
 
 def run_side(checkout: str, dsn: str) -> dict[str, float]:
@@ -113,12 +102,17 @@ def main() -> None:
         return
     if len(args.checkout) != 2:
         parser.error("give two --checkout (A and B), or --dsn")
+    from store_throughput import private_city  # bench/ runs its scripts by path
+
     from deploy import postgres
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        settings, dsn = build_store(Path(tmp), args.persons, args.seed)
+        settings, city, events = private_city(Path(tmp), args.persons, args.seed)
+        postgres.start(settings)
         try:
+            build_store(settings, city, events)
+            dsn = postgres.dsn(settings)
             print(f"{args.persons:,} persons (seed {args.seed}): store built in "
                   f"{time.perf_counter() - start:,.0f} s")
             runs: dict[str, list[dict[str, float]]] = {c: [] for c in args.checkout}
