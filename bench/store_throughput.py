@@ -17,11 +17,16 @@ so CPU time compares better than wall time), and the backfill's precision / reca
 truth.csv, so a faster merge that links differently shows at once. `--statements N` loads
 pg_stat_statements and prints, after each phase, the N statements that took most of the
 server's planning + execution time, with their share and milliseconds per record.
+
+The garbage collector is set as the processor's workers set it (streams/heap.py) once the
+events are in memory; `--default-collector` leaves CPython's defaults, to measure what that
+saves. After each phase a line gives the collector's milliseconds per record (gc.callbacks).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import re
 import tempfile
@@ -46,6 +51,7 @@ from schemas.registry import validation_errors
 from streams.evaluation import read_truth, store_scores
 from streams.features import RecordFeatures, features_of
 from streams.grids import read_grids_csv, store_grids
+from streams.heap import settle_heap
 from streams.id_protection import new_keyring
 from streams.landing import ConsumedEvent, HubStore
 
@@ -179,6 +185,28 @@ def statement_shape(query: str) -> str:
     return re.sub(rf"VALUES ?{ROW}(?: ?, ?{ROW})*", "VALUES (...)", query)
 
 
+class CollectorClock:
+    """The garbage collector's time since the last `lap` (gc.callbacks), and how many of its
+    collections were full ones."""
+
+    def __init__(self) -> None:
+        self.seconds, self.full, self._began = 0.0, 0, 0.0
+        gc.callbacks.append(self._note)
+
+    def _note(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        self.seconds += time.perf_counter() - self._began
+        self.full += info["generation"] == 2
+
+    def lap(self, records: int) -> str:
+        line = (f"  garbage collector: {1000 * self.seconds / records:.3f} ms per record,"
+                f" {self.full} full collections")
+        self.seconds, self.full = 0.0, 0
+        return line
+
+
 def timed(store: HubStore, backend: int, events: list[ConsumedEvent], batch: int) -> str:
     """Apply `events` in batches: records/s, and CPU ms per record here and in PostgreSQL."""
     started, cpu, db_cpu = time.monotonic(), time.process_time(), cpu_seconds([backend])
@@ -204,6 +232,9 @@ def main() -> None:
     parser.add_argument("--statements", type=int, default=0, metavar="N",
                         help="print the N statements taking most of PostgreSQL's planning + "
                         "execution time after each phase (pg_stat_statements)")
+    parser.add_argument("--default-collector", action="store_true",
+                        help="leave CPython's garbage collector as it is, instead of setting it "
+                        "as the processor's workers do (streams/heap.py)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         settings, city, events = private_city(Path(tmp), args.persons, args.seed)
@@ -214,7 +245,11 @@ def main() -> None:
             store, backend = opened_store(settings, city, events[0])
             if args.statements:
                 reset_statement_stats(settings)
+            if not args.default_collector:
+                settle_heap()
+            collector = CollectorClock()
             backfill = timed(store, backend, events[1:], args.batch)
+            print(collector.lap(len(events) - 1))
             if args.statements:
                 print(statement_stats(settings, len(events) - 1, args.statements))
                 print(f"  hub.resident_history now holds "
@@ -226,8 +261,10 @@ def main() -> None:
                     for offset, (_, _, event) in zip(range(args.live), changes, strict=False)]
             print(f"| {args.persons:,} | backfill {len(events):,} | {args.batch} | {backfill} |"
                   f" {scores.precision:.4f} | {scores.recall:.4f} |")
+            collector.lap(1)  # the scores and the changes made meanwhile are not the merge's
             live_row = (f"| {args.persons:,} | live {len(live):,} | {args.live_batch} | "
                         f"{timed(store, backend, live, args.live_batch)} | | |")
+            print(collector.lap(len(live)))
             if args.statements:
                 print(statement_stats(settings, len(live), args.statements))
             print(live_row)

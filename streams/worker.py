@@ -31,6 +31,7 @@ from schemas.topics import (
     raw_topics,
 )
 from streams.app import create_app
+from streams.heap import settle_heap
 
 
 class _Worker(faust.Worker):
@@ -68,6 +69,7 @@ def run_worker(settings: HubSettings, metrics_port: int | None, loglevel: str = 
     if not until_ready(lambda: check_services(settings), stop):
         return 0  # asked to stop while waiting
     worker = _Worker(create_app(settings), loglevel=loglevel, quiet=True)
+    settle_heap()
     try:
         worker.execute_from_commandline()
     except SystemExit as done:
