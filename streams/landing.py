@@ -79,6 +79,11 @@ class HubStore:
                 # jit_above_cost, and compiling it took 5 to 25 ms for a statement that runs
                 # in a tenth of a millisecond (bench/README.md, "PostgreSQL's JIT").
                 cur.execute("SET jit = off")
+                # Index lookups priced as what they are here: the store's pages sit in
+                # shared_buffers, so a random read costs about a sequential one. At the default
+                # (4, for spinning disks) a batch's members were read by scanning whole tables
+                # (bench/README.md, "random_page_cost").
+                cur.execute("SET random_page_cost = 1.1")
                 store_owners(cur)
         return self._conn
 

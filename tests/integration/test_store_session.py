@@ -6,6 +6,7 @@ import gc
 from typing import Any
 
 import psycopg2
+import pytest
 
 from deploy import postgres
 from deploy.settings import HubSettings
@@ -14,24 +15,32 @@ from tests.integration.conftest import hub_settings
 from tests.integration.store_runs import corpus
 
 
-def _jit(cur: Any) -> str:
-    cur.execute("SHOW jit")
-    return cur.fetchone()[0]
-
-
-def test_the_merge_is_planned_without_jit(stack: HubSettings) -> None:
-    """The planner prices the merge's recursive walk above jit_above_cost; compiling it cost
-    more than running it many times over (bench/README.md, "PostgreSQL's JIT")."""
+@pytest.mark.parametrize(("setting", "server_default", "in_the_store"), [
+    # the planner priced the merge's recursive walk above jit_above_cost, and compiling it cost
+    # more than running it many times over (bench/README.md, "PostgreSQL's JIT")
+    ("jit", "on", "off"),
+    # at the spinning-disk default a batch's members were read by scanning whole tables
+    # (bench/README.md, "random_page_cost")
+    ("random_page_cost", "4", "1.1"),
+])
+def test_the_merge_plans_for_a_store_held_in_memory(stack: HubSettings, setting: str,
+                                                    server_default: str, in_the_store: str
+                                                    ) -> None:
     dsn = postgres.dsn(hub_settings(stack), "sanwang_processor")
+
+    def shown(cur: Any) -> str:
+        cur.execute(f"SHOW {setting}")
+        return cur.fetchone()[0]
+
     plain = psycopg2.connect(dsn)
     try:
         with plain.cursor() as cur:
-            assert _jit(cur) == "on"  # the server's default, which the store's sessions turn off
+            assert shown(cur) == server_default  # what the store's sessions change
     finally:
         plain.close()
     store = HubStore(dsn)
     try:
-        assert store._transaction(_jit) == "off"
+        assert store._transaction(shown) == in_the_store
     finally:
         store.close()
 
