@@ -208,6 +208,21 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
       name a spouse (`si:` their number stored, `sn:` looked up): their pair says nothing, but
       a merge's recheck then sees a concurrent merge change the evidence (streams/spouses.py).
     """
+    shared, stored_only, lookup_only = _sided_keys(r, lookups=True)
+    return RecordKeys(stored=frozenset(shared | stored_only),
+                      lookup=frozenset(shared | lookup_only))
+
+
+def stored_keys(r: RecordFeatures) -> frozenset[str]:
+    """`keys_of(r).stored` without working out the number variants only a lookup needs: what a
+    merge asks of the many records its lookups find (streams/resolve.py)."""
+    shared, stored_only, _ = _sided_keys(r, lookups=False)
+    return frozenset(shared | stored_only)
+
+
+def _sided_keys(r: RecordFeatures, lookups: bool) -> tuple[set[str], set[str], set[str]]:
+    """The keys `keys_of` explains: shared, stored only, looked up only (without the ID-number
+    variants a trusted number or an untrusted one looks up, unless `lookups`)."""
     shared: set[str] = set()  # stored and looked up
     stored_only: set[str] = set()  # the common side's keys the rare side looks up
     lookup_only: set[str] = set()  # never stored: the other side's keys of a one-sided kind
@@ -216,11 +231,11 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
     number = r.id_number or r.id_digits
     if number:
         shared.add(f"id:{number}")
-        if r.trusted_id:
-            lookup_only.update(_deletion_keys(number))
-        else:
+        if not r.trusted_id:
             shared.update(_deletion_keys(number))
-            lookup_only.update(f"id:{near}" for near in near_valid_numbers(number))
+        if lookups:
+            lookup_only.update(_deletion_keys(number) if r.trusted_id else
+                               (f"id:{near}" for near in near_valid_numbers(number)))
     if r.phone:
         shared.add(f"ph:{r.phone}")
     if r.pinyin:
@@ -249,8 +264,7 @@ def keys_of(r: RecordFeatures) -> RecordKeys:
         for place in {f"{r.birth}|{a.community}" for a in r.addresses if a.community}:
             (stored_only if r.name else lookup_only).add(f"nf:{place}")
             (lookup_only if r.name else stored_only).add(f"nx:{place}")
-    return RecordKeys(stored=frozenset(shared | stored_only),
-                      lookup=frozenset(shared | lookup_only))
+    return shared, stored_only, lookup_only
 
 
 def _house(address: Address) -> str | None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from streams.clustering import Link, Split, cluster
 from streams.features import RecordFeatures
-from streams.matching import Edge, Parameters, compare, keys_of
+from streams.matching import Edge, Parameters, compare, keys_of, stored_keys
 from streams.spouses import Partners, household_pairs, partners_of
 
 MAX_BLOCK = 2000  # a key shared by more records than this says nothing about identity
@@ -26,11 +26,9 @@ def edges_among(records: Sequence[RecordFeatures], parameters: Parameters,
     others = records if against is None else against
     if partners is None:
         partners = partners_of({r.ref: r for r in [*others, *records]}.values())
-    # each record's keys computed once: by object, as `against` may hold another version of a ref
-    keys = {id(record): keys_of(record) for record in others}
     index: dict[str, list[RecordFeatures]] = defaultdict(list)
     for record in others:
-        for key in keys[id(record)].stored:
+        for key in stored_keys(record):
             index[key].append(record)
     seen: set[tuple[str, str]] = set()
     edges: list[Edge] = []
@@ -44,7 +42,7 @@ def edges_among(records: Sequence[RecordFeatures], parameters: Parameters,
                 edges.append(edge)
 
     for record in records:
-        for key in (keys.get(id(record)) or keys_of(record)).lookup:
+        for key in keys_of(record).lookup:
             block = index.get(key, ())
             if len(block) <= MAX_BLOCK:
                 for other in block:
