@@ -232,6 +232,10 @@ def main() -> None:
     parser.add_argument("--statements", type=int, default=0, metavar="N",
                         help="print the N statements taking most of PostgreSQL's planning + "
                         "execution time after each phase (pg_stat_statements)")
+    parser.add_argument("--analyze", action="store_true",
+                        help="ANALYZE the store after the backfill, as autovacuum does within a "
+                        "minute in a running stack (the backfill alone is shorter: without it the "
+                        "live changes are planned on tables PostgreSQL has no statistics of)")
     parser.add_argument("--default-collector", action="store_true",
                         help="leave CPython's garbage collector as it is, instead of setting it "
                         "as the processor's workers do (streams/heap.py)")
@@ -261,6 +265,9 @@ def main() -> None:
                     for offset, (_, _, event) in zip(range(args.live), changes, strict=False)]
             print(f"| {args.persons:,} | backfill {len(events):,} | {args.batch} | {backfill} |"
                   f" {scores.precision:.4f} | {scores.recall:.4f} |")
+            if args.analyze:
+                with admin(settings) as cur:
+                    cur.execute("ANALYZE")
             collector.lap(1)  # the scores and the changes made meanwhile are not the merge's
             live_row = (f"| {args.persons:,} | live {len(live):,} | {args.live_batch} | "
                         f"{timed(store, backend, live, args.live_batch)} | | |")

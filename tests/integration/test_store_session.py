@@ -20,7 +20,7 @@ from tests.integration.store_runs import corpus
     # more than running it many times over (bench/README.md, "PostgreSQL's JIT")
     ("jit", "on", "off"),
     # at the spinning-disk default a batch's members were read by scanning whole tables
-    # (bench/README.md, "random_page_cost")
+    # (bench/README.md, "2026-12-06 (night)")
     ("random_page_cost", "4", "1.1"),
 ])
 def test_the_merge_plans_for_a_store_held_in_memory(stack: HubSettings, setting: str,

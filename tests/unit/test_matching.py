@@ -37,6 +37,7 @@ from streams.matching import (
     edit_distance,
     keys_of,
     near_valid_numbers,
+    stored_keys,
 )
 from streams.normalize import name_pinyin
 from streams.normalize_address import parse_address
@@ -716,6 +717,12 @@ def random_records(draw: st.DrawFn, ref: str) -> RecordFeatures:
         addresses=draw(st.sampled_from(((), (parse_address("天全县太平村12组53号"),),
                                         (parse_address("芦山县北街村8组78号"),)))),
     )
+
+
+@given(random_records("police:1"))
+def test_stored_keys_are_keys_of_without_the_lookup_side(r: RecordFeatures) -> None:
+    """The merge indexes the records it looks in by `stored_keys`, and stores `keys_of`."""
+    assert stored_keys(r) == keys_of(r).stored
 
 
 @given(random_records("police:1"), random_records("civil_affairs:1"))
