@@ -81,8 +81,8 @@ class HubStore:
                 cur.execute("SET jit = off")
                 # Index lookups priced as what they are here: the store's pages sit in
                 # shared_buffers, so a random read costs about a sequential one. At the default
-                # (4, for spinning disks) a batch's members were read by scanning whole tables
-                # (bench/README.md, "2026-12-06 (night)").
+                # (4, for spinning disks) a batch's members were found by reading all of
+                # hub.source_links (bench/README.md, "2026-12-06 (night)").
                 cur.execute("SET random_page_cost = 1.1")
                 store_owners(cur)
         return self._conn

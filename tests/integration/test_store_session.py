@@ -19,7 +19,7 @@ from tests.integration.store_runs import corpus
     # the planner priced the merge's recursive walk above jit_above_cost, and compiling it cost
     # more than running it many times over (bench/README.md, "PostgreSQL's JIT")
     ("jit", "on", "off"),
-    # at the spinning-disk default a batch's members were read by scanning whole tables
+    # at the spinning-disk default a batch's members were found by reading all of source_links
     # (bench/README.md, "2026-12-06 (night)")
     ("random_page_cost", "4", "1.1"),
 ])
