@@ -193,6 +193,9 @@ class CollectorClock:
         self.seconds, self.full, self._began = 0.0, 0, 0.0
         gc.callbacks.append(self._note)
 
+    def reset(self) -> None:
+        self.seconds, self.full = 0.0, 0
+
     def _note(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._began = time.perf_counter()
@@ -203,7 +206,7 @@ class CollectorClock:
     def lap(self, records: int) -> str:
         line = (f"  garbage collector: {1000 * self.seconds / records:.3f} ms per record,"
                 f" {self.full} full collections")
-        self.seconds, self.full = 0.0, 0
+        self.reset()
         return line
 
 
@@ -268,7 +271,7 @@ def main() -> None:
             if args.analyze:
                 with admin(settings) as cur:
                     cur.execute("ANALYZE")
-            collector.lap(1)  # the scores and the changes made meanwhile are not the merge's
+            collector.reset()  # the scores and the changes made meanwhile are not the merge's
             live_row = (f"| {args.persons:,} | live {len(live):,} | {args.live_batch} | "
                         f"{timed(store, backend, live, args.live_batch)} | | |")
             print(collector.lap(len(live)))
