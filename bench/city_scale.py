@@ -3,7 +3,7 @@
 Run by hand, never by CI:
 
     PYTHONPATH=$PWD .venv/bin/python bench/city_scale.py --persons 20000 [--workers K]
-        [--live-seconds 60] [--live-rate 500] [--skip-live] [--seed 7] [--partitions 6]
+        [--live-seconds 60] [--live-rate 500 [RATE ...]] [--skip-live] [--seed 7] [--partitions 6]
         [--merge-budget SECONDS]
 
 One run, on a private stack (temporary state directory, free ports):
@@ -22,7 +22,8 @@ One run, on a private stack (temporary state directory, free ports):
    records merged so far, their rate and their precision / recall, and step 2's second run
    and 4 are left out;
 4. live: changes at a steady rate through the hub's publisher for some seconds, and the time
-   from each send to its record being merged in the store (bench/live_latency.py): p50, p99.
+   from each send to its record being merged in the store (bench/live_latency.py): p50, p90,
+   p99 and the CPU per change of each part; for each --live-rate in turn.
 
 Prints details, then one Markdown table row. The ratio hub/raw is the headline: absolute rates
 move with whatever else the machine runs, the ratio much less.
@@ -176,7 +177,9 @@ def main() -> None:
                         help="partitions of every topic, raw pipeline's too (hub default 6)")
     parser.add_argument("--live-seconds", type=float, default=60,
                         help="how long live changes are sent")
-    parser.add_argument("--live-rate", type=float, default=500, help="live changes per second")
+    parser.add_argument("--live-rate", type=float, nargs="+", default=[500],
+                        help="live changes per second; several rates are run one after another "
+                             "and the row gives the last one's (default 500)")
     parser.add_argument("--skip-live", action="store_true",
                         help="no live phase (p50 / p99 print as -)")
     parser.add_argument("--merge-budget", type=float, default=24 * 3600,
@@ -220,12 +223,16 @@ def main() -> None:
                 print(f"  store: {size:,.0f} MiB in schema hub, "
                       f"{size * 2**20 / hub.merged:,.0f} bytes per record", flush=True)
                 live = None
-                if hub.complete and not args.skip_live:
-                    live = measure_live(settings, city, args.live_rate, args.live_seconds)
+                for rate in args.live_rate if hub.complete and not args.skip_live else ():
+                    live = measure_live(settings, city, rate, args.live_seconds,
+                                        [w.pid for w in workers])
                     print(f"  live: sent {live.sent} in {live.seconds:.0f} s "
                           f"({live.sent / live.seconds:.0f}/s), seen {len(live.latencies)}, "
-                          f"never seen {live.unseen}; max {max(live.latencies, default=0):.2f} s",
-                          flush=True)
+                          f"never seen {live.unseen}; p50 {live.percentile(50)} s, p90 "
+                          f"{live.percentile(90)} s, p99 {live.percentile(99)} s, max "
+                          f"{max(live.latencies, default=0):.2f} s; CPU ms per change "
+                          f"(publishers and poller, broker, workers, PostgreSQL): "
+                          f"{live.cpu_ms_per_change()}", flush=True)
                 if hub.complete:
                     _check_alive(workers)
             finally:
@@ -244,7 +251,7 @@ COLUMNS = """columns of the printed row:
   Ya'an 3.4M ...       3,400,000 records backfilled at the hub rate
   peak RSS MiB         the workers' largest summed VmRSS (children included) during the backfill
   precision, recall    pairwise, hub.source_links against the city's truth.csv
-  live p50 s, p99 s    send through EventPublisher to merged in hub.source_links, at
+  live p50 s, p99 s    send through EventPublisher to merged in hub.source_links, at the last
                        --live-rate for --live-seconds, over every change sent; "> T" when
                        the percentile falls among changes still not merged T s after the
                        first send (the processor slower than --live-rate)"""

@@ -21,7 +21,7 @@ import psycopg2
 from kafka import KafkaAdminClient
 
 from connectors.synthetic_output import EXPORTS as CITY_FILES
-from deploy import postgres
+from deploy import kafka_broker, postgres
 from deploy.kafka_auth import ADMIN, client_config
 from deploy.private_stack import private_settings, settings_env
 from deploy.settings import HubSettings
@@ -167,6 +167,21 @@ def cpu_seconds(roots: list[int]) -> float:
             if pid == root:
                 ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds from now on of this process, the broker, PostgreSQL and `workers`."""
+
+    def __init__(self, settings: HubSettings, workers: list[int]) -> None:
+        self._roots = ([kafka_broker.local_pid(settings)], workers,
+                       [postgres.local_pid(settings)])
+        self._own = time.process_time()
+        self._before = [cpu_seconds(r) for r in self._roots]
+
+    def read(self) -> tuple[float, ...]:
+        broker, workers, database = (cpu_seconds(r) - b
+                                     for r, b in zip(self._roots, self._before, strict=True))
+        return (time.process_time() - self._own, broker, workers, database)
 
 
 class PeakMemory:

@@ -42,14 +42,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
-from harness import CHECKOUT, EXPORTS, cpu_seconds, machine, private_stack, wait_for_group
+from harness import CHECKOUT, EXPORTS, CpuMeter, machine, private_stack, wait_for_group
 from kafka import KafkaProducer
 from raw_pipeline import raw_rate
 from store_throughput import department_events
 
 from connectors.publisher import partition_key
 from connectors.synthetic_city import generate_city
-from deploy import kafka_broker, postgres
+from deploy import postgres
 from deploy.kafka_auth import ADMIN, client_config
 from deploy.private_stack import settings_env
 from deploy.settings import HubSettings
@@ -76,21 +76,6 @@ class Run:
         """CPU ms per record of one part, or of all of them."""
         spent = sum(self.cpu) if part is None else self.cpu[part]
         return 1000 * spent / self.records
-
-
-class CpuMeter:
-    """CPU seconds from now on of this process, the broker, PostgreSQL and `workers`."""
-
-    def __init__(self, settings: HubSettings, workers: list[int]) -> None:
-        self._roots = ([kafka_broker.local_pid(settings)], workers,
-                       [postgres.local_pid(settings)])
-        self._own = time.process_time()
-        self._before = [cpu_seconds(r) for r in self._roots]
-
-    def read(self) -> tuple[float, ...]:
-        broker, workers, database = (cpu_seconds(r) - b
-                                     for r, b in zip(self._roots, self._before, strict=True))
-        return (time.process_time() - self._own, broker, workers, database)
 
 
 def city_messages(city: Path) -> list[tuple[str, bytes, bytes]]:

@@ -9,6 +9,7 @@ broker is gone (faust-streaming #324): the deadline of deploy/stopping.py ends i
 
 from __future__ import annotations
 
+import logging
 import signal
 
 import faust
@@ -35,11 +36,18 @@ from streams.heap import settle_heap
 
 
 class _Worker(faust.Worker):
-    """faust's worker, whose stop on SIGTERM or SIGINT keeps the hub's deadline."""
+    """faust's worker, whose stop on SIGTERM or SIGINT keeps the hub's deadline, without the
+    terminal spinner."""
 
     def _schedule_shutdown(self, signal: signal.Signals) -> None:  # mode's, for both signals
         stopping.request_stop(signal)
         super()._schedule_shutdown(signal)
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        """faust's turns the spinner on at `--loglevel warning` or above, by setting the root
+        logger to DEBUG: every debug call of aiokafka and faust then builds a record, a
+        twentieth of a live worker's CPU (bench/README.md, "Freshness"). The level stays."""
+        self.spinner = None
 
 
 def check_services(settings: HubSettings) -> None:
