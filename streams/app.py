@@ -66,9 +66,11 @@ from streams.survivorship import owners
 log = logging.getLogger(__name__)
 # The most a batch waits for more events. Batches size themselves: while one is merged the
 # consumer keeps fetching, so behind a backlog the next is full (processor_batch_size) at
-# once, and in a trickle a batch holds what came within this wait. At 0.5 s a change sent at
-# 50/s took 0.38 s (median) to be merged, at 0.05 s 0.11 s (bench/README.md, "Freshness").
-BATCH_WITHIN_SECONDS = 0.05
+# once, and in live traffic a batch holds what came within this wait. A change sent at 50/s
+# took 0.38 to 0.40 s (median) to be merged at 0.5 s, 0.16 to 0.17 s at 0.15 s; at 0.05 s
+# (0.10 s) a batch's fixed cost made PostgreSQL's work per change twice 0.5 s's and the queue
+# at 500/s longer (bench/README.md, "2026-12-07").
+BATCH_WITHIN_SECONDS = 0.15
 CHANGE_RELAY_SECONDS = 0.5
 GAUGE_SECONDS = 10.0
 RELINK_SECONDS = 1.0
