@@ -67,9 +67,9 @@ log = logging.getLogger(__name__)
 # The most a batch waits for more events. Batches size themselves: while one is merged the
 # consumer keeps fetching, so behind a backlog the next is full (processor_batch_size) at
 # once, and in live traffic a batch holds what came within this wait. A change sent at 50/s
-# took 0.38 to 0.40 s (median) to be merged at 0.5 s, 0.16 to 0.17 s at 0.15 s; at 0.05 s
-# (0.10 s) a batch's fixed cost made PostgreSQL's work per change twice 0.5 s's and the queue
-# at 500/s longer (bench/README.md, "2026-12-07").
+# took 0.38 to 0.40 s (median) to be merged at 0.5 s, 0.16 to 0.17 s at 0.15 s. At 0.05 s it
+# took 0.10 to 0.11 s, but each batch's fixed cost then left PostgreSQL 2.2 to 2.7 times the
+# work per change at 50/s, and the queue at 500/s longer (bench/README.md, "2026-12-07").
 BATCH_WITHIN_SECONDS = 0.15
 CHANGE_RELAY_SECONDS = 0.5
 GAUGE_SECONDS = 10.0
