@@ -29,7 +29,7 @@ from streams.parameter_store import StoredParameters, current_parameters
 from streams.reestimate import Reestimated, StoreSize, reestimate_if_due
 from streams.relink import relink_some
 from streams.resident_store import store_owners
-from streams.store_io import copy_rows
+from streams.store_io import staged_rows
 
 # A dropped connection shows as OperationalError, or, when the rollback on the way out of the
 # transaction finds the connection closed, as InterfaceError: both mean "retry later".
@@ -53,13 +53,11 @@ class ConsumedEvent:
     raw: bytes | None = None  # the message as consumed (else the event's canonical JSON)
 
 def land_events(cur: Any, rows: Sequence[tuple[Any, ...]]) -> set[str]:
-    """Store each event once (COPY into a staging twin, one INSERT ... SELECT skipping the ids
-    already landed); the ids landed now."""
-    cur.execute("CREATE TEMP TABLE IF NOT EXISTS event_stage ON COMMIT DELETE ROWS AS SELECT"
-                f" {', '.join(LANDED)} FROM hub.events WITH NO DATA")
-    copy_rows(cur, "event_stage", LANDED, rows)
-    cur.execute(f"INSERT INTO hub.events ({', '.join(LANDED)}) SELECT {', '.join(LANDED)}"
-                " FROM event_stage ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+    """Store each event once (one INSERT ... SELECT skipping the ids already landed); the ids
+    landed now."""
+    select, params = staged_rows(cur, "hub.events", LANDED, rows)
+    cur.execute(f"INSERT INTO hub.events ({', '.join(LANDED)}) {select}"
+                " ON CONFLICT (event_id) DO NOTHING RETURNING event_id", params)
     return {event_id for (event_id,) in cur.fetchall()}
 
 

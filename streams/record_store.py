@@ -21,7 +21,7 @@ from streams.facts import Observation, Relative
 from streams.features import RecordFeatures, addresses_of
 from streams.json_text import json_text, json_value
 from streams.matching import Edge, RecordKeys
-from streams.store_io import copy_rows, upsert_rows
+from streams.store_io import copy_rows, staged_rows, upsert_rows
 
 LINKING_RULES = ["department_key", "id_number", "probabilistic"]
 RESIDENT_LOCKS = 7304  # advisory lock namespace (the two-int form)
@@ -84,16 +84,14 @@ def upsert_records(cur: Any, rows: Sequence[tuple[Any, ...]]) -> dict[str, bool]
     (for rechecks): the refs whose version changed, each True when it is new to the store."""
     if not rows:
         return {}
-    cur.execute("CREATE TEMP TABLE IF NOT EXISTS record_stage ON COMMIT DELETE ROWS AS"
-                f" SELECT {', '.join(STAGED)} FROM hub.source_records WITH NO DATA")
-    copy_rows(cur, "record_stage", STAGED, rows)
+    select, params = staged_rows(cur, "hub.source_records", STAGED, rows)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in STAGED[2:])
     cur.execute(f"""
         INSERT INTO hub.source_records ({', '.join(STAGED)}, writer)
-        SELECT {', '.join(STAGED)}, pg_current_xact_id() FROM record_stage
+        SELECT *, pg_current_xact_id() FROM ({select}) versions
         ON CONFLICT (source, record_id) DO UPDATE SET {updates}, writer = EXCLUDED.writer
         WHERE hub.source_records.version < EXCLUDED.version
-        RETURNING ref, xmax = 0""")
+        RETURNING ref, xmax = 0""", params)
     return dict(cur.fetchall())
 
 

@@ -43,19 +43,53 @@ def split_ref(ref: str) -> tuple[str, str]:
 
 def upsert_rows(cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
                 key: Sequence[str], update: Sequence[str] = ()) -> None:
-    """Insert rows, or update `update` columns of those whose `key` is taken: COPY into a
-    temporary twin of the table, then one INSERT ... SELECT (psycopg2's execute_values builds
-    every row's SQL in Python, which cost the merge a tenth of its time)."""
+    """Insert rows, or update `update` columns of those whose `key` is taken, in one INSERT ...
+    SELECT over `staged_rows` (psycopg2's execute_values builds every row's SQL in Python,
+    which cost the merge a tenth of its time)."""
     rows = list(rows)
     if not rows:
         return
-    stage = f"stage_{table.rsplit('.', 1)[-1]}"
-    cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS"
-                f" SELECT {', '.join(columns)} FROM {table} WITH NO DATA")
-    copy_rows(cur, stage, columns, rows)
+    select, params = staged_rows(cur, table, columns, rows)
     action = (f"DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in update)}" if update
               else "DO NOTHING")
-    cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)}"
-                f" FROM {stage} ON CONFLICT ({', '.join(key)}) {action}")
-    # emptied now, not at commit: a second upsert in the transaction must not apply these again
-    cur.execute(f"TRUNCATE {stage}")
+    cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) {select}"
+                f" ON CONFLICT ({', '.join(key)}) {action}", params)
+
+
+def staged_rows(cur: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+                ) -> tuple[str, list[str]]:
+    """A SELECT of `rows` typed as `table`'s `columns`, and its parameters: each column travels
+    as one text[] literal in COPY's text form and is cast back per value. No temporary staging
+    table: PostgreSQL truncated every ON COMMIT DELETE ROWS table at each commit and gave each
+    TRUNCATE new files, a tenth of its time on live batches (bench/README.md, "Staging")."""
+    types = column_types(cur, table)
+    casts = ", ".join(f"{c}::{types[c]}" for c in columns)
+    arrays = ", ".join(["%s::text[]"] * len(columns))
+    params = ["{" + ",".join(_array_element(row[i]) for row in rows) + "}"
+              for i in range(len(columns))]
+    return (f"SELECT {casts} FROM unnest({arrays}) AS staged ({', '.join(columns)})", params)
+
+
+def _array_element(value: Any) -> str:
+    """One value of a text[] literal: NULL, or its text quoted."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, list | tuple):
+        value = "{" + ",".join(_array_item(v) for v in value) + "}"
+    return _array_item(str(value))
+
+
+_COLUMN_TYPES: dict[str, dict[str, str]] = {}
+
+
+def column_types(cur: Any, table: str) -> dict[str, str]:
+    """Each column's type as SQL spells it, read from the catalog once per process (the
+    migrations fix a table's columns before any worker starts)."""
+    if table not in _COLUMN_TYPES:
+        cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+                    " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                    (table,))
+        _COLUMN_TYPES[table] = dict(cur.fetchall())
+    return _COLUMN_TYPES[table]
