@@ -8,6 +8,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 PAGE = 10_000  # rows per INSERT: a batch's rows go in one or few statements, not one per 100
+# From this many rows on, `staged_rows` COPies: below it, the arrays' extra cost per row (about
+# 0.07 ms of PostgreSQL per backfilled record) stays under the ~1.7 ms a temporary table adds
+# to the commit (bench/README.md, "2026-12-07 (later)")
+COPY_FROM_ROWS = 100
 
 
 def copy_rows(cur: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
@@ -58,16 +62,30 @@ def upsert_rows(cur: Any, table: str, columns: Sequence[str], rows: Iterable[Seq
 
 def staged_rows(cur: Any, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
                 ) -> tuple[str, list[str]]:
-    """A SELECT of `rows` typed as `table`'s `columns`, and its parameters: each column travels
-    as one text[] literal in COPY's text form and is cast back per value. No temporary staging
-    table: PostgreSQL truncated every ON COMMIT DELETE ROWS table at each commit and gave each
-    TRUNCATE new files, a tenth of its time on live batches (bench/README.md, "Staging")."""
+    """A SELECT of `rows` typed as `table`'s `columns`, and its parameters.
+
+    Few rows (a live batch's) travel in the statement: each column as one array literal of its
+    own type (an array column's values as text, cast back), read by `unnest`s in the select
+    list. Many rows (a backlog's) are COPied into a temporary twin of the table instead: the
+    server's lexer and array parser cost more per row than COPY, but touching a temporary table
+    makes PostgreSQL truncate every ON COMMIT DELETE ROWS table at commit, a fixed cost a small
+    batch should not pay (bench/README.md, "2026-12-07 (later)")."""
+    if len(rows) >= COPY_FROM_ROWS:
+        stage = f"stage_{table.rsplit('.', 1)[-1]}"
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS"
+                    f" SELECT {', '.join(columns)} FROM {table} WITH NO DATA")
+        # DELETE, not TRUNCATE: a TRUNCATE gave the table new files in every transaction
+        cur.execute(f"DELETE FROM {stage}")
+        copy_rows(cur, stage, columns, rows)
+        return f"SELECT {', '.join(columns)} FROM {stage}", []
     types = column_types(cur, table)
-    casts = ", ".join(f"{c}::{types[c]}" for c in columns)
-    arrays = ", ".join(["%s::text[]"] * len(columns))
+    arrays = {c: types[c].endswith("]") for c in columns}
+    unnests = ", ".join(f"unnest(%s::{'text' if arrays[c] else types[c]}[]) AS {c}"
+                        for c in columns)
+    typed = ", ".join(f"{c}::{types[c]}" if arrays[c] else c for c in columns)
     params = ["{" + ",".join(_array_element(row[i]) for row in rows) + "}"
               for i in range(len(columns))]
-    return (f"SELECT {casts} FROM unnest({arrays}) AS staged ({', '.join(columns)})", params)
+    return f"SELECT {typed} FROM (SELECT {unnests}) AS staged", params
 
 
 def _array_element(value: Any) -> str:

@@ -16,7 +16,7 @@ from deploy.settings import HubSettings
 from streams.features import RecordFeatures
 from streams.json_text import json_text
 from streams.record_store import candidates, record_row, upsert_records
-from streams.store_io import copy_rows, staged_rows
+from streams.store_io import COPY_FROM_ROWS, copy_rows, staged_rows
 from tests.integration.conftest import hub_settings
 
 # PostgreSQL's text holds any character but NUL (the publisher refuses NUL: connectors/publisher.py)
@@ -58,23 +58,25 @@ def test_copied_rows_read_back_as_written(database, rows) -> None:
         conn.close()
 
 
-@settings(max_examples=60, deadline=None)
+@pytest.mark.parametrize("copies", [1, COPY_FROM_ROWS], ids=["as arrays", "copied"])
+@settings(max_examples=40, deadline=None)
 @given(rows=ROWS, when=st.datetimes(timezones=st.just(dt.UTC)),
        score=st.floats(allow_nan=False, allow_infinity=False), tail=st.sampled_from(NASTY))
-def test_staged_rows_read_back_as_written(database, rows, when, score, tail) -> None:
+def test_staged_rows_read_back_as_written(database, copies, rows, when, score, tail) -> None:
     conn = psycopg2.connect(postgres.dsn(database))
     try:
         with conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE staged_in (n integer, a text, b text, c integer,"
                         " d jsonb, e text[], f boolean, g timestamptz, h double precision)")
             columns = ("n", "a", "b", "c", "d", "e", "f", "g", "h")
-            written = [(n, a, b, c, json_text(d), e, f, when, score)
-                       for n, (a, b, c, d, e, f) in enumerate(rows)]
-            select, params = staged_rows(cur, "staged_in", columns, written)
-            cur.execute(f"INSERT INTO staged_in ({', '.join(columns)}) {select}", params)
-            cur.execute(f"SELECT {', '.join(columns)} FROM staged_in ORDER BY n")
-            assert cur.fetchall() == [(n, a, b, c, d, e, f, when, score)
-                                      for n, (a, b, c, d, e, f) in enumerate(rows)]
+            expected = [(n, a, b, c, d, e, f, when, score)
+                        for n, (a, b, c, d, e, f) in enumerate(rows * copies)]
+            for _ in range(2):  # a second staging in one transaction starts from none
+                select, params = staged_rows(cur, "staged_in", columns,
+                                             [(*row[:4], json_text(row[4]), *row[5:])
+                                              for row in expected])
+                cur.execute(f"SELECT {', '.join(columns)} FROM ({select}) s ORDER BY n", params)
+                assert cur.fetchall() == expected
             # one value ending the array literal's text on a backslash or a quote
             select, params = staged_rows(cur, "staged_in", ("n", "a"), [(-1, tail)])
             cur.execute(f"SELECT a FROM ({select}) s", params)
