@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 PAGE = 10_000  # rows per INSERT: a batch's rows go in one or few statements, not one per 100
-# From this many rows on, `staged_rows` COPies: below it, the arrays' extra cost per row (about
-# 0.07 ms of PostgreSQL per backfilled record) stays under the ~1.7 ms a temporary table adds
-# to the commit (bench/README.md, "2026-12-07 (later)")
+# From this many rows on, `staged_rows` COPies: below it, the arrays' extra cost (about 0.07 ms
+# of PostgreSQL per backfilled record) stays under the ~1.5 ms touching a temporary table adds
+# to a batch (bench/README.md, "2026-12-07 (later)")
 COPY_FROM_ROWS = 100
 
 
@@ -89,7 +89,7 @@ def staged_rows(cur: Any, table: str, columns: Sequence[str], rows: Sequence[Seq
 
 
 def _array_element(value: Any) -> str:
-    """One value of a text[] literal: NULL, or its text quoted."""
+    """One value of an array literal: NULL, or its text quoted (a list as its own literal)."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
