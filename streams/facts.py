@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
+
 from schemas.declarations import Department, FactRule, Verification
 from schemas.departments import department
 from streams.features import (
@@ -27,8 +29,7 @@ IDENTITY = ("name", "sex", "birth_date", "phone")
 CHINA_TIME = timezone(timedelta(hours=8))  # every valid time is compared in it
 
 
-@dataclass(frozen=True)
-class Observation:
+class Observation(msgspec.Struct, frozen=True):
     """A fact a record states: attribute, value, when it became true, and who said it;
     `claim`: the attribute's owner should verify it (a `differs` claim states no value, only
     that the attribute no longer has this one)."""

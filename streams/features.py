@@ -7,9 +7,10 @@ date, sex, addresses, phone); the facts it states are streams/facts.py's.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+import msgspec
 
 from connectors.fields import id_sex
 from schemas.declarations import SPOUSE, Condition, Department
@@ -18,8 +19,7 @@ from streams.normalize import name_pinyin, normalize_name
 from streams.normalize_address import Address, parse_address
 
 
-@dataclass(frozen=True)
-class RecordFeatures:
+class RecordFeatures(msgspec.Struct, frozen=True):
     """One department record's identity features; `ref` is `source:record_id`."""
 
     ref: str
@@ -32,7 +32,7 @@ class RecordFeatures:
     pinyin: str = ""
     birth: str | None = None  # YYYY, YYYY-MM or YYYY-MM-DD
     sex: str | None = None
-    addresses: tuple[Address, ...] = field(default_factory=tuple)
+    addresses: tuple[Address, ...] = ()
     phone: str | None = None
     version: str = ""  # orders corrections of one record: the later version wins
     address_texts: tuple[str, ...] = ()  # the addresses as written (what the store keeps)

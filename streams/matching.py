@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import msgspec
+
 from streams.features import RecordFeatures, date_slip
 from streams.normalize_address import Address, same_place
 from streams.spouses import Partners, spouse_level
@@ -64,8 +66,7 @@ class Parameters:
         return cls(m, u, float(value["link"]), float(value["review"]))
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(msgspec.Struct, frozen=True):
     """Why two records may be one person: the rule, the score and the fields that agreed."""
 
     a: str

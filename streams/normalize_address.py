@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
+
+import msgspec
+from msgspec.structs import replace
 
 from streams.normalize import CHINESE_NUMERAL, clean_text, parse_numeral
 
@@ -42,8 +45,7 @@ _SUFFIXES = (
 _REST_NUMERAL = re.compile(rf"({CHINESE_NUMERAL})(?=栋|单元|楼|层|室)")
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(msgspec.Struct, frozen=True):
     """An address split into the four grid levels, group, street and number, plus the rest."""
 
     district: str | None = None

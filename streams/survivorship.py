@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import msgspec
+
 from schemas.departments import all_attributes, all_departments
 from streams.facts import Observation
 from streams.normalize import normalize_name
@@ -45,8 +47,7 @@ def ranked(found: list[Observation]) -> list[Observation]:
     return [o for o in stated if o.source not in observers()] or stated
 
 
-@dataclass(frozen=True)
-class GoldenValue:
+class GoldenValue(msgspec.Struct, frozen=True):
     attribute: str
     value: Any
     valid_from: str

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import replace
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from connectors.fields import parse_id_number
 from streams.estimate import estimate_parameters
