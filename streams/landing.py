@@ -26,6 +26,7 @@ from streams.matching import Parameters
 from streams.merge import MergeSummary, merge_events, recheck
 from streams.metrics import BATCH_RETRIES
 from streams.parameter_store import StoredParameters, current_parameters
+from streams.prepared import PreparingConnection
 from streams.reestimate import Reestimated, StoreSize, reestimate_if_due
 from streams.relink import relink_some
 from streams.resident_store import store_owners
@@ -71,7 +72,8 @@ class HubStore:
 
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg2.connect(self._dsn)
+            # the merge's statements prepared once per connection (streams/prepared.py)
+            self._conn = psycopg2.connect(self._dsn, connection_factory=PreparingConnection)
             with self._conn, self._conn.cursor() as cur:
                 # No JIT: the planner prices the merge's recursive component walk far above
                 # jit_above_cost, and compiling it took 5 to 25 ms for a statement that runs

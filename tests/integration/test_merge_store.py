@@ -15,6 +15,7 @@ from deploy import postgres
 from deploy.settings import HubSettings
 from streams.features import RecordFeatures
 from streams.json_text import json_text
+from streams.prepared import PreparingConnection
 from streams.record_store import candidates, record_row, upsert_records
 from streams.store_io import COPY_FROM_ROWS, copy_rows, staged_rows
 from tests.integration.conftest import hub_settings
@@ -63,7 +64,7 @@ def test_copied_rows_read_back_as_written(database, rows) -> None:
 @given(rows=ROWS, when=st.datetimes(timezones=st.just(dt.UTC)),
        score=st.floats(allow_nan=False, allow_infinity=False), tail=st.sampled_from(NASTY))
 def test_staged_rows_read_back_as_written(database, copies, rows, when, score, tail) -> None:
-    conn = psycopg2.connect(postgres.dsn(database))
+    conn = psycopg2.connect(postgres.dsn(database), connection_factory=PreparingConnection)
     try:
         with conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE staged_in (n integer, a text, b text, c integer,"
@@ -87,7 +88,7 @@ def test_staged_rows_read_back_as_written(database, copies, rows, when, score, t
 
 
 def test_candidates_come_from_keys_up_to_the_block_limit(database) -> None:
-    conn = psycopg2.connect(postgres.dsn(database))
+    conn = psycopg2.connect(postgres.dsn(database), connection_factory=PreparingConnection)
 
     def refs_sharing_keys(cur, keys, limit):  # noqa: ANN001, ANN202
         return set(candidates(cur, keys, limit))

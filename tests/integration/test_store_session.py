@@ -11,6 +11,7 @@ import pytest
 from deploy import postgres
 from deploy.settings import HubSettings
 from streams.landing import ConsumedEvent, HubStore
+from streams.prepared import PreparingConnection
 from tests.integration.conftest import hub_settings
 from tests.integration.store_runs import corpus
 
@@ -62,3 +63,44 @@ def test_merging_leaves_no_garbage_for_the_collector(stack: HubSettings) -> None
             gc.enable()
     finally:
         store.close()
+
+
+def test_the_store_plans_its_statements_once(stack: HubSettings) -> None:
+    """The merge's statements run prepared (streams/prepared.py): after a few batches
+    PostgreSQL runs the candidate lookup on its one generic plan, planned no more."""
+    events = [ConsumedEvent(e, "t", 0, i) for i, e in enumerate(corpus())]
+    store = HubStore(postgres.dsn(hub_settings(stack), "sanwang_processor"))
+    try:
+        for i in range(0, len(events), 5):
+            store.apply(events[i:i + 5])
+
+        def plans(cur: Any) -> dict[str, tuple[int, int]]:
+            cur.execute("SELECT statement, generic_plans, custom_plans"
+                        " FROM pg_prepared_statements")
+            return {statement: (generic, custom) for statement, generic, custom in cur}
+
+        prepared = store._transaction(plans)
+        lookup = [plan for statement, plan in prepared.items()
+                  if "count(*) OVER (PARTITION BY key)" in statement]
+        assert len(lookup) == 1
+        generic, custom = lookup[0]
+        assert generic > 0 and custom <= 5  # PostgreSQL's plan_cache_mode auto
+    finally:
+        store.close()
+
+
+def test_a_statement_postgresql_cannot_prepare_runs_as_text(stack: HubSettings) -> None:
+    conn = psycopg2.connect(postgres.dsn(hub_settings(stack), "sanwang_processor"),
+                            connection_factory=PreparingConnection)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT %s IS NULL", (None,))  # no type to infer for its parameter
+            assert cur.fetchall() == [(True,)]
+            cur.execute("SELECT %(n)s::int + %(n)s::int", {"n": 2})  # the transaction goes on
+            assert cur.fetchall() == [(4,)]
+            cur.execute("SELECT statement FROM pg_prepared_statements")
+            assert [s for (s,) in cur.fetchall()] == [
+                "PREPARE merge_2 AS SELECT $1::int + $1::int"]
+    finally:
+        conn.rollback()
+        conn.close()
