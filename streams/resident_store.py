@@ -236,8 +236,11 @@ def link_of(ref: str, resident: str, edge: Edge | None) -> Link:
 
 def replace_review_items(cur: Any, refs: Sequence[str], items: Iterable[Edge]) -> None:
     """Open possible matches among `refs`; a steward's answered item keeps its answer."""
+    # hashed lists: the prepared statement's generic plan reads the small queue through (b has
+    # no index), and testing each row against an array of a batch's refs took 17 ms at 1,500
     cur.execute("DELETE FROM hub.review_queue WHERE status = 'open'"
-                " AND (a = ANY(%(r)s) OR b = ANY(%(r)s))", {"r": list(refs)})
+                " AND (a IN (SELECT unnest(%(r)s::text[])) OR b IN (SELECT unnest(%(r)s::text[])))",
+                {"r": list(refs)})
     upsert_rows(cur, "hub.review_queue", ("a", "b", "score", "agreed"),
                 [(e.a, e.b, e.score, list(e.agreed)) for e in items], key=("a", "b"))
 
