@@ -7,7 +7,7 @@ import sys
 
 import psycopg2
 
-from deploy import postgres
+from deploy import postgres, stopping
 from deploy.settings import HubSettings
 
 
@@ -39,15 +39,15 @@ def add_api_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace, settings: HubSettings) -> int:
+    stop = stopping.handle_stop_signals()  # first: the imports below take seconds on a busy host
     from api.app import create_app
     from api.grid_reports import ReportPublisher
     from cli.serving import bind, serve
-    from deploy import id_keys, metrics_targets, stopping
+    from deploy import id_keys, metrics_targets
     from deploy.migrations import check_migrated
     from deploy.prometheus import endpoint
     from deploy.reachability import until_ready
 
-    stop = stopping.handle_stop_signals()
     host, _, port = (args.listen or f"127.0.0.1:{settings.api_port}").rpartition(":")
     sock = bind(host, int(port))
     id_keys.install(id_keys.load_keyring(settings))

@@ -220,6 +220,7 @@ def _estimate(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def _process(args: argparse.Namespace, settings: HubSettings) -> int:
+    stopping.handle_stop_signals()  # before faust's import, which takes seconds on a busy host
     from streams.worker import run_worker
 
     return run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel)
