@@ -7,8 +7,11 @@ the arrays of a batch of 500 changes (bench/README.md, "2026-12-07 (night)"). A 
 statement takes its values as parameters, so after its first executions PostgreSQL keeps one
 generic plan (plan_cache_mode `auto`) and plans no more.
 
-A `PreparingConnection`'s cursors prepare a statement with values the first time the connection
-runs it, then EXECUTE it. The PREPARE runs under a savepoint: a statement PostgreSQL cannot
+A `PreparingConnection`'s cursors run a statement with values as text the first time the
+connection runs it, PREPARE it the second time and EXECUTE it from then on: a statement run once
+(a command, a test's connection) does not pay for the PREPARE and its savepoint, and a planner
+gives a prepared statement custom plans for its first five runs anyway. The PREPARE runs under a
+savepoint: a statement PostgreSQL cannot
 prepare (a SET, or a parameter whose type it cannot infer) runs as text from then on, and the
 transaction goes on. Statements without values (COPY, DDL) run as text. A rollback does not undo
 a PREPARE that succeeded: a prepared statement lasts as long as its connection.
@@ -70,10 +73,14 @@ class PreparingConnection(psycopg2.extensions.connection):
         super().__init__(*args, **kwargs)
         self.cursor_factory = PreparingCursor
         self._statements: dict[str, tuple[str | None, list[str | int]]] = {}
+        self._run_once: set[str] = set()
 
     def prepared(self, query: str, cur: Any) -> tuple[str | None, list[str | int]]:
         """The name `query` is prepared under (None: it runs as text) and its values' keys,
-        preparing it with `cur` the first time."""
+        preparing it with `cur` the second time it runs."""
+        if query not in self._run_once:
+            self._run_once.add(query)
+            return None, []
         if query not in self._statements:
             text, keys = as_prepared(query)
             name = f"merge_{len(self._statements) + 1}"

@@ -89,18 +89,24 @@ def test_the_store_plans_its_statements_once(stack: HubSettings) -> None:
         store.close()
 
 
-def test_a_statement_postgresql_cannot_prepare_runs_as_text(stack: HubSettings) -> None:
+def test_a_statement_is_prepared_when_it_runs_again_unless_postgresql_cannot(
+        stack: HubSettings) -> None:
     conn = psycopg2.connect(postgres.dsn(hub_settings(stack), "sanwang_processor"),
                             connection_factory=PreparingConnection)
+
+    def prepared(cur: Any) -> list[str]:
+        cur.execute("SELECT statement FROM pg_prepared_statements")
+        return [s for (s,) in cur.fetchall()]
+
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT %s IS NULL", (None,))  # no type to infer for its parameter
-            assert cur.fetchall() == [(True,)]
-            cur.execute("SELECT %(n)s::int + %(n)s::int", {"n": 2})  # the transaction goes on
-            assert cur.fetchall() == [(4,)]
-            cur.execute("SELECT statement FROM pg_prepared_statements")
-            assert [s for (s,) in cur.fetchall()] == [
-                "PREPARE merge_2 AS SELECT $1::int + $1::int"]
+            for run in range(3):
+                cur.execute("SELECT %s IS NULL", (None,))  # no type to infer for its parameter
+                assert cur.fetchall() == [(True,)]
+                cur.execute("SELECT %(n)s::int + %(n)s::int", {"n": run})  # the transaction goes on
+                assert cur.fetchall() == [(2 * run,)]
+                assert prepared(cur) == ([] if run == 0 else
+                                         ["PREPARE merge_2 AS SELECT $1::int + $1::int"])
     finally:
         conn.rollback()
         conn.close()
