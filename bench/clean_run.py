@@ -45,7 +45,7 @@ def main() -> None:
         compared += 1
         return compare(*args)
 
-    resolve.compare = counted  # the one name edges_among calls
+    resolve.compare = counted  # the one name edges_under calls
     started = time.monotonic()
     groups = resolve.resolve(records, parameters)
     seconds = time.monotonic() - started

@@ -35,7 +35,7 @@ STAGES = (
     ("upsert records, keys, relations", ("upsert_records", "replace_keys",
                                          "replace_relations")),
     ("read candidates (keys, features)", ("candidates", "load_features")),
-    ("compare candidates", ("edges_among",)),
+    ("compare candidates", ("edges_under", "_by_key")),
     ("write edges", ("replace_edges",)),
     ("join: lock, read members", ("lock_residents", "load_members", "residents_of")),
     ("find and lock the component", ("_locked_component",)),

@@ -14,7 +14,7 @@ from streams.features import RecordFeatures
 from streams.resolve import MAX_BLOCK
 from streams.spouses import Partners, claimed, indexed, partners_of
 
-Found = dict[str, tuple[RecordFeatures, str | None]]  # ref -> (features, resident)
+Found = dict[str, records.Candidate]
 
 
 def reach(cur: object, batch: dict[str, RecordFeatures], found: Found) -> Found:
@@ -22,16 +22,16 @@ def reach(cur: object, batch: dict[str, RecordFeatures], found: Found) -> Found:
     records naming a batch record's number as their spouse's and those naming theirs; the
     records of each spouse the batch and `found` name (whose word is the evidence); the records
     of the numbers the batch's spouses say they married."""
-    in_hand = {**{ref: f for ref, (f, _) in found.items()}, **batch}
+    in_hand = {**{ref: c.features for ref, c in found.items()}, **batch}
     first = _fetch(cur, {f"sn:{f.trusted_id}" for f in batch.values() if f.trusted_id}
                    | {f"si:{s}" for f in in_hand.values() for s in f.spouses})
-    in_hand |= {ref: f for ref, (f, _) in first.items() if ref not in batch}
+    in_hand |= {ref: c.features for ref, c in first.items() if ref not in batch}
     partners = partners_of(in_hand.values())
     numbers = {f.trusted_id for f in batch.values()}
-    second = _fetch(cur, {f"sn:{f.trusted_id}" for f, _ in first.values()
-                          if f.trusted_id and f.spouses & numbers}
+    second = _fetch(cur, {f"sn:{c.features.trusted_id}" for c in first.values()
+                          if c.features.trusted_id and c.features.spouses & numbers}
                     | {f"id:{n}" for f in batch.values() for n in claimed(f, partners)})
-    return {ref: row for ref, row in (first | second).items() if ref not in batch}
+    return {ref: c for ref, c in (first | second).items() if ref not in batch and ref not in found}
 
 
 def _fetch(cur: object, keys: set[str]) -> Found:

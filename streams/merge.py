@@ -32,7 +32,7 @@ the earlier one's records then, because `a` finds `b` exactly when `b` finds `a`
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +52,7 @@ from streams.grids import load_gazetteer
 from streams.matching import Edge, Parameters, RecordKeys, keys_of
 from streams.record_store import edge_from_row
 from streams.resident_state import LOOSE_RULES, resident_states, review_items
-from streams.resolve import MAX_BLOCK, edges_among
+from streams.resolve import MAX_BLOCK, edges_under
 from streams.spouses import partners_of
 
 MAX_COMPONENT = 50_000
@@ -177,7 +177,8 @@ def _household_again(cur: Any, refs: Sequence[str], unseen: set[str],
     said = {k for lookup in lookups.values() for k in lookup if k.startswith("sn:")} & keys
     again = rechecks.stored_under(cur, unseen, said) if said else set()
     batch = records.load_features(cur, refs)
-    in_hand = {**{ref: f for ref, (f, _) in household.reach(cur, batch, {}).items()}, **batch}
+    in_hand = {**{ref: c.features for ref, c in household.reach(cur, batch, {}).items()},
+               **batch}
     through = household.paths(batch.values(), in_hand.values(), partners_of(in_hand.values()))
     return again | {ref for ref, via in through.items() if via & unseen}
 
@@ -208,18 +209,35 @@ def _link(cur: Any, batch: dict[str, RecordFeatures], keys: dict[str, RecordKeys
     found = records.candidates(cur, {k for ref in changed for k in keys[ref].lookup},
                                MAX_BLOCK)
     found |= household.reach(cur, batch, found)
-    known = {**{ref: f for ref, (f, _) in found.items()}, **batch}
-    edges = edges_among(list(batch.values()), parameters, against=list(known.values()),
-                        partners=partners_of(known.values()))
+    known = {**{ref: c.features for ref, c in found.items()}, **batch}
+    edges = edges_under(list(batch.values()), {ref: keys[ref].lookup for ref in changed},
+                        _by_key(found, batch, keys), list(known.values()), parameters,
+                        partners_of(known.values()))
     # a scored pair that came or went changes what both its residents show (review items,
     # shared numbers): a record outside the batch is worked out again too
     shown = {ref for a, b, rule in records.replace_edges(cur, changed, edges, new or set())
              if rule in LOOSE_RULES for ref in (a, b)}
-    resident_of = {ref: r for ref, (_, r) in found.items() if ref not in batch}
+    resident_of = {ref: c.resident for ref, c in found.items() if ref not in batch}
     joins, seeds = _plan(batch, new or set(), edges, resident_of)
     seeds |= _join(cur, joins, batch, facts or {}, edges, summary) | (shown - set(batch))
     if seeds:
         recluster(cur, sorted(seeds), summary, known, facts, touched=shown | set(facts or {}))
+
+
+def _by_key(found: dict[str, records.Candidate], batch: dict[str, RecordFeatures],
+            keys: dict[str, RecordKeys]) -> dict[str, list[RecordFeatures]]:
+    """The batch's records and what its lookups found, by their protected stored keys: a
+    stored record's keys as the lookup matched them (the others meet no lookup), so none is
+    worked out again."""
+    index: dict[str, list[RecordFeatures]] = defaultdict(list)
+    for ref, candidate in found.items():
+        if ref not in batch:  # a batch record's stored version: its keys are the batch's
+            for key in candidate.keys:
+                index[key].append(candidate.features)
+    for ref, record in batch.items():
+        for key in keys[ref].stored:
+            index[key].append(record)
+    return index
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from deploy.id_keys import process_keyring
 from schemas.declarations import Verification
@@ -113,19 +113,29 @@ def load_features(cur: Any, refs: Iterable[str]) -> dict[str, RecordFeatures]:
     return {f.ref: f for f in map(features_of_row, cur.fetchall())}
 
 
-def candidates(cur: Any, keys: Iterable[str], max_block: int
-               ) -> dict[str, tuple[RecordFeatures, str | None]]:
-    """Records under any of the (protected) keys, with their residents, leaving out keys too
-    common to mean anything: one statement, one pass over the keys' rows."""
+class Candidate(NamedTuple):
+    """A stored record a lookup found: its features, its resident, and the (protected) keys
+    it was found under, which the merge indexes instead of working them out again."""
+
+    features: RecordFeatures
+    resident: str | None
+    keys: list[str]
+
+
+def candidates(cur: Any, keys: Iterable[str], max_block: int) -> dict[str, Candidate]:
+    """Records under any of the (protected) keys, with their residents and the keys that found
+    them, leaving out keys too common to mean anything: one statement, one pass over the keys'
+    rows."""
     cur.execute(f"""
-        SELECT {', '.join('s.' + c for c in FEATURE_COLUMNS)}, l.resident_id
-          FROM (SELECT DISTINCT ref FROM (
-                  SELECT ref, count(*) OVER (PARTITION BY key) AS block
+        SELECT {', '.join('s.' + c for c in FEATURE_COLUMNS)}, l.resident_id, c.keys
+          FROM (SELECT ref, array_agg(key) AS keys FROM (
+                  SELECT ref, key, count(*) OVER (PARTITION BY key) AS block
                     FROM hub.record_keys WHERE key = ANY(%s)) found
-                 WHERE block <= %s) c
+                 WHERE block <= %s GROUP BY ref) c
           JOIN hub.source_records s ON s.ref = c.ref
           LEFT JOIN hub.source_links l ON l.ref = s.ref""", (sorted(set(keys)), max_block))
-    return {row[0]: (features_of_row(row[:-1]), row[-1]) for row in cur.fetchall()}
+    return {row[0]: Candidate(features_of_row(row[:-2]), row[-2], row[-1])
+            for row in cur.fetchall()}
 
 
 def protected_keys(keys: dict[str, RecordKeys]) -> dict[str, RecordKeys]:

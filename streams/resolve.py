@@ -7,7 +7,7 @@ set is the clean run it must agree with.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from streams.clustering import Link, Split, cluster
 from streams.features import RecordFeatures
@@ -24,12 +24,23 @@ def edges_among(records: Sequence[RecordFeatures], parameters: Parameters,
     lookup keys meet the other's stored keys (a relation that goes both ways), or the spouse
     evidence ties them. `partners`: that evidence (default: what the records themselves say)."""
     others = records if against is None else against
-    if partners is None:
-        partners = partners_of({r.ref: r for r in [*others, *records]}.values())
     index: dict[str, list[RecordFeatures]] = defaultdict(list)
     for record in others:
         for key in stored_keys(record):
             index[key].append(record)
+    lookups = {record.ref: keys_of(record).lookup for record in records}
+    return edges_under(records, lookups, index, others, parameters, partners)
+
+
+def edges_under(records: Sequence[RecordFeatures], lookups: Mapping[str, Iterable[str]],
+                index: Mapping[str, Sequence[RecordFeatures]],
+                others: Sequence[RecordFeatures], parameters: Parameters,
+                partners: Partners | None = None) -> list[Edge]:
+    """`edges_among` with the keys already worked out: each record's `lookups`, and `others`
+    by the stored keys that matter (a merge has them as the store protects them, from its
+    candidate lookup: streams/merge.py)."""
+    if partners is None:
+        partners = partners_of({r.ref: r for r in [*others, *records]}.values())
     seen: set[tuple[str, str]] = set()
     edges: list[Edge] = []
 
@@ -42,7 +53,7 @@ def edges_among(records: Sequence[RecordFeatures], parameters: Parameters,
                 edges.append(edge)
 
     for record in records:
-        for key in keys_of(record).lookup:
+        for key in lookups[record.ref]:
             block = index.get(key, ())
             if len(block) <= MAX_BLOCK:
                 for other in block:

@@ -106,6 +106,10 @@ def test_candidates_come_from_keys_up_to_the_block_limit(database) -> None:
             assert refs_sharing_keys(cur, ["common", "rare"], 4) == {
                 f"police:{i}" for i in range(5)}
             assert refs_sharing_keys(cur, ["missing"], 4) == set()
+            found = candidates(cur, ["common", "rare", "other"], 3)  # the keys each was found by
+            assert {ref: sorted(c.keys) for ref, c in found.items()} == {
+                "police:2": ["rare"], "police:3": ["rare"], "police:4": ["rare"],
+                "police:9": ["other"]}
     finally:
         conn.rollback()
         conn.close()

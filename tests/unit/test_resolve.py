@@ -19,8 +19,8 @@ from streams.clustering import Link, Split
 from streams.estimate import estimate_parameters
 from streams.evaluation import pairwise_scores
 from streams.features import RecordFeatures, features_of
-from streams.matching import Edge, Parameters
-from streams.resolve import edges_among, resolve
+from streams.matching import Edge, Parameters, keys_of
+from streams.resolve import edges_among, edges_under, resolve
 from tests.samples import SAMPLE, sample_events
 
 
@@ -181,6 +181,21 @@ def test_edges_among_against_other_records_only_pairs_across(sample: Sample) -> 
     for e in across:
         assert {e.a.split(":")[0], e.b.split(":")[0]} != {"police"}
         assert e.a.startswith("police:") or e.b.startswith("police:")
+
+
+def test_an_index_of_only_the_keys_looked_up_finds_the_same_edges(sample: Sample) -> None:
+    """What a merge does: the stored records indexed only by the keys its lookups matched."""
+    police = [r for r in sample.records if r.source == "police"]
+    others = [r for r in sample.records if r.source != "police"]
+    lookups = {r.ref: keys_of(r).lookup for r in police}
+    wanted = set().union(*lookups.values())
+    index: dict[str, list[RecordFeatures]] = defaultdict(list)
+    for record in others:
+        for key in keys_of(record).stored & wanted:
+            index[key].append(record)
+    matched = edges_under(police, lookups, index, others, sample.parameters)
+    assert matched
+    assert matched == edges_among(police, sample.parameters, against=others)
 
 
 # --- steward decisions ---------------------------------------------------------------------
