@@ -9,12 +9,12 @@ generic plan (plan_cache_mode `auto`) and plans no more.
 
 A `PreparingConnection`'s cursors run a statement with values as text the first time the
 connection runs it, PREPARE it the second time and EXECUTE it from then on: a statement run once
-(a command, a test's connection) does not pay for the PREPARE and its savepoint, and a planner
-gives a prepared statement custom plans for its first five runs anyway. The PREPARE runs under a
-savepoint: a statement PostgreSQL cannot
-prepare (a SET, or a parameter whose type it cannot infer) runs as text from then on, and the
-transaction goes on. Statements without values (COPY, DDL) run as text. A rollback does not undo
-a PREPARE that succeeded: a prepared statement lasts as long as its connection.
+(a command's or a test's connection) does not pay for the PREPARE and its savepoint, and
+PostgreSQL gives a prepared statement custom plans for its first five runs anyway. The PREPARE
+runs under a savepoint: a statement PostgreSQL cannot prepare (a SET, or a parameter whose type
+it cannot infer) runs as text from then on, and the transaction goes on. Statements without
+values (COPY, DDL) run as text. A rollback does not undo a PREPARE that succeeded: a prepared
+statement lasts as long as its connection.
 """
 
 from __future__ import annotations
