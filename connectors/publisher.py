@@ -12,6 +12,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from connectors.fields import mask_id_numbers
 from connectors.metrics import RECORDS_DEAD_LETTERED, RECORDS_PUBLISHED, RECORDS_READ
+from connectors.partitioner import CompiledMurmur2Partitioner
 from connectors.records import SourceRecord
 from deploy.errors import BrokerError, InputError, Unreachable
 from deploy.kafka_auth import client_config
@@ -100,6 +101,7 @@ class EventPublisher:
                 enable_idempotence=True,
                 linger_ms=20,
                 batch_size=256 * 1024,
+                partitioner=CompiledMurmur2Partitioner(),
             )
         except KafkaError as error:
             raise Unreachable(f"Kafka at {settings.bootstrap_servers}: {error}") from None

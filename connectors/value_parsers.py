@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from connectors.fields import (
@@ -45,6 +46,11 @@ def id_number(value: Any, spec: FieldSpec) -> dict[str, str | None] | None:
 
 def date(value: Any, spec: FieldSpec) -> str | None:
     """YYYY, YYYY-MM or YYYY-MM-DD: a date known to the month stays partial."""
+    return _iso_date(value) if isinstance(value, str) else _iso_date.__wrapped__(value)
+
+
+@lru_cache(maxsize=1 << 16)  # a city's dates of birth and of record repeat across its records
+def _iso_date(value: Any) -> str | None:
     when = parse_date(value)
     return None if when is None else when.iso()
 
