@@ -40,6 +40,7 @@ from typing import Any
 from deploy.locks import MERGE_LOCK
 from schemas.declarations import SPOUSE
 from schemas.departments import department
+from streams import held_facts
 from streams import household_store as household
 from streams import recheck_store as rechecks
 from streams import record_store as records
@@ -446,8 +447,11 @@ def _write_groups(cur: Any, groups: list[tuple[str, frozenset[str]]],
     moved = [(name, members) for name, members in groups
              if had.get(name) != members or members & touched]
     moved_refs = sorted({ref for _, members in moved for ref in members})
-    known = {ref: facts[ref] for ref in moved_refs if ref in facts}
-    known.update(residents.load_facts(cur, [ref for ref in moved_refs if ref not in facts]))
+    landing = {ref: features[ref].version for ref in moved_refs if ref in facts}
+    held_facts.hold(landing, facts)
+    known = {ref: facts[ref] for ref in landing}
+    known.update(held_facts.load_facts(cur, {ref: features[ref].version for ref in moved_refs
+                                             if ref not in facts}))
     loose = records.edges_touching(cur, refs, LOOSE_RULES)
     states = resident_states(moved, features, known, loose, load_gazetteer(cur))
     names = {name for name, _ in groups}

@@ -18,11 +18,10 @@ from psycopg2.extras import execute_values
 
 from deploy.id_keys import process_keyring
 from streams import id_protection as ids
-from streams.facts import Observation
 from streams.features import RecordFeatures
 from streams.json_text import json_text, json_value
 from streams.matching import Edge
-from streams.record_store import FEATURE_COLUMNS, facts_of, features_of_row, finite
+from streams.record_store import FEATURE_COLUMNS, features_of_row, finite
 from streams.resident_state import ResidentState
 from streams.store_io import PAGE, copy_rows, split_ref, upsert_rows
 from streams.survivorship import GoldenValue, observers, owners
@@ -74,12 +73,6 @@ def load_members(cur: Any, residents: Iterable[str]
         features[f.ref], resident_of[f.ref] = f, resident
         links[f.ref] = (resident, rule, score, matched, tuple(agreed))
     return features, resident_of, links
-
-
-def load_facts(cur: Any, refs: Iterable[str]) -> dict[str, list[Observation]]:
-    """The stored facts of these records' current versions."""
-    cur.execute("SELECT ref, facts FROM hub.source_records WHERE ref = ANY(%s)", (list(refs),))
-    return {ref: facts_of(ref, text) for ref, text in cur.fetchall()}
 
 
 def load_links(cur: Any, refs: Iterable[str]) -> dict[str, Link]:
