@@ -1,49 +1,56 @@
-"""Records' facts, read from the store once per process and held by version.
+"""Records' facts held in memory by version, so a version's facts are decoded once.
 
 A version's facts are written once when it lands and never change (a rekey seals them anew,
-their opened values stay), so (ref, version) names them for good. The merge works a resident
-out again from all its records' facts whenever one joins it: without this, every join read
-and decoded the facts of every member again (9 % of the live merge's samples).
+their opened values stay). The merge works a resident out again from all its records' facts
+whenever one joins it: every join read and decoded the facts of every member again (9 % of the
+live merge's samples). The store still says which version is current; only the text of a
+version held here is not sent again.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from streams.facts import Observation
 from streams.record_store import facts_of
 
-HELD_VERSIONS = 1 << 16  # ~12 observations each: some 100 MiB at most
+HELD_RECORDS = 1 << 16  # ~12 observations each: some 100 MiB at most
 
-_held: OrderedDict[tuple[str, str], Sequence[Observation]] = OrderedDict()
-
-
-def hold(versions: Mapping[str, str], facts: Mapping[str, Sequence[Observation]]) -> None:
-    """Keep the facts of these versions (ref → version), dropping the longest unused."""
-    for ref, version in versions.items():
-        _held[(ref, version)] = facts[ref]
-        _held.move_to_end((ref, version))
-    while len(_held) > HELD_VERSIONS:
-        _held.popitem(last=False)
+_held: OrderedDict[str, tuple[str, Sequence[Observation]]] = OrderedDict()  # ref → version, facts
+_lock = threading.Lock()  # a worker's relinking thread merges beside its store step
 
 
-def load_facts(cur: Any, versions: Mapping[str, str]) -> dict[str, Sequence[Observation]]:
-    """The facts of these records' versions (ref → version, each the current one): held ones
-    from memory, the others read from their stored rows and held."""
+def hold(versions: Mapping[str, tuple[str, Sequence[Observation]]]) -> None:
+    """Keep these records' facts (ref → version, facts), dropping the longest unused."""
+    with _lock:
+        for ref, held in versions.items():
+            _held[ref] = held
+            _held.move_to_end(ref)
+        while len(_held) > HELD_RECORDS:
+            _held.popitem(last=False)
+
+
+def load_facts(cur: Any, refs: Iterable[str]) -> dict[str, Sequence[Observation]]:
+    """The facts of these records' stored versions: the text of a version held here stays in
+    the store, the others are read, decoded and held."""
+    wanted = list(refs)
+    with _lock:
+        held = {ref: _held[ref] for ref in wanted if ref in _held}
+    cur.execute("""
+        SELECT s.ref, s.version, CASE WHEN s.version IS DISTINCT FROM h.version THEN s.facts END
+          FROM unnest(%s::text[], %s::text[]) AS h (ref, version)
+          JOIN hub.source_records s ON s.ref = h.ref""",
+                (wanted, [held[ref][0] if ref in held else None for ref in wanted]))
     found: dict[str, Sequence[Observation]] = {}
-    for ref, version in versions.items():
-        facts = _held.get((ref, version))
-        if facts is not None:
-            _held.move_to_end((ref, version))
-            found[ref] = facts
-    missing = [ref for ref in versions if ref not in found]
-    if missing:
-        cur.execute("SELECT ref, version, facts FROM hub.source_records WHERE ref = ANY(%s)",
-                    (missing,))
-        read = {ref: (version, facts_of(ref, text)) for ref, version, text in cur.fetchall()}
-        hold({ref: version for ref, (version, _) in read.items()},
-             {ref: facts for ref, (_, facts) in read.items()})
-        found.update((ref, facts) for ref, (_, facts) in read.items())
+    read: dict[str, tuple[str, Sequence[Observation]]] = {}
+    for ref, version, text in cur.fetchall():
+        if text is None:
+            found[ref] = held[ref][1]
+        else:
+            read[ref] = (version, facts_of(ref, text))
+            found[ref] = read[ref][1]
+    hold({ref: held[ref] for ref in found if ref not in read} | read)  # used: kept longer
     return found

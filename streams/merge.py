@@ -447,11 +447,9 @@ def _write_groups(cur: Any, groups: list[tuple[str, frozenset[str]]],
     moved = [(name, members) for name, members in groups
              if had.get(name) != members or members & touched]
     moved_refs = sorted({ref for _, members in moved for ref in members})
-    landing = {ref: features[ref].version for ref in moved_refs if ref in facts}
-    held_facts.hold(landing, facts)
-    known = {ref: facts[ref] for ref in landing}
-    known.update(held_facts.load_facts(cur, {ref: features[ref].version for ref in moved_refs
-                                             if ref not in facts}))
+    known = {ref: facts[ref] for ref in moved_refs if ref in facts}
+    held_facts.hold({ref: (features[ref].version, known[ref]) for ref in known})
+    known.update(held_facts.load_facts(cur, [ref for ref in moved_refs if ref not in facts]))
     loose = records.edges_touching(cur, refs, LOOSE_RULES)
     states = resident_states(moved, features, known, loose, load_gazetteer(cur))
     names = {name for name, _ in groups}
