@@ -1,5 +1,5 @@
-"""Kafka's default partitioner with its hash compiled: a message's partition is Java's and
-kafka-python's, murmur2 of the key, at a thirtieth of the CPU."""
+"""Kafka's default partitioner with its hash compiled: a message's partition is the one Java's
+and kafka-python's clients choose, murmur2 of the key."""
 
 from __future__ import annotations
 
