@@ -46,8 +46,16 @@ def private_stack(home: Path, partitions: int = 3) -> Iterator[HubSettings]:
         yield settings
     finally:
         down(settings, say=lambda line: None)
-        shutil.rmtree(postgres.cluster_dir(settings), ignore_errors=True)
+        remove_private_postgres(settings)
         signal.signal(signal.SIGTERM, previous)
+
+
+def remove_private_postgres(settings: HubSettings) -> None:
+    """Stop a script's own PostgreSQL and remove its cluster: run as root, the cluster lives in
+    /var/tmp (deploy/postgres.py, cluster_dir), outside the temporary home removed after it,
+    and each run left a gigabyte there."""
+    postgres.stop_local(settings)
+    shutil.rmtree(postgres.cluster_dir(settings), ignore_errors=True)
 
 
 def _exit(signum: int, frame: object) -> None:

@@ -102,7 +102,8 @@ def main() -> None:
         return
     if len(args.checkout) != 2:
         parser.error("give two --checkout (A and B), or --dsn")
-    from store_throughput import private_city  # bench/ runs its scripts by path
+    from harness import remove_private_postgres  # bench/ runs its scripts by path
+    from store_throughput import private_city
 
     from deploy import postgres
 
@@ -130,7 +131,7 @@ def main() -> None:
             a, b = (statistics.median(r["refresh_mib"] for r in runs[c]) for c in args.checkout)
             print(f"\nrefresh memory B/A: {b / a:.2f}")
         finally:
-            postgres.stop_local(settings)
+            remove_private_postgres(settings)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import cpu_seconds  # bench/ runs its scripts by path
+from harness import cpu_seconds, remove_private_postgres  # bench/ runs its scripts by path
 from store_throughput import opened_store, private_city
 
 from deploy import postgres
@@ -68,7 +68,7 @@ def main() -> None:
             print(f"precision {scores.precision:.4f}, recall {scores.recall:.4f}")
             store.close()
         finally:
-            postgres.stop_local(settings)
+            remove_private_postgres(settings)
 
 
 if __name__ == "__main__":

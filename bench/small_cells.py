@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
-from store_throughput import interleaved  # bench/ runs its scripts by path
+from harness import remove_private_postgres  # bench/ runs its scripts by path
+from store_throughput import interleaved
 
 from connectors.synthetic_city import generate_city
 from deploy import id_keys, postgres
@@ -96,7 +97,7 @@ def main() -> None:
                     print(f"| {what} | {with_ms:,.0f} | {without_ms:,.0f} | "
                           f"{with_ms / without_ms:.2f} |")
         finally:
-            postgres.stop_local(settings)
+            remove_private_postgres(settings)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
-from harness import EXPORTS, cpu_seconds  # bench/ runs its scripts by path
+from harness import EXPORTS, cpu_seconds, remove_private_postgres  # bench/ runs its scripts by path
 from live_latency import live_changes
 
 from connectors.file_backfill import source_for
@@ -280,7 +280,7 @@ def main() -> None:
             print(live_row)
             store.close()
         finally:
-            postgres.stop_local(settings)
+            remove_private_postgres(settings)
 
 
 if __name__ == "__main__":
