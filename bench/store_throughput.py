@@ -37,7 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
-from harness import EXPORTS, cpu_seconds, remove_private_postgres  # bench/ runs its scripts by path
+from harness import (  # bench/ runs its scripts by path
+    EXPORTS,
+    cpu_seconds,
+    remove_private_postgres,
+)
 from live_latency import live_changes
 
 from connectors.file_backfill import source_for
