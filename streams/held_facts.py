@@ -17,7 +17,7 @@ from typing import Any
 from streams.facts import Observation
 from streams.record_store import facts_of
 
-HELD_RECORDS = 1 << 16  # ~12 observations each: some 100 MiB at most
+HELD_RECORDS = 1 << 16  # all 51,209 records of 20,000 persons held: peak RSS +26 to 94 MiB
 
 _held: OrderedDict[str, tuple[str, Sequence[Observation]]] = OrderedDict()  # ref → version, facts
 _lock = threading.Lock()  # a worker's relinking thread merges beside its store step
