@@ -19,6 +19,9 @@ change feed's relay, consuming (faust, aiokafka, decoding) and the rest:
     py-spy record -s -r 50 -f raw -o e2e.raw -- \\
         .venv/bin/python bench/city_scale.py --persons 5000 --skip-live
     .venv/bin/python bench/profile_stages.py --processor e2e.raw
+
+or of workers alone, `py-spy record --pid <worker>` (every sample is then a worker's): the live
+phase's, say, started once `city_scale.py` prints its store's size.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ PROCESSOR_PARTS = (
                                          "Topic.publish_message")),
     ("decode events", ("_decode (streams/app.py",)),
     ("waiting (event loop, thread pool)", ("select (selectors.py", "_worker (concurrent/")),
+    ("consume: fetch requests (aiokafka)", ("Fetcher._proc_fetch_request (",)),
     ("consume: faust, mode, aiokafka", ("faust/", "mode/", "aiokafka/")),
 )
 
@@ -73,9 +77,10 @@ def stage_of(functions: set[str]) -> str:
     return "other"
 
 
-def processor_part(stack: str) -> str | None:
-    """The part of a worker a sample of `--subprocesses` belongs to; None outside workers."""
-    if "cli.main process" not in stack:
+def processor_part(stack: str, whole: bool) -> str | None:
+    """The part of a worker a sample of `--subprocesses` belongs to; None outside workers.
+    `whole`: a profile of workers alone (`py-spy record --pid <worker>`), every sample theirs."""
+    if not whole and "cli.main process" not in stack:
         return None
     innermost = stack.rsplit(";", 1)[-1]
     for part, texts in PROCESSOR_PARTS:
@@ -92,18 +97,22 @@ def main() -> None:
                         help="split whole workers' samples (py-spy --subprocesses)")
     args = parser.parse_args()
     shares: Counter = Counter()
-    for line in args.profile.read_text(errors="replace").splitlines():
+    text = args.profile.read_text(errors="replace")
+    whole = "cli.main process" not in text  # taken with --pid: no process frames
+    for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         # "HubStore.apply.<locals>.land_and_merge" counts for apply, land_and_merge, HubStore
         functions = {part for frame in stack.split(";")
                      for part in frame.split(" (", 1)[0].split(".")}
         if args.processor:
-            part = processor_part(stack)
+            part = processor_part(stack, whole)
             if part is not None:
                 shares[part] += int(count)
         elif "HubStore.apply (" in stack:
             shares[stage_of(functions)] += int(count)
     total = sum(shares.values())
+    if not total:
+        raise SystemExit(f"{args.profile}: no samples of the store step or of a worker")
     if args.processor:
         print(f"| part of the workers | samples | share ({total:,} samples) |\n|---|---:|---:|")
         for part in [part for part, _ in PROCESSOR_PARTS] + ["other"]:
