@@ -16,7 +16,7 @@ One run, on a private stack (temporary state directory, free ports):
    exports backfilled one after another (`backfill_file`); records/s from the first publish to
    the processors' lag 0 (everything landed and merged); the workers' peak resident memory over
    that time; the share of the merges' time in a transaction spent waiting on another
-   worker's locks (bench/harness.py, LockWaits); pairwise precision / recall of
+   worker's locks and the deadlocks (bench/harness.py, LockWaits); pairwise precision / recall of
    `hub.source_links` against the city's truth;
    with --merge-budget, a city too large to merge within it stops there: the row then gives the
    records merged so far, their rate and their precision / recall, and step 2's second run
@@ -79,6 +79,7 @@ class HubRun:
     settled_s: float | None  # re-estimated from every landed event, nothing left to relink
     peak_mib: float
     lock_wait: float  # share of the merges' busy time spent waiting on each other's locks
+    deadlocks: int  # transactions rolled back in a deadlock, first publish to settled
     scores: PairwiseScores
 
     @property
@@ -114,7 +115,8 @@ def hub_backfill(settings: HubSettings, city: Path, workers: list[subprocess.Pop
     for (department, _), tally in zip(EXPORTS, tallies, strict=True):
         print(f"  hub {department}: {tally.summary()}", flush=True)
     scores = store_scores(settings, read_truth(city / "truth.csv"))
-    return HubRun(records, records - lag[0], published, merged, settled, peak, lock_wait, scores)
+    return HubRun(records, records - lag[0], published, merged, settled, peak, lock_wait,
+                  locks.deadlocks, scores)
 
 
 def _progress(records: int, start: float, last_lag: list[int], every: float = 300
@@ -209,7 +211,8 @@ def main() -> None:
                       " pairs predicted "
                       f"{hub.scores.predicted}, true {hub.scores.true}, correct "
                       f"{hub.scores.correct}; the merges waited on each other's locks "
-                      f"{hub.lock_wait:.0%} of their busy time", flush=True)
+                      f"{hub.lock_wait:.0%} of their busy time, {hub.deadlocks} deadlocks",
+                      flush=True)
                 _check_alive(workers)
                 if not hub.complete:
                     stop_workers(workers)  # the rest of the merge would only slow what follows

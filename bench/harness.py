@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -227,13 +227,16 @@ class LockWaits:
     roles' wait events) and counts, among the processors' connections running a statement or
     inside a transaction, those waiting on a lock: an advisory one (the residents a merge
     rewrites, record_store.lock_residents) or a row another transaction writes (a record, an
-    edge).
+    edge). And how many transactions PostgreSQL rolled back in a deadlock meanwhile (each one
+    costs its batch's work and a second of `deadlock_timeout`).
     """
 
     def __init__(self, settings: HubSettings, interval: float = 0.5) -> None:
         self._dsn = postgres.dsn(settings, postgres.ADMIN_ROLE, "postgres")
         self._interval = interval
         self.busy = self.waiting = 0  # connection-samples
+        self._deadlocks_before = self._deadlocks()
+        self.deadlocks = 0  # counted at `stop`
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -254,10 +257,18 @@ class LockWaits:
         finally:
             conn.close()
 
+    def _deadlocks(self) -> int:
+        """Deadlocks PostgreSQL has counted in every database of the cluster."""
+        with closing(psycopg2.connect(self._dsn)) as conn, conn.cursor() as cur:
+            cur.execute("SELECT coalesce(sum(deadlocks), 0) FROM pg_stat_database")
+            return int(cur.fetchone()[0])
+
     def stop(self) -> float:
-        """Stop sampling; the share of the merges' busy time spent waiting on locks."""
+        """Stop sampling and count the deadlocks; the share of the merges' busy time spent
+        waiting on locks."""
         self._stop.set()
         self._thread.join()
+        self.deadlocks = self._deadlocks() - self._deadlocks_before
         return self.waiting / self.busy if self.busy else 0.0
 
 

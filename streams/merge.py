@@ -220,9 +220,18 @@ def _link(cur: Any, batch: dict[str, RecordFeatures], keys: dict[str, RecordKeys
              if rule in LOOSE_RULES for ref in (a, b)}
     resident_of = {ref: c.resident for ref, c in found.items() if ref not in batch}
     joins, seeds = _plan(batch, new or set(), edges, resident_of)
-    seeds |= _join(cur, joins, batch, facts or {}, edges, summary) | (shown - set(batch))
+    seeds |= shown - set(batch)
+    # the residents joined and those around the seeds, locked in one sorted round: locked in
+    # two (the joins', then the seeds' component), two workers' batches deadlocked every few
+    # seconds late in a backfill, each losing a second and one batch's work (bench/README.md,
+    # "2026-12-07 (night)")
+    around = _component(cur, sorted(seeds))[1] if seeds else {}
+    locked = {j.resident for j in joins if j.resident is not None} | set(around.values())
+    records.lock_residents(cur, locked)
+    seeds |= _join(cur, joins, batch, facts or {}, edges, summary)
     if seeds:
-        recluster(cur, sorted(seeds), summary, known, facts, touched=shown | set(facts or {}))
+        recluster(cur, sorted(seeds), summary, known, facts, touched=shown | set(facts or {}),
+                  locked=locked)
 
 
 def _by_key(found: dict[str, records.Candidate], batch: dict[str, RecordFeatures],
@@ -299,8 +308,7 @@ def _join(cur: Any, joins: list[Join], batch: dict[str, RecordFeatures],
           ) -> set[str]:
     """Write the joins; the refs of those that turn out to need reclustering after all (their
     resident moved before its lock was ours, or their identities would say two people)."""
-    existing = {j.resident for j in joins if j.resident is not None}
-    records.lock_residents(cur, existing)
+    existing = {j.resident for j in joins if j.resident is not None}  # locked by the caller
     moved = records.residents_of(cur, [ref for j in joins for ref in j.reached])
     members, _, stored_links = residents.load_members(cur, existing)
     by_resident: dict[str, set[str]] = {}
@@ -352,7 +360,8 @@ def _join_links(groups: list[tuple[str, frozenset[str]]], joined: set[str],
 def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = None,
               known: dict[str, RecordFeatures] | None = None,
               observed: dict[str, list[Observation]] | None = None,
-              touched: Collection[str] | None = None) -> MergeSummary:
+              touched: Collection[str] | None = None, locked: Collection[str] = ()
+              ) -> MergeSummary:
     """Cluster again the component around `changed` records and rewrite its residents where
     they differ.
 
@@ -361,11 +370,11 @@ def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = N
     current versions), so they are not read back; `observed`: the facts of versions landing in
     it. `touched` (default: `changed`): the records whose version or scored pairs changed in
     this transaction; a resident that keeps its members and holds none of them is not worked
-    out again.
+    out again. `locked`: residents whose locks this transaction holds already.
     """
     summary = summary or MergeSummary(changed_records=len(changed))
     known = known or {}
-    refs, before = _locked_component(cur, changed)
+    refs, before = _locked_component(cur, changed, set(locked))
     features = {ref: known[ref] for ref in refs if ref in known}
     features.update(records.load_features(cur, [ref for ref in refs if ref not in known]))
     clustered = cluster(features.values(), records.edges_within(cur, refs),
@@ -385,18 +394,24 @@ def recluster(cur: Any, changed: Sequence[str], summary: MergeSummary | None = N
     return summary
 
 
-def _locked_component(cur: Any, changed: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """The component's records and their residents, every one of those residents locked.
+def _component(cur: Any, changed: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """The component around `changed` records and their residents, as the store holds them."""
+    owners = records.residents_of(cur, changed)
+    seeds = set(changed) | records.members_of(cur, set(owners.values()))
+    refs = sorted(records.component(cur, seeds, MAX_COMPONENT))
+    return refs, records.residents_of(cur, refs)
+
+
+def _locked_component(cur: Any, changed: Sequence[str], locked: set[str]
+                      ) -> tuple[list[str], dict[str, str]]:
+    """The component's records and their residents, every one of those residents locked
+    (`locked`: those this transaction holds already).
 
     Another worker may be rewriting some of them: once their locks are ours, read again (what
     it committed may have grown the component) until a read finds no resident left to lock.
     """
-    locked: set[str] = set()
     while True:
-        owners = records.residents_of(cur, changed)
-        seeds = set(changed) | records.members_of(cur, set(owners.values()))
-        refs = sorted(records.component(cur, seeds, MAX_COMPONENT))
-        before = records.residents_of(cur, refs)
+        refs, before = _component(cur, changed)
         waiting = set(before.values()) - locked
         if not waiting:
             return refs, before

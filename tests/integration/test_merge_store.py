@@ -1,6 +1,7 @@
 """The merge's own queries against the real PostgreSQL: what it appends with COPY or stages as
-arrays comes back exactly as it went in, and candidate lookups leave out keys too common to mean
-anything."""
+arrays comes back exactly as it went in, candidate lookups leave out keys too common to mean
+anything, and a recheck finds the records linked to unseen ones as a plain reading of the edges
+does."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from deploy.settings import HubSettings
 from streams.features import RecordFeatures
 from streams.json_text import json_text
 from streams.prepared import PreparingConnection
+from streams.recheck_store import linked_to
 from streams.record_store import candidates, record_row, upsert_records
 from streams.store_io import COPY_FROM_ROWS, copy_rows, staged_rows
 from tests.integration.conftest import hub_settings
@@ -110,6 +112,32 @@ def test_candidates_come_from_keys_up_to_the_block_limit(database) -> None:
             assert {ref: sorted(c.keys) for ref, c in found.items()} == {
                 "police:2": ["rare"], "police:3": ["rare"], "police:4": ["rare"],
                 "police:9": ["other"]}
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+REFS = st.sets(st.sampled_from([f"police:{i}" for i in range(12)]), max_size=8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(edges=st.sets(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=30),
+       lookups=st.lists(st.tuples(REFS, REFS), min_size=1, max_size=8))
+def test_linked_to_finds_the_records_an_edge_joins_to_others(database, edges, lookups) -> None:
+    # several lookups on one connection: from the sixth, PostgreSQL may run the prepared
+    # statement's generic plan (streams/prepared.py)
+    pairs = {tuple(sorted((f"police:{a}", f"police:{b}"))) for a, b in edges if a != b}
+    conn = psycopg2.connect(postgres.dsn(database), connection_factory=PreparingConnection)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("DELETE FROM hub.match_edges")
+            copy_rows(cur, "hub.match_edges", ("a", "b", "rule", "score", "agreed"),
+                      [(a, b, "id_exact", 1.0, []) for a, b in pairs])
+            for refs, others in lookups:
+                expected = {ref for a, b in pairs
+                            if (a in refs and b in others) or (b in refs and a in others)
+                            for ref in (a, b) if ref in refs}
+                assert linked_to(cur, sorted(refs), others) == expected
     finally:
         conn.rollback()
         conn.close()
