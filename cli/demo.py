@@ -31,7 +31,9 @@ def run_demo(settings: HubSettings, city: Path | None, persons: int, seed: int,
     started = time.monotonic()
     print("1/6 Bringing up the local stack (Apache Kafka, PostgreSQL, Prometheus)")
     up(settings, say=lambda line: print(f"    {line}"))
-    work = Path(tempfile.mkdtemp(prefix="sanwang-demo-"))
+    # the generated city and the drop folder stay for a look, in the stack's state directory
+    # ($SANWANG_HOME) rather than in /tmp, where every run left one behind
+    work = Path(tempfile.mkdtemp(prefix="demo-", dir=settings.home.resolve()))
     if city is None:
         city = work / "city"
         stats = generate_city(persons, seed, city)

@@ -23,6 +23,8 @@ def test_the_demo_runs_the_whole_flow_and_reports_it(tmp_path: Path) -> None:
                                "--live-seconds", "5"], env=env, capture_output=True, text=True,
                               timeout=900)
         assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+        city = re.search(r"Generated a city of \d+ people \(seed \d+\) in (\S+)", demo.stdout)
+        assert city and Path(city.group(1)).is_relative_to(settings.home.resolve()), demo.stdout
         sent = re.search(r"sent live: (.*)", demo.stdout)
         assert sent, demo.stdout
         counts = dict(part.split() for part in sent.group(1).split(", "))
