@@ -16,8 +16,9 @@ One run, on a private stack (temporary state directory, free ports):
    exports backfilled one after another (`backfill_file`); records/s from the first publish to
    the processors' lag 0 (everything landed and merged); the workers' peak resident memory over
    that time; the share of the merges' time in a transaction spent waiting on another
-   worker's locks and the deadlocks (bench/harness.py, LockWaits); pairwise precision / recall of
-   `hub.source_links` against the city's truth;
+   worker's locks and the deadlocks (bench/harness.py, LockWaits); the CPU per record merged of
+   each part over that time (harness.CpuMeter: the connectors run in this script's process);
+   pairwise precision / recall of `hub.source_links` against the city's truth;
    with --merge-budget, a city too large to merge within it stops there: the row then gives the
    records merged so far, their rate and their precision / recall, and step 2's second run
    and 4 are left out;
@@ -42,6 +43,7 @@ from pathlib import Path
 import psycopg2
 from harness import (
     EXPORTS,
+    CpuMeter,
     LockWaits,
     PeakMemory,
     load_grids,
@@ -80,11 +82,20 @@ class HubRun:
     peak_mib: float
     lock_wait: float  # share of the merges' busy time spent waiting on each other's locks
     deadlocks: int  # transactions rolled back in a deadlock, first publish to settled
+    cpu: tuple[float, ...]  # seconds by part (harness.CpuMeter), first publish to merged
     scores: PairwiseScores
 
     @property
     def rate(self) -> float:
         return self.merged / self.merged_s
+
+    def cpu_per_record(self) -> str:
+        """Each part's CPU per record merged, and the cores they kept busy."""
+        parts = ("connectors and this script", "broker", "workers", "PostgreSQL")
+        return (", ".join(f"{name} {1000 * seconds / self.merged:.3f}"
+                          for name, seconds in zip(parts, self.cpu, strict=True))
+                + f"; all {1000 * sum(self.cpu) / self.merged:.3f}, "
+                f"{sum(self.cpu) / self.merged_s:.2f} cores busy")
 
     @property
     def complete(self) -> bool:
@@ -97,6 +108,7 @@ def hub_backfill(settings: HubSettings, city: Path, workers: list[subprocess.Pop
     until `budget` s from the first publish have passed."""
     memory = PeakMemory([w.pid for w in workers])
     locks = LockWaits(settings)
+    meter = CpuMeter(settings, [w.pid for w in workers])
     start = time.monotonic()
     tallies = [backfill_file(settings, d, city / name, progress=False) for d, name in EXPORTS]
     published = time.monotonic() - start
@@ -109,6 +121,7 @@ def hub_backfill(settings: HubSettings, city: Path, workers: list[subprocess.Pop
     except TimeoutError:
         print(f"  hub: merge budget of {budget:.0f} s spent", flush=True)
     merged = time.monotonic() - start
+    cpu = meter.read()
     settled = wait_until_settled(settings) - start if not lag[0] else None
     peak = memory.stop()
     lock_wait = locks.stop()
@@ -116,7 +129,7 @@ def hub_backfill(settings: HubSettings, city: Path, workers: list[subprocess.Pop
         print(f"  hub {department}: {tally.summary()}", flush=True)
     scores = store_scores(settings, read_truth(city / "truth.csv"))
     return HubRun(records, records - lag[0], published, merged, settled, peak, lock_wait,
-                  locks.deadlocks, scores)
+                  locks.deadlocks, cpu, scores)
 
 
 def _progress(records: int, start: float, last_lag: list[int], every: float = 300
@@ -213,6 +226,7 @@ def main() -> None:
                       f"{hub.scores.correct}; the merges waited on each other's locks "
                       f"{hub.lock_wait:.0%} of their busy time, {hub.deadlocks} deadlocks",
                       flush=True)
+                print(f"  hub CPU per record merged (ms): {hub.cpu_per_record()}", flush=True)
                 _check_alive(workers)
                 if not hub.complete:
                     stop_workers(workers)  # the rest of the merge would only slow what follows

@@ -76,9 +76,8 @@ def linked_to(cur: Any, refs: Sequence[str], others: Iterable[str]) -> set[str]:
     The edges touching the smaller set are read through the two indexes and the pairs tested
     here. Asked for pairs with one end in each list, the prepared statement's generic plan
     (which takes a list for ten rows) probed the index for every pair of the two lists: 4
-    million probes, 8.6 to 10.8 s for 2,000 and 2,000 refs in a 20,000-person backfill, while
-    the other worker waited on the locks this recheck held (bench/README.md,
-    "2026-12-07 (night)")."""
+    million probes, 8.6 to 10.8 s for 2,000 and 2,000 refs in a 20,000-person backfill, its
+    worker's next batch waiting meanwhile (bench/README.md, "2026-12-07 (late evening)")."""
     refs, others = set(refs), set(others)
     cur.execute("SELECT a, b FROM hub.match_edges WHERE a IN (SELECT unnest(%(d)s::text[]))"
                 " UNION ALL"
