@@ -222,9 +222,9 @@ def _link(cur: Any, batch: dict[str, RecordFeatures], keys: dict[str, RecordKeys
     joins, seeds = _plan(batch, new or set(), edges, resident_of)
     seeds |= shown - set(batch)
     # the residents joined and those around the seeds, locked in one sorted round: locked in
-    # two (the joins', then the seeds' component), two workers' batches deadlocked every few
-    # seconds late in a backfill, each losing a second and one batch's work (bench/README.md,
-    # "2026-12-07 (late evening)")
+    # two (the joins', then the seeds' component), two workers' batches deadlocked up to 8
+    # times in a 20,000-person backfill, each losing a second and one batch's work
+    # (bench/README.md, "2026-12-07 (late evening)")
     around = _component(cur, sorted(seeds))[1] if seeds else {}
     locked = {j.resident for j in joins if j.resident is not None} | set(around.values())
     records.lock_residents(cur, locked)
