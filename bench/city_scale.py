@@ -226,7 +226,9 @@ def main() -> None:
                       f"{hub.scores.correct}; the merges waited on each other's locks "
                       f"{hub.lock_wait:.0%} of their busy time, {hub.deadlocks} deadlocks",
                       flush=True)
-                print(f"  hub CPU per record merged (ms): {hub.cpu_per_record()}", flush=True)
+                if hub.merged:  # a merge budget may run out before the first record
+                    print(f"  hub CPU per record merged (ms): {hub.cpu_per_record()}",
+                          flush=True)
                 _check_alive(workers)
                 if not hub.complete:
                     stop_workers(workers)  # the rest of the merge would only slow what follows
