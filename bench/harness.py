@@ -111,7 +111,7 @@ def wait_until_settled(settings: HubSettings, timeout: float = 1800) -> float:
                 cur.execute("SELECT NOT EXISTS (SELECT FROM hub.relink_pending) AND (NOT %s"
                             " OR (SELECT count(*) FROM hub.source_records) < %s"
                             " OR coalesce((SELECT events_seen = (SELECT count(*) FROM hub.events)"
-                            " FROM hub.match_parameters), false))",
+                            " AND NOT relink_owed FROM hub.match_parameters), false))",
                             (settings.reestimate_seconds > 0, settings.reestimate_min_records))
                 if cur.fetchone()[0]:
                     return time.monotonic()

@@ -179,9 +179,11 @@ def create_app(settings: HubSettings) -> faust.App:
         async def keep_parameters() -> None:
             """The matching parameters re-estimated as the store grows (streams/reestimate.py),
             one worker at a time."""
+            backlog = not may_relink(behind[0], settings.processor_batch_size)
             try:
                 size, done = await asyncio.to_thread(
-                    parameter_store.reestimate, settings.reestimate_min_records, events_seen[0])
+                    parameter_store.reestimate, settings.reestimate_min_records, events_seen[0],
+                    backlog)
             except psycopg2.Error as error:
                 parameter_store.close()
                 log.warning("matching parameters not re-estimated: %s", error)
@@ -189,7 +191,9 @@ def create_app(settings: HubSettings) -> faust.App:
             events_seen[0] = size.events
             if done is not None:
                 log.info("matching parameters re-estimated from a sample of %d of %d records;"
-                         " %d queued to be linked again", done.sampled, done.records, done.queued)
+                         " %s", done.sampled, done.records,
+                         "linking them again owed until the backlog is merged" if done.owed
+                         else f"{done.queued} queued to be linked again")
 
     relink_store = HubStore(dsn(settings, "sanwang_processor"))
 

@@ -123,11 +123,12 @@ class HubStore:
         self._recheck(summary)
         return records
 
-    def reestimate(self, min_records: int, events_before: int | None
+    def reestimate(self, min_records: int, events_before: int | None, backlog: bool = False
                    ) -> tuple[StoreSize, Reestimated | None]:
         """Re-estimate the matching parameters when the store's growth calls for it
         (streams/reestimate.py)."""
-        return self._transaction(lambda cur: reestimate_if_due(cur, min_records, events_before))
+        return self._transaction(
+            lambda cur: reestimate_if_due(cur, min_records, events_before, backlog))
 
     def _current(self, cur: Any) -> Parameters:
         """The parameters to merge with, read under the merge lock (parameter_store)."""

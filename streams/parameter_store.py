@@ -2,7 +2,8 @@
 ones that queues every stored record to be linked again with them (streams/relink.py).
 
 A switch takes the merge lock exclusively, so it waits for the merges under way and every merge
-after it reads the new version; records linked before it are all in the queue it fills.
+after it reads the new version; records linked before it are all in the queue it fills, or, when
+it was made while a backlog waited, in the queue a later switch fills.
 """
 
 from __future__ import annotations
@@ -21,23 +22,26 @@ DEFAULT_PARAMETERS = Path(__file__).parent / "default_parameters.json"
 @dataclass(frozen=True)
 class StoredParameters:
     """The parameters merges use now; version 0 is the ones shipped with the hub. `records`
-    and `events_seen`: the store's size when they were estimated (None for the shipped ones)."""
+    and `events_seen`: the store's size when they were estimated (None for the shipped ones).
+    `relink_owed`: they were switched to while a backlog waited, and no record was queued to be
+    linked again yet (streams/reestimate.py)."""
 
     version: int
     parameters: Parameters
     records: int | None = None
     events_seen: int | None = None
+    relink_owed: bool = False
 
 
 def load_parameters(cur: Any) -> StoredParameters:
     """The parameters last estimated from the store, else the ones shipped with the hub."""
-    cur.execute("SELECT version, parameters, records, events_seen FROM hub.match_parameters"
-                " WHERE id = 1")
+    cur.execute("SELECT version, parameters, records, events_seen, relink_owed"
+                " FROM hub.match_parameters WHERE id = 1")
     row = cur.fetchone()
     if row is None:
         return StoredParameters(0, Parameters.from_json(json.loads(DEFAULT_PARAMETERS.read_text())))
-    version, parameters, records, events_seen = row
-    return StoredParameters(version, Parameters.from_json(parameters), records, events_seen)
+    version, parameters, records, events_seen, owed = row
+    return StoredParameters(version, Parameters.from_json(parameters), records, events_seen, owed)
 
 
 def current_parameters(cur: Any, held: StoredParameters | None) -> StoredParameters:
@@ -50,24 +54,31 @@ def current_parameters(cur: Any, held: StoredParameters | None) -> StoredParamet
     return load_parameters(cur)
 
 
-def switch_parameters(cur: Any, parameters: Parameters, records: int, events_seen: int) -> int:
+def switch_parameters(cur: Any, parameters: Parameters, records: int, events_seen: int,
+                      backlog: bool = False) -> int:
     """Store `parameters` as a new version and queue every stored record to be linked again,
     with the blocking keys it is taken in order of (streams/relink.py); returns how many were
-    queued (0 and nothing switched when they equal the stored ones, whose size is then brought
-    up to date)."""
+    queued. Parameters equal to the stored ones switch nothing (their size is brought up to
+    date) and queue only a relink still owed. While a `backlog` waits, the queueing is owed
+    instead: the records the backlog brings would need it again."""
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK,))
     stored = load_parameters(cur)
-    size = (records, events_seen)
     if stored.version and stored.parameters == parameters:
-        cur.execute("UPDATE hub.match_parameters SET records = %s, events_seen = %s"
-                    " WHERE id = 1", size)
-        return 0
-    cur.execute("INSERT INTO hub.match_parameters (id, parameters, version, records, events_seen)"
-                " VALUES (1, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+        cur.execute("UPDATE hub.match_parameters SET records = %s, events_seen = %s,"
+                    " relink_owed = relink_owed AND %s WHERE id = 1",
+                    (records, events_seen, backlog))
+        return 0 if backlog or not stored.relink_owed else _queue_every_record(cur)
+    cur.execute("INSERT INTO hub.match_parameters (id, parameters, version, records, events_seen,"
+                " relink_owed) VALUES (1, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
                 " parameters = EXCLUDED.parameters, version = EXCLUDED.version,"
                 " records = EXCLUDED.records, events_seen = EXCLUDED.events_seen,"
-                " estimated_at = now()",
-                (json.dumps(parameters.to_json()), stored.version + 1, *size))
+                " relink_owed = EXCLUDED.relink_owed, estimated_at = now()",
+                (json.dumps(parameters.to_json()), stored.version + 1, records, events_seen,
+                 backlog))
+    return 0 if backlog else _queue_every_record(cur)
+
+
+def _queue_every_record(cur: Any) -> int:
     cur.execute("INSERT INTO hub.relink_pending (ref, block) SELECT ref, format('%s|%s|%s|%s',"
                 " left(birth, 4), left(name, 1), pinyin, birth) FROM hub.source_records"
                 " ON CONFLICT DO NOTHING")

@@ -7,9 +7,12 @@ and the stewards' latest decisions as labelled pairs) when the store holds at le
 than U_RECORDS records, or has changed since and no event landed for one timer interval.
 
 So a backfill is re-estimated once or twice on the way, while more records still mean a larger
-sample. Past that, a larger store only changes which records the sample holds, not how many,
-and each estimate queues the whole store to be linked again: doubling all the way crowded out
-the merge at 200,000 persons (bench/README.md). A store that has gone quiet always ends
+sample. Past that, a larger store only changes which records the sample holds, not how many, and
+each estimate queues the whole store to be linked again: doubling all the way crowded out the
+merge at 200,000 persons (bench/README.md). An estimate made while a backlog waits to be merged
+queues nothing: linking every record again is owed to the first estimate made without a backlog,
+which the debt alone sets off (a growth estimate inside a backfill once doubled the linking
+again after it, bench/README.md). A store that has gone quiet always ends
 estimated from all of its records. Those last parameters then depend only on the records, and
 every record is linked again with them (streams/relink.py), so the store ends as a clean run
 with them would leave it, whatever order the records came in.
@@ -36,15 +39,17 @@ class StoreSize:
     events: int
 
 
-def due(size: StoreSize, stored: StoredParameters, quiet: bool, min_records: int) -> bool:
+def due(size: StoreSize, stored: StoredParameters, quiet: bool, min_records: int,
+        backlog: bool = False) -> bool:
     """Whether to re-estimate now (pure): the module's rule. `quiet`: no event landed since
-    the previous look."""
+    the previous look; `backlog`: more events wait to be merged than one batch."""
     if size.records < max(min_records, 2):
         return False
     if stored.records is None or stored.events_seen is None:
         return True
     growing = GROWTH * stored.records <= size.records <= U_RECORDS
-    return growing or (quiet and size.events != stored.events_seen)
+    return (growing or (quiet and size.events != stored.events_seen)
+            or (stored.relink_owed and not backlog))
 
 
 def store_size(cur: Any) -> StoreSize:
@@ -58,22 +63,24 @@ class Reestimated:
     records: int
     sampled: int  # the records the estimate read (streams/estimation_sample.py)
     queued: int  # records queued to be linked again (0: the parameters did not change)
+    owed: bool  # a backlog waited: linking every record again is owed to a later estimate
     confirmed: int  # the stewards' confirmed and split pairs among the records, used
     split: int
 
 
-def reestimate(cur: Any, size: StoreSize) -> Reestimated:
+def reestimate(cur: Any, size: StoreSize, backlog: bool = False) -> Reestimated:
     """Estimate from the store's sample and the stewards' decisions, and switch to the new
     parameters (streams/parameter_store.py)."""
     labelled = latest_steward_decisions(cur)
     sample = stored_sample(cur, {ref for pair in labelled for ref in (pair.a, pair.b)})
     parameters = estimate_from(sample, labelled=labelled)
-    queued = switch_parameters(cur, parameters, size.records, size.events)
+    queued = switch_parameters(cur, parameters, size.records, size.events, backlog)
     confirmed, split = labelled_pairs(sample.labelled.values(), labelled)
-    return Reestimated(size.records, len(sample.records()), queued, len(confirmed), len(split))
+    return Reestimated(size.records, len(sample.records()), queued,
+                       load_parameters(cur).relink_owed, len(confirmed), len(split))
 
 
-def reestimate_if_due(cur: Any, min_records: int, events_before: int | None
+def reestimate_if_due(cur: Any, min_records: int, events_before: int | None, backlog: bool
                       ) -> tuple[StoreSize, Reestimated | None]:
     """The store's size, and the re-estimate when `due` (one worker at a time: a worker that
     finds another at it skips). `events_before`: the events counted at the previous look."""
@@ -81,6 +88,6 @@ def reestimate_if_due(cur: Any, min_records: int, events_before: int | None
     cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (REESTIMATE_LOCK,))
     if not cur.fetchone()[0]:
         return size, None
-    if not due(size, load_parameters(cur), size.events == events_before, min_records):
+    if not due(size, load_parameters(cur), size.events == events_before, min_records, backlog):
         return size, None
-    return size, reestimate(cur, size)
+    return size, reestimate(cur, size, backlog)

@@ -160,6 +160,36 @@ def test_a_processor_re_estimates_once_the_store_is_big_enough_and_when_it_goes_
     assert _cursor_work(settings, load_parameters).events_seen == size.events
 
 
+def test_a_switch_while_a_backlog_waits_owes_the_relink_to_the_next_estimate(
+        settings: HubSettings, events: list[dict[str, Any]]) -> None:
+    """Estimates made while a backlog waits switch the parameters and queue nothing; the first
+    one made without a backlog queues every record once, even with nothing landed since, and
+    the store ends as a clean run with the parameters would leave it."""
+    _forget_parameters(settings)
+    delivery = random.Random(SEED).sample(events, len(events))
+    half = len(delivery) // 2
+    store = HubStore(postgres.dsn(settings, "sanwang_processor"))
+    try:
+        apply(store, delivery[:half])
+        size, done = store.reestimate(2, None, backlog=True)
+        assert done is not None and done.owed and done.queued == 0
+        assert _cursor_work(settings, pending) == 0
+        apply(store, delivery[half:])
+        size, done = store.reestimate(2, None, backlog=True)
+        assert done is not None and done.owed and done.queued == 0, "grown, still owed"
+        assert _cursor_work(settings, load_parameters).version == 2
+        assert store.reestimate(2, None, backlog=True)[1] is None, "a backlog: it waits"
+        size, done = store.reestimate(2, size.events)
+        assert done is not None and not done.owed, "nothing landed, but a relink was owed"
+        assert done.queued == done.records == _relink_all(store) > 0
+        assert store.reestimate(2, size.events)[1] is None, "paid: nothing owed any more"
+    finally:
+        store.close()
+    estimated = _cursor_work(settings, load_parameters)
+    assert not estimated.relink_owed and estimated.events_seen == size.events
+    assert clean_snapshot(settings, events) == snapshot(settings)
+
+
 RESIDENTS = "SELECT resident_id, updated_at FROM hub.residents ORDER BY 1"
 OUTBOX = "SELECT count(*) FROM hub.change_outbox"
 SCORES = "SELECT source, record_id, score FROM hub.source_links ORDER BY 1, 2"
@@ -256,7 +286,7 @@ def test_a_running_processor_re_estimates_and_links_every_record_again(
 
 
 # estimated from every event landed, and nothing left to link again
-SETTLED = ("SELECT events_seen = (SELECT count(*) FROM hub.events)"
+SETTLED = ("SELECT events_seen = (SELECT count(*) FROM hub.events) AND NOT relink_owed"
            " AND NOT EXISTS (SELECT FROM hub.relink_pending) FROM hub.match_parameters")
 
 

@@ -17,8 +17,8 @@ SHIPPED = StoredParameters(0, PARAMETERS)
 MIN = 1000
 
 
-def estimated(records: int, events: int) -> StoredParameters:
-    return StoredParameters(3, PARAMETERS, records, events)
+def estimated(records: int, events: int, owed: bool = False) -> StoredParameters:
+    return StoredParameters(3, PARAMETERS, records, events, owed)
 
 
 def test_below_the_fewest_records_never() -> None:
@@ -51,14 +51,24 @@ def test_quiet_again_when_anything_landed_since() -> None:
     assert not due(StoreSize(4000, 4500), stored, quiet=True, min_records=MIN)
 
 
+def test_a_relink_owed_once_no_backlog_waits_even_with_nothing_landed() -> None:
+    """A switch made while a backlog waited queued nothing: the first look without a backlog
+    estimates again and queues every record, once."""
+    owed = estimated(4000, 4500, owed=True)
+    assert not due(StoreSize(4000, 4500), owed, quiet=False, min_records=MIN, backlog=True)
+    assert not due(StoreSize(4000, 4500), owed, quiet=True, min_records=MIN, backlog=True)
+    assert due(StoreSize(4000, 4500), owed, quiet=False, min_records=MIN, backlog=False)
+    assert due(StoreSize(8000, 9000), owed, quiet=False, min_records=MIN, backlog=True)
+
+
 @given(records=st.integers(0, 10**7), events=st.integers(0, 10**7),
-       quiet=st.booleans(), min_records=st.integers(2, 10**6))
+       quiet=st.booleans(), min_records=st.integers(2, 10**6), backlog=st.booleans())
 def test_never_again_from_the_store_it_was_estimated_from(records, events, quiet,
-                                                          min_records) -> None:
-    """A store that has not changed since its estimate is never estimated again: the timer
-    cannot loop, and linking again (which lands nothing) cannot set it off."""
+                                                          min_records, backlog) -> None:
+    """A store that has not changed since its estimate, and owes no relink, is never estimated
+    again: the timer cannot loop, and linking again (which lands nothing) cannot set it off."""
     stored = estimated(records, events)
-    assert not due(StoreSize(records, events), stored, quiet, min_records)
+    assert not due(StoreSize(records, events), stored, quiet, min_records, backlog)
 
 
 @given(records=st.integers(0, 10**7), events=st.integers(1, 10**7),
