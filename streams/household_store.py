@@ -37,8 +37,8 @@ def reach(cur: object, batch: dict[str, RecordFeatures], found: Found) -> Found:
 def _fetch(cur: object, keys: set[str]) -> Found:
     if not keys:
         return {}
-    keyring = process_keyring()
-    return records.candidates(cur, {ids.protect_key(keyring, k) for k in keys}, MAX_BLOCK)
+    protect = ids.key_protector(process_keyring())
+    return records.candidates(cur, set(map(protect, keys)), MAX_BLOCK)
 
 
 def paths(batch: Iterable[RecordFeatures], in_hand: Iterable[RecordFeatures],

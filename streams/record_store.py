@@ -141,12 +141,12 @@ def candidates(cur: Any, keys: Iterable[str], max_block: int) -> dict[str, Candi
 def protected_keys(keys: dict[str, RecordKeys]) -> dict[str, RecordKeys]:
     """Each record's keys as stored (ID-number keys hashed), once per batch: the key rows and
     the candidate lookup both take them."""
-    keyring = process_keyring()
+    protect = ids.key_protector(process_keyring())
     out = {}
     for ref, record in keys.items():
-        protected = {k: ids.protect_key(keyring, k) for k in record.stored | record.lookup}
-        out[ref] = RecordKeys(*(frozenset(protected[k] for k in part)
-                                for part in (record.stored, record.lookup)))
+        protected = {k: protect(k) for k in record.stored | record.lookup}.__getitem__
+        out[ref] = RecordKeys(frozenset(map(protected, record.stored)),
+                              frozenset(map(protected, record.lookup)))
     return out
 
 

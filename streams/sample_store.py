@@ -28,10 +28,10 @@ def stored_sample(cur: Any, labelled_refs: Collection[str], u_records: int = U_R
                               _first_groups(cur, "person_key", m_pairs),
                               load_features(cur, labelled_refs), {})
     named = {s for r in sample.records() for s in r.spouses}
-    keyring = process_keyring()
+    protect = ids.key_protector(process_keyring())
     cur.execute(f"""SELECT {COLUMNS} FROM hub.source_records s
                      WHERE s.ref IN (SELECT ref FROM hub.record_keys WHERE key = ANY(%s))""",
-                ([ids.protect_key(keyring, f"si:{number}") for number in sorted(named)],))
+                ([protect(f"si:{number}") for number in sorted(named)],))
     told = partners_of(map(features_of_row, cur.fetchall()))
     return replace(sample, partners=partners_for(sample.records(), told))
 

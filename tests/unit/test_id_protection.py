@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -169,11 +170,22 @@ def test_an_event_is_sealed_whole_and_opens_only_unchanged() -> None:
 
 
 def test_id_blocking_keys_become_keyed_hashes_and_others_stay() -> None:
-    hashed = ids.protect_key(KEYRING, f"id:{NUMBER}")
+    hashed = ids.key_protector(KEYRING)(f"id:{NUMBER}")
     assert hashed.startswith("id:") and NUMBER not in hashed
-    assert ids.protect_key(KEYRING, f"id~{NUMBER[1:]}").startswith("id~")
-    assert ids.protect_key(KEYRING, f"id:{NUMBER}") == hashed
-    assert ids.protect_key(KEYRING, "nb:zeng xia xuan|1981") == "nb:zeng xia xuan|1981"
+    assert ids.key_protector(KEYRING)(f"id~{NUMBER[1:]}").startswith("id~")
+    assert ids.key_protector(KEYRING)(f"id:{NUMBER}") == hashed
+    assert ids.key_protector(KEYRING)("nb:zeng xia xuan|1981") == "nb:zeng xia xuan|1981"
+
+
+@given(st.lists(st.text(max_size=20), max_size=8))
+def test_a_protector_hashes_each_key_as_one_keyed_hash_would(numbers: list[str]) -> None:
+    """The keyed hash set up once and copied gives what a store's keys were written with: one
+    BLAKE2b keyed afresh for each key, whatever keys came before."""
+    protect = ids.key_protector(KEYRING)
+    subkey = ids._subkey(KEYRING.lookup_key, b"blocking keys")
+    for number in numbers:
+        fresh = hashlib.blake2b(number.encode(), key=subkey, digest_size=16).hexdigest()
+        assert protect(f"id~{number}") == f"id~{fresh}"
 
 
 def test_resident_columns() -> None:

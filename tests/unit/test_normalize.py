@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import unicodedata
 from collections import defaultdict
 from functools import cache
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 from connectors.fields import parse_date
 from streams.grids import read_grids_csv
 from streams.normalize import (
+    clean_text,
     name_key,
     name_pinyin,
     normalize_name,
@@ -96,6 +98,23 @@ def sample_names_and_addresses() -> tuple[list[tuple[str, str]], list[str]]:
 )
 def test_normalize_name_examples(raw: str | None, expected: str | None) -> None:
     assert normalize_name(raw) == expected
+
+
+INVISIBLE_OR_NOT = st.text(st.characters(codec="utf-8") | st.sampled_from(
+    " \t\n\x85\xa0\u1680\u2000\u200b\u2028\u202f\u3000\ufeff\u00ad\U000e0001曾霞"))
+
+
+@given(INVISIBLE_OR_NOT)
+def test_clean_text_drops_every_space_and_invisible_character_and_keeps_the_rest(
+        text: str) -> None:
+    """Whitespace and format/control characters go (the text most often given skips the look
+    at each character: streams/normalize.py); a cleaned text is clean."""
+    cleaned = clean_text(text)
+    assert not any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in cleaned)
+    assert clean_text(cleaned) == cleaned
+    visible = "".join(c for c in text if not c.isspace()
+                      and unicodedata.category(c) not in ("Cc", "Cf"))
+    assert clean_text(visible) == cleaned
 
 
 def test_every_person_has_one_name_key_across_the_three_departments() -> None:

@@ -80,7 +80,7 @@ def test_spouse_keys_are_one_sided() -> None:
 def test_spouse_keys_are_stored_hashed_like_the_number_keys() -> None:
     keyring = ids.new_keyring()
     for key in (f"sn:{WIFE}", f"si:{WIFE}"):
-        protected = ids.protect_key(keyring, key)
+        protected = ids.key_protector(keyring)(key)
         assert WIFE not in protected and protected.startswith(key[:3])
 
 
