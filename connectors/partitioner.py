@@ -1,10 +1,11 @@
-"""Kafka's default partitioner with its hash compiled: a message's partition is the one Java's
-and kafka-python's clients choose, murmur2 of the key."""
+"""Kafka's default partitioner with its hash compiled: a message's partition is the one Java's,
+kafka-python's and aiokafka's clients choose, murmur2 of the key."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aiokafka.partitioner import DefaultPartitioner as AiokafkaPartitioner
 from kafka.partitioner import DefaultPartitioner
 from murmurhash2 import murmurhash2
 
@@ -30,3 +31,12 @@ class CompiledMurmur2Partitioner(DefaultPartitioner):
             raise ValueError(f"Topic {topic} not found in ClusterMetadata")
         ordered = sorted(partitions)
         return ordered[(murmurhash2(serialized_key, SEED) & 0x7FFFFFFF) % len(ordered)]
+
+
+def compiled_murmur2(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """aiokafka's default partitioner, as the processor's producer takes it (faust's
+    `producer_partitioner`), with the compiled hash: aiokafka's murmur2 is pure Python too, 13 %
+    of a change-feed send. `all_partitions` comes sorted, as aiokafka's producer gives it."""
+    if key is None:
+        return AiokafkaPartitioner()(key, all_partitions, available)
+    return all_partitions[(murmurhash2(key, SEED) & 0x7FFFFFFF) % len(all_partitions)]

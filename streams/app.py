@@ -20,6 +20,7 @@ import faust
 import psycopg2
 from kafka.errors import KafkaError
 
+from connectors.partitioner import compiled_murmur2
 from deploy import stopping
 from deploy.errors import EXIT_CRASH, HubError, Unreachable
 from deploy.kafka_auth import PROCESSOR, faust_credentials
@@ -91,6 +92,7 @@ def processor_app(settings: HubSettings) -> tuple[faust.App, faust.TopicT]:
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
         producer_linger=0.02,
+        producer_partitioner=compiled_murmur2,
     )
     raw = app.topic(*raw_topics(settings.topic_prefix), value_serializer="raw",
                     key_serializer="raw", partitions=settings.topic_partitions)

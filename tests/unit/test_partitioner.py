@@ -1,11 +1,12 @@
 """The compiled partitioner sends every key where Kafka's default partitioner does."""
 
+from aiokafka.partitioner import DefaultPartitioner as AiokafkaPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 from kafka.partitioner import DefaultPartitioner
 from kafka.partitioner.default import murmur2
 
-from connectors.partitioner import CompiledMurmur2Partitioner
+from connectors.partitioner import CompiledMurmur2Partitioner, compiled_murmur2
 
 
 class _Cluster:
@@ -45,3 +46,16 @@ def test_the_keys_the_connectors_send_spread_as_java_clients_would() -> None:
 def test_a_keyless_message_is_left_to_the_default_partitioner() -> None:
     cluster = _Cluster({3})
     assert CompiledMurmur2Partitioner().partition("t", None, None, b"v", b"v", cluster) == 3
+
+
+@given(st.binary(max_size=80), st.sets(st.integers(0, 200), min_size=1, max_size=40))
+def test_the_processors_producer_puts_a_key_where_aiokafka_would(key: bytes, partitions: set[int]
+                                                                ) -> None:
+    ordered = sorted(partitions)
+    assert (compiled_murmur2(key, ordered, ordered)
+            == AiokafkaPartitioner()(key, ordered, ordered)
+            == DefaultPartitioner().partition("t", key, key, b"v", b"v", _Cluster(partitions)))
+
+
+def test_the_processors_keyless_messages_are_left_to_aiokafka() -> None:
+    assert compiled_murmur2(None, [0, 1, 2], [2]) == 2
