@@ -41,7 +41,7 @@ STAGES = (
     ("compare candidates", ("edges_under", "_by_key")),
     ("write edges", ("replace_edges",)),
     ("join: lock, read members", ("lock_residents", "load_members", "residents_of")),
-    ("find and lock the component", ("_locked_component",)),
+    ("find and lock the component", ("_locked_component", "component_around")),
     ("cluster", ("cluster", "edges_within", "splits_within")),
     ("read facts", ("load_facts", "facts_of")),
     ("golden record, grid, conflicts, findings (pure)", ("resident_states", "load_gazetteer")),
@@ -49,7 +49,7 @@ STAGES = (
      ("write_states", "load_stored", "write_links", "load_links", "replace_review_items",
       "add_changes", "edges_touching")),
     ("the merge's own lines", ("merge_events", "_link", "_join", "_plan", "recluster",
-                               "_write_groups")),
+                               "write_groups")),
     ("land events (seal, insert), commit", ("apply",)),
 )
 RECHECK = "recheck: claim, look for unseen records"

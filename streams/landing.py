@@ -23,7 +23,8 @@ from schemas.hub_events import OutboxEntry
 from streams import id_protection as ids
 from streams.features import department_of
 from streams.matching import Parameters
-from streams.merge import MergeSummary, merge_events, recheck
+from streams.merge import merge_events, recheck
+from streams.merge_summary import MergeSummary
 from streams.metrics import BATCH_RETRIES
 from streams.parameter_store import StoredParameters, current_parameters
 from streams.prepared import PreparingConnection

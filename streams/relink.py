@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from deploy.locks import MERGE_LOCK
-from streams.merge import MergeSummary, link_again
+from streams.merge import link_again
+from streams.merge_summary import MergeSummary
 from streams.parameter_store import load_parameters
 
 BATCH = 500

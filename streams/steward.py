@@ -18,7 +18,8 @@ from deploy.errors import InputError
 from deploy.id_keys import process_keyring
 from deploy.locks import MERGE_LOCK
 from streams import id_protection as ids
-from streams.merge import MergeSummary, recluster
+from streams.merge_summary import MergeSummary
+from streams.regroup import recluster
 
 
 class StewardError(InputError):
