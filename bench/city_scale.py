@@ -18,6 +18,8 @@ One run, on a private stack (temporary state directory, free ports):
    that time; the share of the merges' time in a transaction spent waiting on another
    worker's locks and the deadlocks (bench/harness.py, LockWaits); the CPU per record merged of
    each part over that time (harness.CpuMeter: the connectors run in this script's process);
+   the workers' batches' time in their transactions against their own CPU in them, read from
+   their metrics (harness.BatchTimes): the rest waited;
    pairwise precision / recall of `hub.source_links` against the city's truth;
    with --merge-budget, a city too large to merge within it stops there: the row then gives the
    records merged so far, their rate and their precision / recall, and step 2's second run
@@ -43,6 +45,7 @@ from pathlib import Path
 import psycopg2
 from harness import (
     EXPORTS,
+    BatchTimes,
     CpuMeter,
     LockWaits,
     PeakMemory,
@@ -83,6 +86,7 @@ class HubRun:
     lock_wait: float  # share of the merges' busy time spent waiting on each other's locks
     deadlocks: int  # transactions rolled back in a deadlock, first publish to settled
     cpu: tuple[float, ...]  # seconds by part (harness.CpuMeter), first publish to merged
+    batches: tuple[float, float]  # the workers' batches: in transactions, their own CPU
     scores: PairwiseScores
 
     @property
@@ -109,6 +113,7 @@ def hub_backfill(settings: HubSettings, city: Path, workers: list[subprocess.Pop
     memory = PeakMemory([w.pid for w in workers])
     locks = LockWaits(settings)
     meter = CpuMeter(settings, [w.pid for w in workers])
+    batches = BatchTimes(settings, workers)
     start = time.monotonic()
     tallies = [backfill_file(settings, d, city / name, progress=False) for d, name in EXPORTS]
     published = time.monotonic() - start
@@ -122,6 +127,7 @@ def hub_backfill(settings: HubSettings, city: Path, workers: list[subprocess.Pop
         print(f"  hub: merge budget of {budget:.0f} s spent", flush=True)
     merged = time.monotonic() - start
     cpu = meter.read()
+    batch_times = batches.read()
     settled = wait_until_settled(settings) - start if not lag[0] else None
     peak = memory.stop()
     lock_wait = locks.stop()
@@ -129,7 +135,7 @@ def hub_backfill(settings: HubSettings, city: Path, workers: list[subprocess.Pop
         print(f"  hub {department}: {tally.summary()}", flush=True)
     scores = store_scores(settings, read_truth(city / "truth.csv"))
     return HubRun(records, records - lag[0], published, merged, settled, peak, lock_wait,
-                  locks.deadlocks, cpu, scores)
+                  locks.deadlocks, cpu, batch_times, scores)
 
 
 def _progress(records: int, start: float, last_lag: list[int], every: float = 300
@@ -229,6 +235,11 @@ def main() -> None:
                 if hub.merged:  # a merge budget may run out before the first record
                     print(f"  hub CPU per record merged (ms): {hub.cpu_per_record()}",
                           flush=True)
+                in_batches, own_cpu = hub.batches
+                print(f"  hub workers' batches: {in_batches:.1f} s in their transactions, "
+                      f"{own_cpu:.1f} s of their own CPU; "
+                      f"{1 - own_cpu / in_batches if in_batches else 0:.0%} waited (PostgreSQL,"
+                      " locks, the process's other threads)", flush=True)
                 _check_alive(workers)
                 if not hub.complete:
                     stop_workers(workers)  # the rest of the merge would only slow what follows

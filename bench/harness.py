@@ -13,17 +13,19 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
 import psycopg2
 from kafka import KafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.synthetic_output import EXPORTS as CITY_FILES
 from deploy import kafka_broker, postgres
 from deploy.kafka_auth import ADMIN, client_config
-from deploy.private_stack import private_settings, settings_env
+from deploy.private_stack import free_port, private_settings, settings_env
 from deploy.settings import HubSettings
 from deploy.stack import down, up
 from schemas.topics import processor_group
@@ -69,15 +71,47 @@ def load_grids(settings: HubSettings, city: Path) -> None:
 
 
 def spawn_workers(settings: HubSettings, count: int) -> list[subprocess.Popen]:
-    """`count` real `sanwang process` workers in one consumer group, logging to `home`."""
+    """`count` real `sanwang process` workers in one consumer group, logging to `home`, each
+    serving its metrics on a free port (`BatchTimes` reads them)."""
     workers = []
     for n in range(count):
         with open(settings.home / f"processor-{n}.log", "ab") as log:  # the child keeps its own
             workers.append(subprocess.Popen(
                 [sys.executable, "-m", "cli.main", "process", "--loglevel", "warning",
-                 "--metrics-port", "0"], env=settings_env(settings), cwd=CHECKOUT,
+                 METRICS_PORT, str(free_port())], env=settings_env(settings), cwd=CHECKOUT,
                 stdout=log, stderr=subprocess.STDOUT))
     return workers
+
+
+METRICS_PORT = "--metrics-port"
+
+
+class BatchTimes:
+    """The workers' batches from now on, as their metrics count them: seconds in a batch's
+    transactions and seconds of their own CPU (sanwang_processor_batch_seconds and
+    sanwang_processor_batch_cpu_seconds); the difference waited on PostgreSQL and on locks."""
+
+    def __init__(self, settings: HubSettings, workers: list[subprocess.Popen]) -> None:
+        self._urls = [f"http://{settings.metrics_host}:"
+                      f"{w.args[w.args.index(METRICS_PORT) + 1]}/metrics" for w in workers]
+        self._before = self._sums()
+
+    def read(self) -> tuple[float, float]:
+        wall, cpu = self._sums()
+        return wall - self._before[0], cpu - self._before[1]
+
+    def _sums(self) -> tuple[float, float]:
+        sums = {"sanwang_processor_batch_seconds_sum": 0.0,
+                "sanwang_processor_batch_cpu_seconds_sum": 0.0}
+        for url in self._urls:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                text = response.read().decode()
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    if sample.name in sums:
+                        sums[sample.name] += sample.value
+        return sums["sanwang_processor_batch_seconds_sum"], sums[
+            "sanwang_processor_batch_cpu_seconds_sum"]
 
 
 def wait_for_group(settings: HubSettings, members: int, timeout: float = 180) -> None:
