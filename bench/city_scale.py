@@ -238,8 +238,9 @@ def main() -> None:
                 in_batches, own_cpu = hub.batches
                 print(f"  hub workers' batches: {in_batches:.1f} s in their transactions, "
                       f"{own_cpu:.1f} s of their own CPU; "
-                      f"{1 - own_cpu / in_batches if in_batches else 0:.0%} waited (PostgreSQL,"
-                      " locks, the process's other threads)", flush=True)
+                      f"{1 - own_cpu / in_batches if in_batches else 0:.0%} waited (for "
+                      "PostgreSQL, for locks, for a core or the worker's other threads)",
+                      flush=True)
                 _check_alive(workers)
                 if not hub.complete:
                     stop_workers(workers)  # the rest of the merge would only slow what follows

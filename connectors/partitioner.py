@@ -36,7 +36,8 @@ class CompiledMurmur2Partitioner(DefaultPartitioner):
 def compiled_murmur2(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
     """aiokafka's default partitioner, as the processor's producer takes it (faust's
     `producer_partitioner`), with the compiled hash: aiokafka's murmur2 is pure Python too, 13 %
-    of a change-feed send. `all_partitions` comes sorted, as aiokafka's producer gives it."""
+    of a change-feed send. `all_partitions` is indexed as aiokafka's own partitioner indexes it,
+    so a key goes where aiokafka would send it."""
     if key is None:
         return AiokafkaPartitioner()(key, all_partitions, available)
     return all_partitions[(murmurhash2(key, SEED) & 0x7FFFFFFF) % len(all_partitions)]

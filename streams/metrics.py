@@ -38,8 +38,8 @@ BATCH_SECONDS = Histogram(
 BATCH_CPU_SECONDS = Histogram(
     "sanwang_processor_batch_cpu_seconds",
     "The processor's own CPU (its thread's) in landing and merging one batch and its rechecks;"
-    " the rest of sanwang_processor_batch_seconds waited: on PostgreSQL, on other workers' locks,"
-    " on the process's other threads")
+    " the rest of sanwang_processor_batch_seconds waited: for PostgreSQL, for other workers'"
+    " locks, for a core or the process's other threads")
 CONSUMER_LAG = Gauge(
     "sanwang_processor_consumer_lag", "Events not yet merged, per raw topic partition",
     ["topic", "partition"])
