@@ -64,6 +64,7 @@ from streams.metrics import (
     RESIDENTS,
     REVIEW_QUEUE,
 )
+from streams.reestimate import Reestimated
 from streams.relink import may_relink
 from streams.survivorship import owners
 
@@ -195,10 +196,7 @@ def create_app(settings: HubSettings) -> faust.App:
                 return
             events_seen[0] = size.events
             if done is not None:
-                log.info("matching parameters re-estimated from a sample of %d of %d records;"
-                         " %s", done.sampled, done.records,
-                         "linking them again owed until the backlog is merged" if done.owed
-                         else f"{done.queued} queued to be linked again")
+                _log_reestimated(done)
 
     relink_store = HubStore(dsn(settings, "sanwang_processor"))
 
@@ -208,6 +206,14 @@ def create_app(settings: HubSettings) -> faust.App:
         worker, side by side) while no backlog waits (relink.may_relink); a stop waits for one
         batch at most."""
         try:
+            if (settings.reestimate_seconds and may_relink(behind[0], settings.processor_batch_size)
+                    and await asyncio.to_thread(relink_store.relink_owed)):
+                # the backlog an estimate was made in is merged: its relink is paid now, not at
+                # the next look up to reestimate_seconds later (streams/reestimate.py)
+                _, done = await asyncio.to_thread(
+                    relink_store.reestimate, settings.reestimate_min_records, None)
+                if done is not None:
+                    _log_reestimated(done)
             while (may_relink(behind[0], settings.processor_batch_size)
                    and await asyncio.to_thread(relink_store.relink_batch) is not None):
                 pass
@@ -237,6 +243,13 @@ def create_app(settings: HubSettings) -> faust.App:
                 _exit_now()
 
     return app
+
+
+def _log_reestimated(done: Reestimated) -> None:
+    log.info("matching parameters re-estimated from a sample of %d of %d records; %s",
+             done.sampled, done.records,
+             "linking them again owed until the backlog is merged" if done.owed
+             else f"{done.queued} queued to be linked again")
 
 
 def _exit_now() -> None:

@@ -26,7 +26,7 @@ from streams.matching import Parameters
 from streams.merge import merge_events, recheck
 from streams.merge_summary import MergeSummary
 from streams.metrics import BATCH_RETRIES
-from streams.parameter_store import StoredParameters, current_parameters
+from streams.parameter_store import StoredParameters, current_parameters, relink_owed
 from streams.prepared import PreparingConnection
 from streams.reestimate import Reestimated, StoreSize, reestimate_if_due
 from streams.relink import relink_some
@@ -130,6 +130,10 @@ class HubStore:
         (streams/reestimate.py)."""
         return self._transaction(
             lambda cur: reestimate_if_due(cur, min_records, events_before, backlog))
+
+    def relink_owed(self) -> bool:
+        """Whether linking every record again is owed (streams/parameter_store.py)."""
+        return self._transaction(relink_owed)
 
     def _current(self, cur: Any) -> Parameters:
         """The parameters to merge with, read under the merge lock (parameter_store)."""

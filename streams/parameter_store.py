@@ -44,6 +44,14 @@ def load_parameters(cur: Any) -> StoredParameters:
     return StoredParameters(version, Parameters.from_json(parameters), records, events_seen, owed)
 
 
+def relink_owed(cur: Any) -> bool:
+    """Whether the stored parameters were switched to while a backlog waited and no record was
+    queued for them yet (one small read, for a timer that looks every second)."""
+    cur.execute("SELECT relink_owed FROM hub.match_parameters WHERE id = 1")
+    row = cur.fetchone()
+    return bool(row and row[0])
+
+
 def current_parameters(cur: Any, held: StoredParameters | None) -> StoredParameters:
     """`held` while it is still the stored version (one small read), else the stored ones.
     Call it holding the merge lock, so that no switch can commit before the merge does."""

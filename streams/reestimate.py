@@ -9,13 +9,18 @@ than U_RECORDS records, or has changed since and no event landed for one timer i
 So a backfill is re-estimated once or twice on the way, while more records still mean a larger
 sample. Past that, a larger store only changes which records the sample holds, not how many, and
 each estimate queues the whole store to be linked again: doubling all the way crowded out the
-merge at 200,000 persons (bench/README.md). An estimate made while a backlog waits to be merged
-queues nothing: linking every record again is owed to the first estimate made without a backlog,
-which the debt alone sets off (a growth estimate inside a backfill once doubled the linking
-again after it, bench/README.md). A store that has gone quiet always ends
-estimated from all of its records. Those last parameters then depend only on the records, and
-every record is linked again with them (streams/relink.py), so the store ends as a clean run
-with them would leave it, whatever order the records came in.
+merge at 200,000 persons (bench/README.md).
+
+An estimate made while a backlog waits to be merged queues nothing: linking every record again
+is owed to the first estimate made without a backlog, which the debt alone sets off and which a
+processor makes as soon as the backlog is merged (its relink timer looks every second). A growth
+estimate inside a backfill once queued the store, and the estimate after it all of it again
+(bench/README.md, "2026-12-07 (late evening)").
+
+A store that has gone quiet always ends estimated from all of its records. Those last parameters
+then depend only on the records, and every record is linked again with them
+(streams/relink.py), so the store ends as a clean run with them would leave it, whatever order
+the records came in.
 """
 
 from __future__ import annotations

@@ -171,9 +171,10 @@ def test_a_switch_while_a_backlog_waits_owes_the_relink_to_the_next_estimate(
     store = HubStore(postgres.dsn(settings, "sanwang_processor"))
     try:
         apply(store, delivery[:half])
+        assert not store.relink_owed()
         size, done = store.reestimate(2, None, backlog=True)
         assert done is not None and done.owed and done.queued == 0
-        assert _cursor_work(settings, pending) == 0
+        assert _cursor_work(settings, pending) == 0 and store.relink_owed()
         apply(store, delivery[half:])
         size, done = store.reestimate(2, None, backlog=True)
         assert done is not None and done.owed and done.queued == 0, "grown, still owed"
@@ -181,7 +182,7 @@ def test_a_switch_while_a_backlog_waits_owes_the_relink_to_the_next_estimate(
         assert store.reestimate(2, None, backlog=True)[1] is None, "a backlog: it waits"
         size, done = store.reestimate(2, size.events)
         assert done is not None and not done.owed, "nothing landed, but a relink was owed"
-        assert done.queued == done.records == _relink_all(store) > 0
+        assert done.queued == done.records == _relink_all(store) > 0 and not store.relink_owed()
         assert store.reestimate(2, size.events)[1] is None, "paid: nothing owed any more"
     finally:
         store.close()
