@@ -7,3 +7,5 @@ MIGRATION_LOCK = 7_303_240_001  # two `up`s at once apply each file once
 MERGE_LOCK = 7_303_240_002
 INDICATOR_REFRESH_LOCK = 7_303_240_003  # one indicator refresh at a time
 REESTIMATE_LOCK = 7_303_240_004  # one worker at a time re-estimates the matching parameters
+# one worker at a time relays the change feed's outbox: two at once sent most entries twice
+CHANGE_RELAY_LOCK = 7_303_240_005

@@ -367,16 +367,25 @@ def _observe_latency(batch: list[ConsumedEvent]) -> None:
 async def _relay_changes(store: HubStore, feeds: dict[str, faust.TopicT]) -> None:
     """Publish the outbox's new entries (findings to their own topic), then mark them sent
     (at least once: a crash in between sends them again, with the same ids, so subscribers
-    deduplicate; departments re-read the resident's current state anyway)."""
-    while pending := await asyncio.to_thread(store.pending_changes):
-        acks = []
-        for entry in pending:
-            feed = feeds["findings" if entry.change == "finding" else "changes"]
-            acks.append(await feed.send(key=entry.resident_id.encode(), headers=KAFKA_HEADERS,
-                                        value=canonical_json(change_event(entry))))
-            EVENTS_PRODUCED.labels(feed.get_topic_name()).inc()
-        await asyncio.gather(*acks)
-        await asyncio.to_thread(store.mark_sent, [entry.seq for entry in pending])
+    deduplicate; departments re-read the resident's current state anyway).
+
+    One worker relays at a time: every worker relaying whatever was not yet marked sent, two
+    workers published 11,348 messages for 6,480 entries (bench/README.md, "2026-12-08")."""
+    if not await asyncio.to_thread(store.take_relay):
+        return
+    try:
+        while pending := await asyncio.to_thread(store.pending_changes):
+            acks = []
+            for entry in pending:
+                feed = feeds["findings" if entry.change == "finding" else "changes"]
+                acks.append(await feed.send(key=entry.resident_id.encode(),
+                                            headers=KAFKA_HEADERS,
+                                            value=canonical_json(change_event(entry))))
+                EVENTS_PRODUCED.labels(feed.get_topic_name()).inc()
+            await asyncio.gather(*acks)
+            await asyncio.to_thread(store.mark_sent, [entry.seq for entry in pending])
+    finally:
+        await asyncio.to_thread(store.leave_relay)
 
 
 def _lag(settings: HubSettings) -> dict[Any, int]:

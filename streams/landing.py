@@ -17,7 +17,7 @@ import psycopg2
 import psycopg2.errors
 
 from deploy.id_keys import process_keyring
-from deploy.locks import MERGE_LOCK
+from deploy.locks import CHANGE_RELAY_LOCK, MERGE_LOCK
 from schemas.events import canonical_json
 from schemas.hub_events import OutboxEntry
 from streams import id_protection as ids
@@ -174,6 +174,20 @@ class HubStore:
                         " FROM hub.change_outbox WHERE sent_at IS NULL ORDER BY seq LIMIT %s",
                         (limit,))
             return [OutboxEntry(*row) for row in cur.fetchall()]
+
+    def take_relay(self) -> bool:
+        """Whether this store's connection now holds the change feed's relay, which one worker
+        holds at a time (two at once sent most entries twice); until `leave_relay` or the
+        connection closes."""
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", (CHANGE_RELAY_LOCK,))
+            return cur.fetchone()[0]
+
+    def leave_relay(self) -> None:
+        """Give the relay up (nothing to give up when the connection it was held on is gone)."""
+        if self._conn is not None and not self._conn.closed:
+            with self._conn, self._conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", (CHANGE_RELAY_LOCK,))
 
     def mark_sent(self, seqs: Sequence[int]) -> None:
         with self._connection() as conn, conn.cursor() as cur:

@@ -14,11 +14,13 @@ import psycopg2
 from connectors.file_backfill import backfill_file
 from deploy import postgres
 from deploy.settings import HubSettings
+from schemas.topics import changes_topic, findings_topic
 from streams.lag import wait_for_processor
 from streams.landing import HubStore
 from streams.merge import merge_events
 from streams.parameter_store import load_parameters
-from tests.integration.conftest import hub_settings
+from tests.integration.conftest import all_relayed, hub_settings, query
+from tests.integration.kafka_topics import message_count
 from tests.integration.store_runs import (
     apply,
     clean_snapshot,
@@ -41,6 +43,7 @@ def _run(settings: HubSettings, workers: int) -> dict:
     processes = [spawn_worker(settings, f"worker-{n}") for n in range(workers)]
     try:
         wait_for_processor(settings, timeout=300)
+        all_relayed(settings)
         assert all(p.poll() is None for p in processes), "a worker died"
     finally:
         for process in processes:
@@ -50,9 +53,30 @@ def _run(settings: HubSettings, workers: int) -> dict:
 
 def test_two_workers_merge_like_one(stack: HubSettings) -> None:
     one = _run(hub_settings(stack), workers=1)
-    two = _run(hub_settings(stack), workers=2)
+    settings = hub_settings(stack)
+    two = _run(settings, workers=2)
     assert len(one["groups"]) == 401
     assert two == one
+    # the change feed once each: every worker relaying sent most entries twice
+    (changes, findings), = query(settings, "SELECT count(*) FILTER (WHERE change <> 'finding'),"
+                                           " count(*) FILTER (WHERE change = 'finding')"
+                                           " FROM hub.change_outbox")
+    assert message_count(settings, changes_topic(settings.topic_prefix)) == changes > 0
+    assert message_count(settings, findings_topic(settings.topic_prefix)) == findings
+
+
+def test_one_store_holds_the_change_feed_relay_at_a_time(stack: HubSettings) -> None:
+    settings = hub_settings(stack)
+    first, second = (HubStore(postgres.dsn(settings, "sanwang_processor")) for _ in range(2))
+    try:
+        assert first.take_relay() and not second.take_relay()
+        first.leave_relay()
+        assert second.take_relay() and not first.take_relay()
+        second.close()  # a worker gone: its connection's hold goes with it
+        assert first.take_relay()
+    finally:
+        first.close()
+        second.close()
 
 
 def test_concurrent_merges_of_one_persons_records_give_the_clean_store(

@@ -83,7 +83,7 @@ def test_a_quiet_store_that_changed_always_ends_estimated(records, events, min_r
 
 def test_advisory_lock_keys_are_distinct() -> None:
     keys = [v for k, v in vars(locks).items() if k.endswith("_LOCK")]
-    assert len(keys) == 4 and len(set(keys)) == len(keys)
+    assert len(keys) == 5 and len(set(keys)) == len(keys)
 
 
 def test_relinking_waits_while_more_than_a_batch_waits_to_merge() -> None:
