@@ -89,7 +89,8 @@ METRICS_PORT = "--metrics-port"
 class BatchTimes:
     """The workers' batches from now on, as their metrics count them: seconds in a batch's
     transactions and seconds of their own CPU (sanwang_processor_batch_seconds and
-    sanwang_processor_batch_cpu_seconds); the difference waited on PostgreSQL and on locks."""
+    sanwang_processor_batch_cpu_seconds); the difference waited for PostgreSQL, for locks or
+    for a core."""
 
     def __init__(self, settings: HubSettings, workers: list[subprocess.Popen]) -> None:
         self._urls = [f"http://{settings.metrics_host}:"
@@ -136,7 +137,7 @@ def wait_for_group(settings: HubSettings, members: int, timeout: float = 180) ->
 def wait_until_settled(settings: HubSettings, timeout: float = 1800) -> float:
     """When no record waits to be linked again and, if the processors re-estimate and the store
     is big enough for it (streams/reestimate.py), its parameters were estimated from every
-    landed event: the time."""
+    landed event and owe no relink: the time."""
     conn = postgres.connect(postgres.dsn(settings))
     deadline = time.monotonic() + timeout
     try:
