@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg2
 from kafka import KafkaAdminClient
+from kafka.errors import CoordinatorNotAvailableError
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.synthetic_output import EXPORTS as CITY_FILES
@@ -123,7 +124,10 @@ def wait_for_group(settings: HubSettings, members: int, timeout: float = 180) ->
     deadline = time.monotonic() + timeout
     try:
         while True:
-            described = admin.describe_groups([group]).get(group, {})
+            try:
+                described = admin.describe_groups([group]).get(group, {})
+            except CoordinatorNotAvailableError:  # a broker just started: no coordinator yet
+                described = {}
             if (described.get("group_state") == "Stable"
                     and len(described.get("members", ())) == members):
                 return
