@@ -206,10 +206,11 @@ def create_app(settings: HubSettings) -> faust.App:
         worker, side by side) while no backlog waits (relink.may_relink); a stop waits for one
         batch at most."""
         try:
-            if (settings.reestimate_seconds and may_relink(behind[0], settings.processor_batch_size)
+            if (settings.reestimate_seconds and behind[0] == 0
                     and await asyncio.to_thread(relink_store.relink_owed)):
-                # the backlog an estimate was made in is merged: its relink is paid now, not at
-                # the next look up to reestimate_seconds later (streams/reestimate.py)
+                # the backlog an estimate was made in is merged (the group's lag seen at 0, so
+                # the estimate reads every event and no quiet one follows): its relink is paid
+                # now, not at the next look up to reestimate_seconds later (streams/reestimate.py)
                 _, done = await asyncio.to_thread(
                     relink_store.reestimate, settings.reestimate_min_records, None)
                 if done is not None:

@@ -13,7 +13,8 @@ merge at 200,000 persons (bench/README.md).
 
 An estimate made while a backlog waits to be merged queues nothing: linking every record again
 is owed to the first estimate made without a backlog, which the debt alone sets off and which a
-processor makes as soon as the backlog is merged (its relink timer looks every second). A growth
+processor makes as soon as the backlog is merged (its relink timer looks every second for the
+group's lag at 0; its estimate timer pays it too, once less than a batch waits). A growth
 estimate inside a backfill once queued the store, and the estimate after it all of it again
 (bench/README.md, "2026-12-07 (late evening)").
 
