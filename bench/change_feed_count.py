@@ -15,22 +15,21 @@ worker dies between its send and marking the entry sent.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psycopg2
 from harness import (  # bench/ runs its scripts by path
     EXPORTS,
-    METRICS_PORT,
     load_grids,
     private_stack,
     spawn_workers,
     stop_workers,
     wait_for_group,
+    worker_samples,
 )
-from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.file_backfill import backfill_file
 from connectors.synthetic_city import generate_city
@@ -40,14 +39,9 @@ from schemas.topics import changes_topic, findings_topic
 from streams.lag import wait_for_processor
 
 
-def published(settings: HubSettings, worker: object, topics: set[str]) -> float:
+def published(settings: HubSettings, worker: subprocess.Popen, topics: set[str]) -> float:
     """The messages one worker says it published to `topics`."""
-    args = worker.args  # type: ignore[attr-defined]
-    url = f"http://{settings.metrics_host}:{args[args.index(METRICS_PORT) + 1]}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        text = response.read().decode()
-    return sum(sample.value for family in text_string_to_metric_families(text)
-               for sample in family.samples
+    return sum(sample.value for sample in worker_samples(settings, worker)
                if sample.name == "sanwang_processor_events_produced_total"
                and sample.labels["topic"] in topics)
 

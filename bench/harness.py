@@ -22,6 +22,7 @@ import psycopg2
 from kafka import KafkaAdminClient
 from kafka.errors import CoordinatorNotAvailableError
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from connectors.synthetic_output import EXPORTS as CITY_FILES
 from deploy import kafka_broker, postgres
@@ -87,6 +88,16 @@ def spawn_workers(settings: HubSettings, count: int) -> list[subprocess.Popen]:
 METRICS_PORT = "--metrics-port"
 
 
+def worker_samples(settings: HubSettings, worker: subprocess.Popen) -> Iterator[Sample]:
+    """Every sample a worker's metrics show now (its port read from its command line)."""
+    url = (f"http://{settings.metrics_host}:"
+           f"{worker.args[worker.args.index(METRICS_PORT) + 1]}/metrics")
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        yield from family.samples
+
+
 class BatchTimes:
     """The workers' batches from now on, as their metrics count them: seconds in a batch's
     transactions and seconds of their own CPU (sanwang_processor_batch_seconds and
@@ -94,8 +105,7 @@ class BatchTimes:
     for a core."""
 
     def __init__(self, settings: HubSettings, workers: list[subprocess.Popen]) -> None:
-        self._urls = [f"http://{settings.metrics_host}:"
-                      f"{w.args[w.args.index(METRICS_PORT) + 1]}/metrics" for w in workers]
+        self._settings, self._workers = settings, workers
         self._before = self._sums()
 
     def read(self) -> tuple[float, float]:
@@ -105,13 +115,10 @@ class BatchTimes:
     def _sums(self) -> tuple[float, float]:
         sums = {"sanwang_processor_batch_seconds_sum": 0.0,
                 "sanwang_processor_batch_cpu_seconds_sum": 0.0}
-        for url in self._urls:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                text = response.read().decode()
-            for family in text_string_to_metric_families(text):
-                for sample in family.samples:
-                    if sample.name in sums:
-                        sums[sample.name] += sample.value
+        for worker in self._workers:
+            for sample in worker_samples(self._settings, worker):
+                if sample.name in sums:
+                    sums[sample.name] += sample.value
         return sums["sanwang_processor_batch_seconds_sum"], sums[
             "sanwang_processor_batch_cpu_seconds_sum"]
 
