@@ -281,6 +281,7 @@ def _deletion_keys(number: str) -> set[str]:
 
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643 MOD 11-2
+WEIGHT_INVERSES = tuple(pow(weight, -1, 11) for weight in ID_WEIGHTS)  # modulo 11
 CHECK_CHARACTERS = "10X98765432"  # the check character of each weighted sum modulo 11
 DIGITS = frozenset("0123456789")
 
@@ -294,8 +295,7 @@ def near_valid_numbers(typed: str) -> frozenset[str]:
     if len(typed) != 18:
         return frozenset()
     found: set[str] = set()
-    for i in range(18):
-        rest = typed[:i] + typed[i + 1:]  # 17 characters: put one back anywhere
+    for rest in {typed[:i] + typed[i + 1:] for i in range(18)}:  # put one back anywhere
         if set(rest[:16]) <= DIGITS:
             if rest[16] in DIGITS:  # appended last, as the check character
                 found.add(rest + _check_character(rest))
@@ -305,13 +305,22 @@ def near_valid_numbers(typed: str) -> frozenset[str]:
 
 
 def _insertions(body: str, check: str) -> list[str]:
-    """Numbers `body` (16 digits) + one digit inserted + `check` whose check character holds."""
+    """Numbers `body` (16 digits) + one digit inserted + `check` whose check character holds.
+
+    A digit inserted at j leaves the weighted sum of the digits before it as they are and
+    shifts those after it to the next weight: both parts are running sums over the body, so
+    the 17 places cost one pass, not 17."""
     target = CHECK_CHARACTERS.index(check)
+    digits = [int(c) for c in body]
+    before = [0] * 17  # before[j]: the digits left of place j, at their own weights
+    for k in range(16):
+        before[k + 1] = before[k] + ID_WEIGHTS[k] * digits[k]
+    after = [0] * 17  # after[j]: the digits right of place j, at the next weight
+    for k in range(15, -1, -1):
+        after[k] = after[k + 1] + ID_WEIGHTS[k + 1] * digits[k]
     out = []
     for j in range(17):
-        first17 = body[:j] + "0" + body[j:]
-        partial = sum(w * int(c) for w, c in zip(ID_WEIGHTS, first17, strict=True))
-        digit = (target - partial) * pow(ID_WEIGHTS[j], -1, 11) % 11
+        digit = (target - before[j] - after[j]) * WEIGHT_INVERSES[j] % 11
         if digit <= 9:
             out.append(f"{body[:j]}{digit}{body[j:]}{check}")
     return out
