@@ -23,22 +23,24 @@ def reach(cur: object, batch: dict[str, RecordFeatures], found: Found) -> Found:
     records of each spouse the batch and `found` name (whose word is the evidence); the records
     of the numbers the batch's spouses say they married."""
     in_hand = {**{ref: c.features for ref, c in found.items()}, **batch}
+    # the batch's own records are not fetched: every number the batch holds is looked up here
+    # already, so none of them is needed for the second round either
     first = _fetch(cur, {f"sn:{f.trusted_id}" for f in batch.values() if f.trusted_id}
-                   | {f"si:{s}" for f in in_hand.values() for s in f.spouses})
+                   | {f"si:{s}" for f in in_hand.values() for s in f.spouses}, batch)
     in_hand |= {ref: c.features for ref, c in first.items() if ref not in batch}
     partners = partners_of(in_hand.values())
     numbers = {f.trusted_id for f in batch.values()}
     second = _fetch(cur, {f"sn:{c.features.trusted_id}" for c in first.values()
                           if c.features.trusted_id and c.features.spouses & numbers}
-                    | {f"id:{n}" for f in batch.values() for n in claimed(f, partners)})
+                    | {f"id:{n}" for f in batch.values() for n in claimed(f, partners)}, batch)
     return {ref: c for ref, c in (first | second).items() if ref not in batch and ref not in found}
 
 
-def _fetch(cur: object, keys: set[str]) -> Found:
+def _fetch(cur: object, keys: set[str], batch: dict[str, RecordFeatures]) -> Found:
     if not keys:
         return {}
     protect = ids.key_protector(process_keyring())
-    return records.candidates(cur, set(map(protect, keys)), MAX_BLOCK)
+    return records.candidates(cur, set(map(protect, keys)), MAX_BLOCK, batch)
 
 
 def paths(batch: Iterable[RecordFeatures], in_hand: Iterable[RecordFeatures],

@@ -181,7 +181,7 @@ def _link(cur: Any, batch: dict[str, RecordFeatures], keys: dict[str, RecordKeys
     rechecks.note_recheck(cur, changed)  # its snapshot sees no more than the lookups below
     summary.lookups.update((ref, keys[ref].lookup) for ref in changed)
     found = records.candidates(cur, {k for ref in changed for k in keys[ref].lookup},
-                               MAX_BLOCK)
+                               MAX_BLOCK, changed)
     found |= household.reach(cur, batch, found)
     known = {**{ref: c.features for ref, c in found.items()}, **batch}
     edges = edges_under(list(batch.values()), {ref: keys[ref].lookup for ref in changed},

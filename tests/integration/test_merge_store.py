@@ -92,8 +92,8 @@ def test_staged_rows_read_back_as_written(database, copies, rows, when, score, t
 def test_candidates_come_from_keys_up_to_the_block_limit(database) -> None:
     conn = psycopg2.connect(postgres.dsn(database), connection_factory=PreparingConnection)
 
-    def refs_sharing_keys(cur, keys, limit):  # noqa: ANN001, ANN202
-        return set(candidates(cur, keys, limit))
+    def refs_sharing_keys(cur, keys, limit, in_hand=()):  # noqa: ANN001, ANN202
+        return set(candidates(cur, keys, limit, in_hand))
 
     try:
         with conn.cursor() as cur:
@@ -108,7 +108,12 @@ def test_candidates_come_from_keys_up_to_the_block_limit(database) -> None:
             assert refs_sharing_keys(cur, ["common", "rare"], 4) == {
                 f"police:{i}" for i in range(5)}
             assert refs_sharing_keys(cur, ["missing"], 4) == set()
-            found = candidates(cur, ["common", "rare", "other"], 3)  # the keys each was found by
+            # records in hand are not read back, but still count in their keys' blocks
+            assert refs_sharing_keys(cur, ["common", "rare"], 3, ["police:2"]) == {
+                "police:3", "police:4"}
+            assert refs_sharing_keys(cur, ["common", "rare"], 4, ["police:0", "police:4"]) == {
+                "police:1", "police:2", "police:3"}
+            found = candidates(cur, ["common", "rare", "other"], 3, [])  # the keys found by
             assert {ref: sorted(c.keys) for ref, c in found.items()} == {
                 "police:2": ["rare"], "police:3": ["rare"], "police:4": ["rare"],
                 "police:9": ["other"]}
