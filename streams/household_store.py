@@ -23,8 +23,8 @@ def reach(cur: object, batch: dict[str, RecordFeatures], found: Found) -> Found:
     records of each spouse the batch and `found` name (whose word is the evidence); the records
     of the numbers the batch's spouses say they married."""
     in_hand = {**{ref: c.features for ref, c in found.items()}, **batch}
-    # the batch's own records are not fetched: every number the batch holds is looked up here
-    # already, so none of them is needed for the second round either
+    # the batch's own records are not fetched: the second round would look up their numbers'
+    # spouse keys (`sn:`), which this first round looks up already
     first = _fetch(cur, {f"sn:{f.trusted_id}" for f in batch.values() if f.trusted_id}
                    | {f"si:{s}" for f in in_hand.values() for s in f.spouses}, batch)
     in_hand |= {ref: c.features for ref, c in first.items() if ref not in batch}
